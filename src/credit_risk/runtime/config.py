@@ -1,0 +1,117 @@
+"""One typed configuration, built from bundle variables as they reach a task (widgets / job parameters).
+
+Field names are the bundle variable names in `databricks.yml`; the defaults here are the `local`
+target's, so an interactive session without widgets behaves like `credit-risk bundle run -t local`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any, get_type_hints
+
+from credit_risk.runtime.context import project_home
+from credit_risk.runtime.spark import on_databricks
+
+PREFIX_ENV = "CREDIT_RISK_"  # CREDIT_RISK_<FIELD> overrides a default, e.g. CREDIT_RISK_LAKE_ROOT
+
+
+@dataclass(frozen=True)
+class Config:
+    """Everything a pipeline task needs to know about where it runs and what it reads."""
+
+    catalog: str = "credit_risk"
+    schema_prefix: str = ""
+    lake_root: str = "lakehouse"
+    data_source: str = "generated"  # generated | kaggle | <folder or file of raw exports>
+    raw_dir: str = "data/raw"
+    rows: int = 20000
+    seed: int = 42
+    layout: str = "kaggle"
+    split_kind: str = "temporal"  # temporal | stratified
+    train_end_year: int = 2017
+    valid_year: int = 2018
+    test_end: str = "2020Q1"
+    min_vintage: int = 0
+    test_frac: float = 0.2
+    experiment_name: str = "/Shared/credit-risk"
+    model_name: str = "credit_risk_pd"
+    tracking_uri: str = ""
+    registry_uri: str = ""
+    decision_threshold: float = 0.2
+    min_auc: float = 0.60
+    max_ece: float = 0.05
+    promotion_margin: float = 0.002
+    leakage_auc: float = 0.90
+    extra: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def home(self) -> Path:
+        return project_home()
+
+    def local_path(self, value: str) -> Path:
+        """A configured path; relative ones are under the project folder."""
+        p = Path(value)
+        return p if p.is_absolute() else self.home / p
+
+    @property
+    def lake_path(self) -> Path:
+        return self.local_path(self.lake_root)
+
+    @property
+    def mlflow_tracking_uri(self) -> str:
+        """Databricks on a cluster, a sqlite store in the project folder locally (MLflow refuses a plain file store)."""
+        if self.tracking_uri:
+            return self.tracking_uri
+        return "databricks" if on_databricks() else f"sqlite:///{self.home / 'mlflow.db'}"
+
+    @property
+    def mlflow_registry_uri(self) -> str:
+        if self.registry_uri:
+            return self.registry_uri
+        return "databricks-uc" if on_databricks() else self.mlflow_tracking_uri
+
+    @property
+    def artifact_root(self) -> Path:
+        return self.home / "mlartifacts"
+
+    def table(self, name: str) -> str:
+        """`layer.table` as a full name for this target."""
+        schema, table = name.split(".")
+        return f"{self.catalog}.{self.schema_prefix}{schema}.{table}"
+
+
+def _coerce(name: str, kind: Any, value: Any) -> Any:
+    if kind is int:
+        return int(value)
+    if kind is float:
+        return float(value)
+    if kind is str:
+        return str(value)
+    return value
+
+
+def load_config(params: Mapping[str, Any] | None = None) -> Config:
+    """Defaults, then CREDIT_RISK_<FIELD> environment variables, then `params` (widgets); unknown keys go to `extra`."""
+    hints = get_type_hints(Config)
+    known = {f.name for f in fields(Config) if f.name != "extra"}
+    values: dict[str, Any] = {}
+    for name in known:
+        env = os.environ.get(PREFIX_ENV + name.upper())
+        if env is not None:
+            values[name] = env
+    extra: dict[str, str] = {}
+    for key, value in (params or {}).items():
+        if key in known:
+            if value not in (None, ""):
+                values[key] = value
+        else:
+            extra[key] = str(value)
+    try:
+        typed = {k: _coerce(k, hints[k], v) for k, v in values.items()}
+    except ValueError as exc:
+        raise ValueError(f"configuration value has the wrong type: {exc}") from exc
+    return dataclasses.replace(Config(), **typed, extra=extra)

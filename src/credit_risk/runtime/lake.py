@@ -1,0 +1,446 @@
+"""Lake I/O over Delta tables named `catalog.schema.table`: the one place where tables are read and written.
+
+Two implementations behind one API, picked once per process by `spark.delta_mode()`:
+
+* `DeltaSparkLake`: delta-spark (Databricks, or a local session with the Delta jars). On Databricks the
+  names are Unity Catalog tables; elsewhere they map to folders under the lake root.
+* `DeltaRsLake`: plain Spark writes and reads the Parquet data files, and delta-rs (the `deltalake`
+  package) keeps the transaction log: it commits the files Spark wrote and resolves a snapshot (latest,
+  `version=` or `timestamp=`) to the file list Spark reads. No table is collected to the driver.
+
+Both produce true Delta tables (delta-spark, delta-rs, DuckDB and Polars read them) and record the job,
+task and git commit of every write in the commit's `userMetadata`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import shutil
+import time
+import uuid
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from credit_risk.runtime.context import commit_metadata
+from credit_risk.runtime.spark import DELTA_RS, delta_mode, get_spark, on_databricks
+
+log = logging.getLogger(__name__)
+
+WRITE_MODES = ("overwrite", "append")
+_UNSUPPORTED_READER_FEATURES = {"deletionVectors", "columnMapping"}
+
+
+class LakeError(RuntimeError):
+    """A lake operation that cannot be done, with the table (and version) it concerns in the message."""
+
+
+@dataclass(frozen=True)
+class TableName:
+    """A three-part table name; `schema` already carries the target's schema prefix."""
+
+    catalog: str
+    schema: str
+    table: str
+
+    def __str__(self) -> str:
+        return f"{self.catalog}.{self.schema}.{self.table}"
+
+
+class Lake(ABC):
+    """Common naming and metadata for both implementations."""
+
+    def __init__(self, spark: SparkSession, root: str | Path, catalog: str, schema_prefix: str = "") -> None:
+        self.spark = spark
+        self.root = Path(root).absolute()
+        self.catalog = catalog
+        self.schema_prefix = schema_prefix
+
+    # -- naming ---------------------------------------------------------------------------------------
+    def name(self, name: str) -> TableName:
+        """`schema.table` gets the configured catalog and schema prefix; `catalog.schema.table` is kept."""
+        parts = name.split(".")
+        if len(parts) == 2:
+            return TableName(self.catalog, f"{self.schema_prefix}{parts[0]}", parts[1])
+        if len(parts) == 3 and all(parts):
+            return TableName(*parts)
+        raise LakeError(f"table name {name!r} must be 'schema.table' or 'catalog.schema.table'")
+
+    def path(self, name: str) -> Path:
+        """Local folder of a table: <root>/<catalog>/<schema>/<table>."""
+        t = self.name(name)
+        return self.root / t.catalog / t.schema / t.table
+
+    @staticmethod
+    def _metadata(operation: str, extra: dict[str, Any] | None) -> dict[str, Any]:
+        return {"operation": operation, **commit_metadata(), **(extra or {})}
+
+    # -- API (implemented below) ----------------------------------------------------------------------
+    @abstractmethod
+    def write(
+        self,
+        df: DataFrame,
+        name: str,
+        mode: str = "overwrite",
+        partition_by: list[str] | None = None,
+        metadata: dict[str, Any] | None = None,
+    ) -> int:
+        """Write `df` (overwrite or append) and return the committed version."""
+        ...
+
+    @abstractmethod
+    def merge(self, df: DataFrame, name: str, keys: list[str], metadata: dict[str, Any] | None = None) -> int:
+        """Upsert `df` by `keys` (update matched rows, insert the others); creates the table if absent."""
+        ...
+
+    @abstractmethod
+    def read(self, name: str, version: int | None = None, timestamp: datetime | str | None = None) -> DataFrame:
+        """The latest snapshot, or the one at `version` / `timestamp`."""
+        ...
+
+    @abstractmethod
+    def history(self, name: str, limit: int | None = None) -> list[dict[str, Any]]:
+        """Commits newest first: version, timestamp, operation and our commit metadata."""
+        ...
+
+    @abstractmethod
+    def restore(self, name: str, version: int) -> int:
+        """Make `version` the current state again (a new commit); returns the new version."""
+        ...
+
+    @abstractmethod
+    def version(self, name: str) -> int:
+        """Latest committed version."""
+        ...
+
+    @abstractmethod
+    def exists(self, name: str) -> bool:
+        """True when the table has a Delta log."""
+
+    # -- shared checks --------------------------------------------------------------------------------
+    @staticmethod
+    def _check_write(df: DataFrame, mode: str, partition_by: list[str] | None, name: str) -> None:
+        if mode not in WRITE_MODES:
+            raise LakeError(f"{name}: write mode must be one of {WRITE_MODES}, not {mode!r}")
+        missing = [c for c in partition_by or [] if c not in df.columns]
+        if missing:
+            raise LakeError(f"{name}: partition columns {missing} are not columns of the DataFrame")
+
+    @staticmethod
+    def _check_keys(df: DataFrame, keys: list[str], name: str) -> None:
+        missing = [k for k in keys if k not in df.columns]
+        if not keys or missing:
+            raise LakeError(f"{name}: merge keys {keys} are missing from the source ({missing})")
+        dupes = df.groupBy(*keys).count().where("count > 1").limit(3).collect()
+        if dupes:
+            sample = [tuple(r[k] for k in keys) for r in dupes]
+            raise LakeError(f"{name}: merge source has duplicate keys {keys}, e.g. {sample}")
+
+
+class DeltaRsLake(Lake):
+    """Spark writes and reads Parquet; delta-rs owns the Delta log."""
+
+    def _table(self, name: str, version: int | None = None):
+        from deltalake import DeltaTable
+
+        path = self.path(name)
+        if not DeltaTable.is_deltatable(str(path)):
+            raise LakeError(f"table {self.name(name)} does not exist (no Delta log at {path})")
+        try:
+            table = DeltaTable(str(path), version=version) if version is not None else DeltaTable(str(path))
+        except Exception as exc:  # delta-rs raises several types; name the table and version in all cases
+            raise LakeError(f"table {self.name(name)} version {version if version is not None else 'latest'}: {exc}") from exc
+        features = set(table.protocol().reader_features or [])
+        if features & _UNSUPPORTED_READER_FEATURES:
+            raise LakeError(f"{self.name(name)} uses {features & _UNSUPPORTED_READER_FEATURES}: read it with delta-spark")
+        return table
+
+    def exists(self, name: str) -> bool:
+        from deltalake import DeltaTable
+
+        return DeltaTable.is_deltatable(str(self.path(name)))
+
+    def version(self, name: str) -> int:
+        return self._table(name).version()
+
+    def _stage(self, df: DataFrame, root: Path, partition_by: list[str] | None) -> list[Path]:
+        """Spark writes Parquet into <table>/_staging/<id>; the files then move beside the log, Hive-style."""
+        staging = root / "_staging" / uuid.uuid4().hex
+        writer = df.write.mode("error")
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        writer.parquet(str(staging))
+        moved = []
+        for src in sorted(staging.rglob("*.parquet")):
+            dest = root / src.relative_to(staging)
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(src, dest)
+            moved.append(dest)
+        shutil.rmtree(staging, ignore_errors=True)
+        return moved
+
+    @staticmethod
+    def _arrow_schema(df: DataFrame, partition_by: list[str] | None = None):
+        """The table schema without collecting rows; all nullable, partition columns last (as Spark stores them)."""
+        import pyarrow as pa
+
+        schema = df.limit(0).toArrow().schema
+        order = [f for f in schema if f.name not in (partition_by or [])]
+        order += [schema.field(c) for c in partition_by or []]
+        return pa.schema([f.with_nullable(True) for f in order])
+
+    def _add_actions(self, root: Path, files: list[Path]):
+        import pyarrow.parquet as pq
+        from deltalake.transaction import AddAction
+
+        actions = []
+        for f in files:
+            rel = f.relative_to(root)
+            parts = {}
+            for folder in rel.parts[:-1]:
+                key, _, value = folder.partition("=")
+                parts[unquote(key)] = None if value == "__HIVE_DEFAULT_PARTITION__" else unquote(value)
+            stat = f.stat()
+            rows = pq.read_metadata(f).num_rows
+            actions.append(
+                AddAction(rel.as_posix(), stat.st_size, parts, int(stat.st_mtime * 1000), True, json.dumps({"numRecords": rows}))
+            )
+        return actions
+
+    @staticmethod
+    def _props(meta: dict[str, Any]):
+        from deltalake.transaction import CommitProperties
+
+        flat = {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
+        return CommitProperties(custom_metadata={"userMetadata": json.dumps(meta), **{f"credit_risk.{k}": v for k, v in flat.items()}})
+
+    def _create(self, df: DataFrame, root: Path, partition_by: list[str] | None, meta: dict[str, Any]) -> int:
+        """First write: the Parquet files Spark wrote become version 0 (as with delta-spark)."""
+        import pyarrow as pa
+        from deltalake import DeltaTable, Schema, convert_to_deltalake
+
+        if root.exists():  # files of a write that crashed before its first commit: never visible, safe to drop
+            shutil.rmtree(root)
+        root.mkdir(parents=True)
+        schema = self._arrow_schema(df, partition_by)
+        files = self._stage(df, root, partition_by)
+        if files:
+            parts = Schema.from_arrow(pa.schema([schema.field(c) for c in partition_by])) if partition_by else None
+            convert_to_deltalake(str(root), partition_by=parts, partition_strategy="hive" if parts else None,
+                                 commit_properties=self._props(meta))
+        else:
+            DeltaTable.create(str(root), schema=schema, partition_by=partition_by, commit_properties=self._props(meta))
+        return DeltaTable(str(root)).version()
+
+    def write(self, df, name, mode="overwrite", partition_by=None, metadata=None) -> int:
+        self._check_write(df, mode, partition_by, str(self.name(name)))
+        root = self.path(name)
+        meta = self._metadata("WRITE" if mode == "overwrite" else "APPEND", metadata)
+        if not self.exists(name):
+            return self._create(df, root, partition_by, meta)
+        table = self._table(name)
+        if mode == "append":
+            partition_by = table.metadata().partition_columns
+        schema = self._arrow_schema(df, partition_by)
+        if mode == "append":
+            self._check_same_schema(name, table, schema)
+        files = self._stage(df, root, partition_by)
+        table.create_write_transaction(self._add_actions(root, files), mode=mode, schema=schema,
+                                       partition_by=partition_by or None, commit_properties=self._props(meta))
+        return self._table(name).version()
+
+    def _check_same_schema(self, name: str, table, schema) -> None:
+        import pyarrow as pa
+
+        have = {f.name: str(f.type).replace("large_", "") for f in pa.schema(table.schema().to_arrow())}
+        new = {f.name: str(f.type).replace("large_", "") for f in schema}
+        if have != new:
+            diff = sorted(set(have.items()) ^ set(new.items()))
+            raise LakeError(f"append to {self.name(name)}: schema differs from the table's: {diff}")
+
+    def merge(self, df, name, keys, metadata=None) -> int:
+        from deltalake.transaction import RemoveAction
+
+        self._check_keys(df, keys, str(self.name(name)))
+        if not self.exists(name):
+            return self.write(df, name, mode="overwrite", metadata={**(metadata or {}), "merge_keys": keys})
+        table = self._table(name)
+        self._check_same_schema(name, table, self._arrow_schema(df))
+        target = self.read(name).withColumn("_file", F.input_file_name())
+        touched = [r["_file"] for r in target.join(df.select(*keys), keys, "left_semi").select("_file").distinct().collect()]
+        kept = (
+            target.where(F.col("_file").isin(touched)).join(df.select(*keys), keys, "left_anti").drop("_file")
+            if touched else None
+        )
+        new_rows = df.select(*target.drop("_file").columns)
+        out = new_rows.unionByName(kept) if kept is not None else new_rows
+        root = self.path(name)
+        files = self._stage(out, root, table.metadata().partition_columns or None)
+        touched_paths = {_local_path(u) for u in touched}
+        now = int(time.time() * 1000)
+        removes = [
+            RemoveAction(a["path"], True, now, a["size_bytes"], {k: None if v is None else str(v) for k, v in (a.get("partition") or {}).items()})
+            for a in _add_actions(table)
+            if _local_path(str(root / unquote(a["path"]))) in touched_paths
+        ]
+        meta = self._metadata("MERGE", {**(metadata or {}), "merge_keys": keys, "files_rewritten": len(removes)})
+        table.create_write_transaction([*removes, *self._add_actions(root, files)], mode="append",
+                                       schema=self._arrow_schema(df), commit_properties=self._props(meta))
+        return self._table(name).version()
+
+    def read(self, name, version=None, timestamp=None) -> DataFrame:
+        from pyspark.sql.pandas.types import from_arrow_schema
+
+        table = self._table(name, version)
+        if timestamp is not None:
+            try:
+                table.load_as_version(timestamp if isinstance(timestamp, datetime) else datetime.fromisoformat(timestamp))
+            except Exception as exc:
+                raise LakeError(f"table {self.name(name)} has no version at {timestamp}: {exc}") from exc
+        import pyarrow as pa
+
+        schema = from_arrow_schema(pa.schema(table.schema().to_arrow()))
+        uris = table.file_uris()
+        if not uris:
+            return self.spark.createDataFrame([], schema)
+        df = self.spark.read.schema(schema).option("basePath", str(self.path(name))).parquet(*uris)
+        return df.select(*schema.fieldNames())
+
+    def history(self, name, limit=None) -> list[dict[str, Any]]:
+        out = []
+        for entry in self._table(name).history(limit):
+            meta = json.loads(entry.get("userMetadata") or "{}")
+            out.append({
+                "version": entry["version"],
+                "timestamp": datetime.fromtimestamp(entry["timestamp"] / 1000),
+                "operation": meta.get("operation", entry.get("operation")),
+                "delta_operation": entry.get("operation"),
+                "metadata": meta,
+            })
+        return out
+
+    def restore(self, name, version) -> int:
+        table = self._table(name)
+        meta = self._metadata("RESTORE", {"restored_version": version})
+        try:
+            table.restore(version, commit_properties=self._props(meta))
+        except Exception as exc:
+            raise LakeError(f"restore {self.name(name)} to version {version}: {exc}") from exc
+        return self._table(name).version()
+
+
+class DeltaSparkLake(Lake):
+    """delta-spark: Unity Catalog names on Databricks, folders under the lake root elsewhere."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.by_name = on_databricks()
+
+    def _ref(self, name: str) -> str:
+        return str(self.name(name)) if self.by_name else f"delta.`{self.path(name)}`"
+
+    def _delta_table(self, name: str):
+        from delta.tables import DeltaTable
+
+        if not self.exists(name):
+            raise LakeError(f"table {self.name(name)} does not exist")
+        return DeltaTable.forName(self.spark, str(self.name(name))) if self.by_name else DeltaTable.forPath(self.spark, str(self.path(name)))
+
+    def exists(self, name: str) -> bool:
+        if self.by_name:
+            return self.spark.catalog.tableExists(str(self.name(name)))
+        from delta.tables import DeltaTable
+
+        return DeltaTable.isDeltaTable(self.spark, str(self.path(name)))
+
+    def version(self, name: str) -> int:
+        return int(self._delta_table(name).history(1).select("version").first()[0])
+
+    def write(self, df, name, mode="overwrite", partition_by=None, metadata=None) -> int:
+        self._check_write(df, mode, partition_by, str(self.name(name)))
+        meta = self._metadata("WRITE" if mode == "overwrite" else "APPEND", metadata)
+        writer = df.write.format("delta").mode(mode).option("userMetadata", json.dumps(meta))
+        if mode == "overwrite":
+            writer = writer.option("overwriteSchema", "true")
+        if partition_by:
+            writer = writer.partitionBy(*partition_by)
+        if self.by_name:
+            self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {self.name(name).catalog}.{self.name(name).schema}")
+            writer.saveAsTable(str(self.name(name)))
+        else:
+            writer.save(str(self.path(name)))
+        return self.version(name)
+
+    def merge(self, df, name, keys, metadata=None) -> int:
+        self._check_keys(df, keys, str(self.name(name)))
+        if not self.exists(name):
+            return self.write(df, name, metadata={**(metadata or {}), "merge_keys": keys})
+        meta = self._metadata("MERGE", {**(metadata or {}), "merge_keys": keys})
+        condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
+        conf = "spark.databricks.delta.commitInfo.userMetadata"
+        self.spark.conf.set(conf, json.dumps(meta))
+        try:
+            (self._delta_table(name).alias("t").merge(df.alias("s"), condition)
+             .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+        finally:
+            self.spark.conf.unset(conf)
+        return self.version(name)
+
+    def read(self, name, version=None, timestamp=None) -> DataFrame:
+        if not self.exists(name):
+            raise LakeError(f"table {self.name(name)} does not exist")
+        reader = self.spark.read.format("delta")
+        if version is not None:
+            reader = reader.option("versionAsOf", version)
+        if timestamp is not None:
+            reader = reader.option("timestampAsOf", str(timestamp))
+        return reader.table(str(self.name(name))) if self.by_name else reader.load(str(self.path(name)))
+
+    def history(self, name, limit=None) -> list[dict[str, Any]]:
+        rows = self._delta_table(name).history(limit).select("version", "timestamp", "operation", "userMetadata").collect()
+        out = []
+        for r in rows:
+            meta = json.loads(r["userMetadata"] or "{}")
+            out.append({"version": r["version"], "timestamp": r["timestamp"], "operation": meta.get("operation", r["operation"]),
+                        "delta_operation": r["operation"], "metadata": meta})
+        return out
+
+    def restore(self, name, version) -> int:
+        self._delta_table(name).restoreToVersion(version)
+        return self.version(name)
+
+
+def _local_path(uri: str) -> str:
+    """`file:///a/b`, `file:/a/b` and `/a/b` compare equal."""
+    path = uri.removeprefix("file://").removeprefix("file:")
+    return os.path.normpath(unquote(path))
+
+
+def _add_actions(table) -> list[dict[str, Any]]:
+    """The add actions of a delta-rs snapshot as dicts (path, size_bytes, partition, stats)."""
+    import pyarrow as pa
+
+    return pa.table(table.get_add_actions(flatten=False)).to_pylist()
+
+
+_LAKES: dict[tuple, Lake] = {}
+
+
+def get_lake(root: str | Path | None = None, catalog: str | None = None, schema_prefix: str | None = None) -> Lake:
+    """The lake for this process; arguments default to the active configuration."""
+    from credit_risk.runtime.config import load_config
+
+    cfg = load_config()
+    key = (str(root or cfg.lake_root), catalog or cfg.catalog, cfg.schema_prefix if schema_prefix is None else schema_prefix)
+    if key not in _LAKES:
+        cls = DeltaRsLake if delta_mode() == DELTA_RS else DeltaSparkLake
+        _LAKES[key] = cls(get_spark(), *key)
+    return _LAKES[key]

@@ -1,0 +1,47 @@
+"""Shared fixtures: one Spark session, a lake under a temp folder, an MLflow sqlite store."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "lendingclub"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def project_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Every test writes its lake, MLflow store and run folders under one temp project home."""
+    home = tmp_path_factory.mktemp("home")
+    os.environ["CREDIT_RISK_HOME"] = str(home)
+    os.environ.setdefault("CREDIT_RISK_DRIVER_MEMORY", "3g")
+    return home
+
+
+@pytest.fixture(scope="session")
+def spark(project_home: Path):
+    """The package's own session, as every task gets it (few partitions for tiny test data)."""
+    from credit_risk.runtime.spark import get_spark
+
+    session = get_spark()
+    session.conf.set("spark.sql.shuffle.partitions", "2")
+    return session
+
+
+@pytest.fixture()
+def lake(spark, tmp_path: Path):
+    """A lake of the active Delta mode under a fresh temp root."""
+    from credit_risk.runtime.lake import DeltaRsLake, DeltaSparkLake
+    from credit_risk.runtime.spark import DELTA_RS, delta_mode
+
+    cls = DeltaRsLake if delta_mode() == DELTA_RS else DeltaSparkLake
+    return cls(spark, tmp_path / "lake", catalog="test")
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Path:
+    """The real LendingClub extracts; tests that need them skip where the folder is absent."""
+    if not SHARED_DATA.is_dir():
+        pytest.skip(f"real LendingClub extracts not found at {SHARED_DATA} (they live beside the checkout in ../shared)")
+    return SHARED_DATA
