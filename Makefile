@@ -1,0 +1,38 @@
+# Two commands on a fresh clone: `make run` and `make test`. Everything installs into .venv.
+PYTHON ?= python3.11
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+
+.PHONY: run test install check-java lint ui bench bench-full clean
+
+run: $(STAMP)  ## run the whole pipeline job locally on the generated default dataset
+	$(BIN)/credit-risk bundle run credit_risk_pipeline -t local
+
+test: $(STAMP)  ## lint, then every test and every notebook
+	$(BIN)/ruff check src tests notebooks bench
+	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests
+	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest --nbmake --nbmake-timeout=900 notebooks
+
+install: $(STAMP)
+
+check-java:
+	@command -v java >/dev/null 2>&1 || { echo "Java 17 is required for Spark. Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless; macOS: brew install openjdk@17" >&2; exit 1; }
+	@java -version 2>&1 | head -1 | grep -Eq '"(17|18|19|2[0-9])' || { echo "Spark 4 needs Java 17 or newer; found: $$(java -version 2>&1 | head -1). Install openjdk-17-jre-headless." >&2; exit 1; }
+	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 (or run make PYTHON=/path/to/python3.11)" >&2; exit 1; }
+
+$(STAMP): requirements.txt pyproject.toml | check-java
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+ui: $(STAMP)  ## MLflow UI on http://127.0.0.1:5000 over the local store
+	$(BIN)/credit-risk ui
+
+bench: $(STAMP)  ## the benchmarks (each prints a table with ratios against a reference)
+	for b in bench/*.py; do $(BIN)/python $$b || exit 1; done
+
+clean:
+	rm -rf lakehouse mlruns mlartifacts mlflow.db runs spark-warehouse data/raw data/processed local_fs

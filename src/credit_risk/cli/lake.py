@@ -1,0 +1,58 @@
+"""`credit-risk lake`: look at the local lakehouse's Delta tables (history, rows at a version)."""
+
+from __future__ import annotations
+
+import argparse
+
+from credit_risk.cli import CliError
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    lake = sub.add_parser("lake", help="inspect Delta tables: history, show")
+    cmds = lake.add_subparsers(dest="lake_command", metavar="SUBCOMMAND", required=True)
+    hist = cmds.add_parser("history", help="commits of a table, newest first")
+    hist.add_argument("table", help="schema.table or catalog.schema.table, e.g. bronze.loans_raw")
+    hist.add_argument("--limit", type=int, default=20)
+    hist.set_defaults(func=_history)
+    show = cmds.add_parser("show", help="rows of a table, latest or at a version")
+    show.add_argument("table")
+    show.add_argument("--version", type=int, default=None, help="Delta version to read (time travel)")
+    show.add_argument("--limit", type=int, default=10, help="rows to print")
+    show.set_defaults(func=_show)
+
+
+def _lake():
+    from credit_risk.runtime.lake import get_lake
+
+    return get_lake()
+
+
+def _history(args: argparse.Namespace) -> int:
+    from credit_risk.runtime.lake import LakeError
+
+    try:
+        rows = _lake().history(args.table, args.limit)
+    except LakeError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"{'version':>7}  {'timestamp':19}  {'operation':10}  job/task  git")
+    for h in rows:
+        m = h["metadata"]
+        print(f"{h['version']:>7}  {h['timestamp']:%Y-%m-%d %H:%M:%S}  {h['operation']:10}  "
+              f"{m.get('job', '')}/{m.get('task', '')}  {str(m.get('git_sha', ''))[:10]}")
+    return 0
+
+
+def _show(args: argparse.Namespace) -> int:
+    from credit_risk.runtime.lake import LakeError
+
+    if args.limit < 0:
+        raise CliError("--limit must be 0 or more")
+    try:
+        lake = _lake()
+        df = lake.read(args.table, version=args.version)
+        version = args.version if args.version is not None else lake.version(args.table)
+    except LakeError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"{lake.name(args.table)} @ version {version} ({lake.path(args.table)})")
+    df.show(args.limit, truncate=40)
+    return 0
