@@ -45,3 +45,19 @@ def shared_data() -> Path:
     if not SHARED_DATA.is_dir():
         pytest.skip(f"real LendingClub extracts not found at {SHARED_DATA} (they live beside the checkout in ../shared)")
     return SHARED_DATA
+
+
+@pytest.fixture()
+def mlflow_config(tmp_path: Path):
+    """A Config whose MLflow stores (sqlite + artifact folder) live in a fresh temp folder."""
+    import dataclasses
+
+    import mlflow
+
+    from credit_risk.runtime.config import load_config
+    from credit_risk.runtime.tracking import configure_mlflow
+
+    cfg = dataclasses.replace(load_config(), tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", experiment_name="test")
+    configure_mlflow(cfg)
+    yield cfg
+    mlflow.end_run()
