@@ -6,7 +6,13 @@ import json
 
 import pytest
 
-from credit_risk.runtime.dbutils import RUN_DIR_ENV, WIDGETS_ENV, InputWidgetNotDefined, LocalDbutils, get_dbutils
+from credit_risk.runtime.dbutils import (
+    RUN_DIR_ENV,
+    WIDGETS_ENV,
+    InputWidgetNotDefined,
+    LocalDbutils,
+    get_dbutils,
+)
 
 
 def test_widgets_defaults_parameters_and_choices(monkeypatch, tmp_path):
