@@ -16,7 +16,11 @@ class CliError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="credit-risk", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(
+        prog="credit-risk",
+        description="Credit-risk lakehouse on LendingClub data: generate or fetch raw exports, inspect the lake, "
+        "run the bundle's jobs locally, serve the champion model.",
+    )
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
