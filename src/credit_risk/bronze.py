@@ -1,0 +1,284 @@
+"""Bronze: raw LendingClub exports as received, every value a string, nothing lost.
+
+Each file is read by Spark as text lines (gzip natively; zip members and latin-1 files are first
+converted to UTF-8 text under the raw folder's `_staging/`). Lines that are not data rows (the
+prospectus line, footers, blank lines, a wrong field count, unbalanced quotes) go to
+`bronze.loans_quarantine` with their raw text and a reason; the rest are parsed with the file's own
+header into the canonical Kaggle columns (`raw_schema.KAGGLE`). Columns the schema does not know
+(pandas index columns, `target`, ...) are kept as a JSON object in `_rescued`. Known renames
+(`open_il_6m` -> `open_act_il`, ...) are applied. A file whose sha256 is in `bronze.ingest_log` is
+skipped; a changed file is a new batch. Per file, lines after the header = bronze rows + quarantined
+rows, checked after the commit.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import hashlib
+import io
+import logging
+import re
+import uuid
+import zipfile
+import zlib
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from credit_risk.raw_schema import KAGGLE, PROSPECTUS_LINE
+
+log = logging.getLogger(__name__)
+
+RAW_TABLE, QUARANTINE_TABLE, LOG_TABLE = "bronze.loans_raw", "bronze.loans_quarantine", "bronze.ingest_log"
+RENAMES = {"open_il_6m": "open_act_il", "sec_app_open_il_6m": "sec_app_open_act_il",
+           "verified_status_joint": "verification_status_joint", "is_inc_v": "verification_status"}
+RAW_SUFFIXES = (".csv", ".csv.gz", ".gz", ".zip")
+_QUOTED = r'"([^"]|"")*"'
+
+
+class IngestError(RuntimeError):
+    """A file that cannot be ingested at all, or whose lines do not reconcile."""
+
+
+@dataclass(frozen=True)
+class RawFile:
+    """One raw export as Spark will read it: the original path, its hash, and the UTF-8 text to read."""
+
+    source: Path
+    sha256: str
+    text_path: Path
+    header: list[str]
+    header_line: int  # 1-based line number of the header in text_path (0: none)
+    note: str = ""
+    problem: str = ""  # set when no line can be a data row: every line is quarantined with this reason
+
+
+def normalise_name(name: str, position: int) -> str:
+    """`Loan Amnt ` -> `loan_amnt`; unnamed (pandas index) columns become `_c<position>`."""
+    clean = re.sub(r"[^0-9a-z]+", "_", name.strip().lstrip("\ufeff").lower()).strip("_")
+    clean = RENAMES.get(clean, clean)
+    return clean or f"_c{position}"
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def list_raw_files(location: str | Path) -> list[Path]:
+    """A raw file, or every raw file under a folder (sorted; `_staging` skipped)."""
+    path = Path(location)
+    if path.is_file():
+        return [path]
+    if not path.is_dir():
+        raise IngestError(f"raw data location {path} does not exist")
+    files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(RAW_SUFFIXES)
+                   and "_staging" not in p.parts)
+    if not files:
+        raise IngestError(f"no raw files ({', '.join(RAW_SUFFIXES)}) under {path}")
+    return files
+
+
+def _open_text_stream(path: Path) -> io.BufferedIOBase:
+    if path.name.lower().endswith(".zip"):
+        with zipfile.ZipFile(path) as zf:
+            members = [m for m in zf.namelist() if not m.endswith("/")]
+            if len(members) != 1:
+                raise IngestError(f"{path.name}: a zip must hold exactly one file, found {members}")
+            return io.BytesIO(zf.read(members[0]))
+    if path.name.lower().endswith(".gz"):
+        return gzip.open(path, "rb")
+    return open(path, "rb")
+
+
+def _recover(path: Path, staging: Path) -> tuple[Path, str]:
+    """Decompress / re-encode to a UTF-8 file Spark can read; keep what a truncated stream still holds."""
+    out = staging / f"{path.name}.utf8.csv"
+    note = ""
+    data = bytearray()
+    stream = _open_text_stream(path)
+    try:
+        while block := stream.read(1 << 20):
+            data += block
+    except (EOFError, OSError, zlib.error) as exc:
+        note = f"truncated compressed stream ({exc}); kept the {len(data)} bytes before the break"
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        text = data.decode("latin-1")
+        note = (note + "; " if note else "") + "not UTF-8: decoded as latin-1"
+    out.write_text(text.lstrip("\ufeff"), encoding="utf-8")
+    return out, note
+
+
+def _needs_recovery(path: Path) -> bool:
+    """zip, broken gzip, a BOM or non-UTF-8 bytes in the first MiB: convert before Spark reads it."""
+    if path.name.lower().endswith(".zip"):
+        return True
+    try:
+        with _open_text_stream(path) as fh:
+            head = fh.read(1 << 20)
+        if head.startswith(b"\xef\xbb\xbf"):
+            return True
+        head.decode("utf-8")
+    except (EOFError, OSError, zlib.error):
+        return True
+    except UnicodeDecodeError as exc:
+        return exc.start < len(head) - 4  # a multi-byte character cut at the end of the sample is fine
+    if path.name.lower().endswith(".gz"):
+        try:
+            with gzip.open(path, "rb") as fh:
+                while fh.read(1 << 22):
+                    pass
+        except (EOFError, OSError, zlib.error):
+            return True
+    return False
+
+
+def prepare(path: Path, staging: Path) -> RawFile:
+    """Hash the file, make it readable as UTF-8 text, and find its header line."""
+    sha = sha256_of(path)
+    staging.mkdir(parents=True, exist_ok=True)
+    text_path, note = (path, "")
+    if _needs_recovery(path):
+        text_path, note = _recover(path, staging)
+    with _open_text_stream(text_path) as fh:
+        head = io.TextIOWrapper(fh, encoding="utf-8", errors="replace", newline="")
+        first_lines = [head.readline() for _ in range(3)]
+    header_line = 2 if first_lines[0].startswith("Notes offered by Prospectus") else 1
+    header_text = first_lines[header_line - 1].lstrip("\ufeff").strip("\r\n")
+    header = [normalise_name(n, i) for i, n in enumerate(next(csv.reader([header_text]), []))]
+    dupes = sorted({h for h in header if header.count(h) > 1})
+    problem = ""
+    if "loan_amnt" not in header:
+        problem = f"no LendingClub header (line {header_line} has no loan_amnt column)"
+    elif dupes:
+        problem = f"header repeats columns {dupes}"
+    if problem:
+        log.warning("%s: %s; all its lines go to quarantine", path.name, problem)
+        return RawFile(path, sha, text_path, [], 0, note, problem)
+    return RawFile(path, sha, text_path, header, header_line, note)
+
+
+def numbered_lines(spark: SparkSession, raw: RawFile) -> DataFrame:
+    """The file's lines with 1-based line numbers, without a shuffle (offsets per input split)."""
+    lines = spark.read.text(str(raw.text_path)).select(
+        "value", F.spark_partition_id().alias("_pid"), F.monotonically_increasing_id().alias("_mid"))
+    sizes = {r["_pid"]: (r["n"], r["first"]) for r in
+             lines.groupBy("_pid").agg(F.count("*").alias("n"), F.min("_mid").alias("first")).collect()}
+    offset, starts = 0, {}
+    for pid in sorted(sizes):
+        starts[pid] = offset - sizes[pid][1]
+        offset += sizes[pid][0]
+    start_map = F.create_map(*[x for pid, s in starts.items() for x in (F.lit(pid), F.lit(s))]) if starts else F.lit(None)
+    return lines.select(F.col("value").alias("raw_line"),
+                        (F.col("_mid") + start_map[F.col("_pid")] + 1).alias("line_number"))
+
+
+def classify(lines: DataFrame, raw: RawFile) -> DataFrame:
+    """Add `reason` (null for a data row) to every line after the header: a pure DataFrame step."""
+    fields = F.size(F.split(F.regexp_replace("raw_line", _QUOTED, ""), ",", -1))
+    quotes = F.length("raw_line") - F.length(F.regexp_replace("raw_line", '"', ""))
+    expected = len(raw.header)
+    if raw.problem:
+        return lines.withColumn("reason", F.lit(raw.problem))
+    reason = (
+        F.when(F.col("raw_line").startswith(PROSPECTUS_LINE[:27]), F.lit("prospectus line"))
+        .when(F.trim("raw_line") == "", F.lit("blank line"))
+        .when(F.col("raw_line").rlike(r'^"?Total amount funded'), F.lit("footer line"))
+        .when(quotes % 2 == 1, F.lit("unbalanced quotes"))
+        .when(fields != expected, F.concat(F.lit(f"wrong field count: expected {expected}, got "), fields.cast("string")))
+    )
+    return lines.where(F.col("line_number") != raw.header_line).withColumn("reason", reason)
+
+
+def parse_rows(good: DataFrame, raw: RawFile) -> DataFrame:
+    """Split data lines with the file's header into the canonical string columns plus `_rescued`."""
+    schema = ", ".join(f"`f{i}` STRING" for i in range(len(raw.header)))
+    parsed = good.withColumn("_p", F.from_csv("raw_line", schema, {"escape": '"', "mode": "PERMISSIVE"}))
+    by_name = {name: F.col(f"_p.f{i}") for i, name in enumerate(raw.header)}
+    known = [by_name.get(c, F.lit(None).cast("string")).alias(c) for c in KAGGLE]
+    extra = [n for n in raw.header if n not in KAGGLE]
+    rescued = (F.to_json(F.create_map(*[x for n in extra for x in (F.lit(n), by_name[n])])) if extra
+               else F.lit(None).cast("string"))
+    return parsed.select(*known, rescued.alias("_rescued"), "line_number")
+
+
+def _metadata(df: DataFrame, raw: RawFile, batch_id: str, ingested_at: datetime) -> DataFrame:
+    return df.withColumns({
+        "source_file": F.lit(raw.source.name), "source_sha256": F.lit(raw.sha256),
+        "batch_id": F.lit(batch_id), "ingested_at": F.lit(ingested_at).cast("timestamp"),
+    })
+
+
+def ingest_files(spark: SparkSession, lake: Any, files: list[Path], staging: Path) -> dict[str, Any]:
+    """Append new files to bronze (rows) and quarantine (rejected lines); skip files already ingested."""
+    seen = set()
+    if lake.exists(LOG_TABLE):
+        seen = {r["source_sha256"] for r in lake.read(LOG_TABLE).select("source_sha256").collect()}
+    batch_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    ingested_at = datetime.now(UTC).replace(tzinfo=None)
+    rows, rejects, expected, skipped, shas = [], [], {}, [], {}
+    for path in files:
+        raw = prepare(path, staging / batch_id)
+        if raw.sha256 in seen:
+            skipped.append(path.name)
+            log.info("%s: already ingested (sha256 %s), skipped", path.name, raw.sha256[:12])
+            continue
+        seen.add(raw.sha256)
+        shas[path.name] = raw.sha256
+        lines = classify(numbered_lines(spark, raw), raw).cache()
+        counts = {r["reason"]: r["n"] for r in lines.groupBy("reason").agg(F.count("*").alias("n")).collect()}
+        expected[path.name] = (sum(counts.values()), counts.get(None, 0))
+        log.info("%s: %d lines after the header, %d rejected %s%s", path.name, expected[path.name][0],
+                 expected[path.name][0] - expected[path.name][1], {k: v for k, v in counts.items() if k},
+                 f" ({raw.note})" if raw.note else "")
+        rows.append(_metadata(parse_rows(lines.where("reason IS NULL"), raw), raw, batch_id, ingested_at))
+        rejects.append(_metadata(lines.where("reason IS NOT NULL"), raw, batch_id, ingested_at))
+    if not rows:
+        return {"batch_id": None, "files": 0, "skipped": skipped, "bronze_version": _version(lake, RAW_TABLE)}
+    bronze_version = lake.write(_union(rows), RAW_TABLE, mode="append" if lake.exists(RAW_TABLE) else "overwrite",
+                                metadata={"batch_id": batch_id})
+    quarantine_version = lake.write(_union(rejects), QUARANTINE_TABLE,
+                                    mode="append" if lake.exists(QUARANTINE_TABLE) else "overwrite",
+                                    metadata={"batch_id": batch_id})
+    reconcile(lake, batch_id, expected)
+    log_rows = [(name, shas[name], batch_id, ingested_at, lines, good) for name, (lines, good) in expected.items()]
+    log_df = spark.createDataFrame(log_rows, "source_file string, source_sha256 string, batch_id string, "
+                                             "ingested_at timestamp, data_lines long, bronze_rows long")
+    lake.write(log_df, LOG_TABLE, mode="append" if lake.exists(LOG_TABLE) else "overwrite")
+    return {"batch_id": batch_id, "files": len(expected), "skipped": skipped, "bronze_version": bronze_version,
+            "quarantine_version": quarantine_version,
+            "rows": sum(g for _, g in expected.values()), "quarantined": sum(n - g for n, g in expected.values())}
+
+
+def _union(frames: list[DataFrame]) -> DataFrame:
+    out = frames[0]
+    for df in frames[1:]:
+        out = out.unionByName(df)
+    return out
+
+
+def _version(lake: Any, name: str) -> int | None:
+    return lake.version(name) if lake.exists(name) else None
+
+
+def reconcile(lake: Any, batch_id: str, expected: dict[str, tuple[int, int]]) -> None:
+    """Lines after the header = bronze rows + quarantined rows, per file of the batch (raises otherwise)."""
+    def counts(table: str) -> dict[str, int]:
+        df = lake.read(table).where(F.col("batch_id") == batch_id).groupBy("source_file").count()
+        return {r["source_file"]: r["count"] for r in df.collect()}
+
+    good, bad = counts(RAW_TABLE), counts(QUARANTINE_TABLE)
+    for name, (lines, rows) in expected.items():
+        if good.get(name, 0) != rows or good.get(name, 0) + bad.get(name, 0) != lines:
+            raise IngestError(f"{name}: {lines} data lines but {good.get(name, 0)} bronze rows + "
+                              f"{bad.get(name, 0)} quarantined rows in batch {batch_id}")
