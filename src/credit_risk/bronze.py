@@ -282,3 +282,29 @@ def reconcile(lake: Any, batch_id: str, expected: dict[str, tuple[int, int]]) ->
         if good.get(name, 0) != rows or good.get(name, 0) + bad.get(name, 0) != lines:
             raise IngestError(f"{name}: {lines} data lines but {good.get(name, 0)} bronze rows + "
                               f"{bad.get(name, 0)} quarantined rows in batch {batch_id}")
+
+
+def raw_location(cfg: Any) -> Path:
+    """Where this run's raw files are: generated on demand, Kaggle's download folder, or a user path."""
+    if cfg.data_source == "generated":
+        from credit_risk.generate import generate_exports
+
+        folder = cfg.local_path(cfg.raw_dir) / f"generated_{cfg.layout}_{cfg.rows}_seed{cfg.seed}"
+        if not (folder / "_COMPLETE").exists():
+            generate_exports(folder, cfg.rows, cfg.seed, layout=cfg.layout, progress=False)
+            (folder / "_COMPLETE").write_text("")
+        return folder
+    if cfg.data_source == "kaggle":
+        return cfg.local_path("data/kaggle")
+    return cfg.local_path(cfg.data_source)
+
+
+def run_bronze(cfg: Any, dbutils: Any) -> dict[str, Any]:
+    """Task `bronze_ingest`: ingest new raw files; publishes `bronze_version`."""
+    from credit_risk.runtime.lake import get_lake
+    from credit_risk.runtime.spark import get_spark
+
+    location = raw_location(cfg)
+    result = ingest_files(get_spark(), get_lake(), list_raw_files(location), cfg.local_path(cfg.raw_dir) / "_staging")
+    dbutils.jobs.taskValues.set(key="bronze_version", value=result["bronze_version"])
+    return {"source": str(location), **result}
