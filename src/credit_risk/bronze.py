@@ -103,13 +103,16 @@ def _recover(path: Path, staging: Path) -> tuple[Path, str]:
     """Decompress / re-encode to a UTF-8 file Spark can read; keep what a truncated stream still holds."""
     out = staging / f"{path.name}.utf8.csv"
     note = ""
-    data = bytearray()
-    stream = _open_text_stream(path)
-    try:
-        while block := stream.read(1 << 20):
-            data += block
-    except (EOFError, OSError, zlib.error) as exc:
-        note = f"truncated compressed stream ({exc}); kept the {len(data)} bytes before the break"
+    if path.name.lower().endswith(".gz"):
+        inflater = zlib.decompressobj(wbits=31)
+        try:
+            data = inflater.decompress(path.read_bytes())
+        except zlib.error as exc:
+            raise IngestError(f"{path.name}: not a readable gzip file ({exc})") from exc
+        if not inflater.eof:
+            note = f"truncated gzip stream: kept the {len(data)} bytes before the break"
+    else:
+        data = _open_text_stream(path).read()
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError:
@@ -131,8 +134,8 @@ def _needs_recovery(path: Path) -> bool:
         head.decode("utf-8")
     except (EOFError, OSError, zlib.error):
         return True
-    except UnicodeDecodeError as exc:
-        return exc.start < len(head) - 4  # a multi-byte character cut at the end of the sample is fine
+    except UnicodeDecodeError as exc:  # a multi-byte character cut at the end of a full sample is fine
+        return len(head) < (1 << 20) or exc.start < len(head) - 4
     if path.name.lower().endswith(".gz"):
         try:
             with gzip.open(path, "rb") as fh:
@@ -241,10 +244,13 @@ def ingest_files(spark: SparkSession, lake: Any, files: list[Path], staging: Pat
         log.info("%s: %d lines after the header, %d rejected %s%s", path.name, expected[path.name][0],
                  expected[path.name][0] - expected[path.name][1], {k: v for k, v in counts.items() if k},
                  f" ({raw.note})" if raw.note else "")
-        rows.append(_metadata(parse_rows(lines.where("reason IS NULL"), raw), raw, batch_id, ingested_at))
+        if not raw.problem:
+            rows.append(_metadata(parse_rows(lines.where("reason IS NULL"), raw), raw, batch_id, ingested_at))
         rejects.append(_metadata(lines.where("reason IS NOT NULL"), raw, batch_id, ingested_at))
-    if not rows:
+    if not expected:
         return {"batch_id": None, "files": 0, "skipped": skipped, "bronze_version": _version(lake, RAW_TABLE)}
+    if not rows:  # only files without a usable header: an empty append keeps the schema
+        rows.append(_empty_bronze(spark))
     bronze_version = lake.write(_union(rows), RAW_TABLE, mode="append" if lake.exists(RAW_TABLE) else "overwrite",
                                 metadata={"batch_id": batch_id})
     quarantine_version = lake.write(_union(rejects), QUARANTINE_TABLE,
@@ -258,6 +264,12 @@ def ingest_files(spark: SparkSession, lake: Any, files: list[Path], staging: Pat
     return {"batch_id": batch_id, "files": len(expected), "skipped": skipped, "bronze_version": bronze_version,
             "quarantine_version": quarantine_version,
             "rows": sum(g for _, g in expected.values()), "quarantined": sum(n - g for n, g in expected.values())}
+
+
+def _empty_bronze(spark: SparkSession) -> DataFrame:
+    schema = ", ".join(f"`{c}` string" for c in KAGGLE) + (
+        ", _rescued string, line_number long, source_file string, source_sha256 string, batch_id string, ingested_at timestamp")
+    return spark.createDataFrame([], schema)
 
 
 def _union(frames: list[DataFrame]) -> DataFrame:

@@ -142,7 +142,8 @@ def winsorize(df: DataFrame, cols: list[str], lower: float = 0.01, upper: float 
               bounds: dict[str, tuple[float, float]] | None = None) -> DataFrame:
     """Clip `cols` to their [lower, upper] quantiles; pass `bounds` computed on training vintages."""
     bounds = bounds if bounds is not None else winsor_bounds(df, cols, lower, upper)
-    return df.withColumns({c: F.least(F.greatest(F.col(c), F.lit(lo)), F.lit(hi)) for c, (lo, hi) in bounds.items()})
+    return df.withColumns({c: F.when(F.col(c) < lo, lo).when(F.col(c) > hi, hi).otherwise(F.col(c))
+                           for c, (lo, hi) in bounds.items()})  # nulls stay null
 
 
 def build_silver(bronze: DataFrame, train_end_year: int, lower: float = 0.01,

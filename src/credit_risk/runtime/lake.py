@@ -439,7 +439,7 @@ def get_lake(root: str | Path | None = None, catalog: str | None = None, schema_
     from credit_risk.runtime.config import load_config
 
     cfg = load_config()
-    key = (str(root or cfg.lake_root), catalog or cfg.catalog, cfg.schema_prefix if schema_prefix is None else schema_prefix)
+    key = (str(root or cfg.lake_path), catalog or cfg.catalog, cfg.schema_prefix if schema_prefix is None else schema_prefix)
     if key not in _LAKES:
         cls = DeltaRsLake if delta_mode() == DELTA_RS else DeltaSparkLake
         _LAKES[key] = cls(get_spark(), *key)

@@ -15,6 +15,8 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
+from credit_risk.runtime.context import project_home
+
 log = logging.getLogger(__name__)
 
 DELTA_SPARK = "delta-spark"
@@ -90,7 +92,7 @@ def _local_builder() -> SparkSession.Builder:
         .config("spark.driver.memory", os.environ.get("CREDIT_RISK_DRIVER_MEMORY", "6g"))
         .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC -Dlog4j2.level=WARN")
         .config("spark.sql.adaptive.enabled", "true")
-        .config("spark.sql.warehouse.dir", str(Path(os.environ.get("CREDIT_RISK_HOME", ".")) / "spark-warehouse"))
+        .config("spark.sql.warehouse.dir", str(project_home() / "spark-warehouse"))
         .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
     )
     if delta_mode() == DELTA_SPARK:

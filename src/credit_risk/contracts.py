@@ -1,0 +1,151 @@
+"""Data contracts: Great Expectations suites for bronze, silver and gold, run on Spark DataFrames.
+
+`validate_contracts` runs every suite on the pinned table versions of this job run and raises
+`ContractError` naming each failed expectation, its column and the offending counts, so the task fails
+before split or training read anything. Data docs (HTML) are written under `<home>/gx/`.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import great_expectations as gx
+from great_expectations import expectations as gxe
+from pyspark.sql import DataFrame
+
+from credit_risk import features
+from credit_risk.raw_schema import KAGGLE
+from credit_risk.silver import KNOWN_STATUSES
+
+log = logging.getLogger(__name__)
+
+BRONZE_METADATA = ["_rescued", "line_number", "source_file", "source_sha256", "batch_id", "ingested_at"]
+GOLD_COLUMNS = [features.KEY, *features.VINTAGE, features.TARGET, *features.FEATURES]
+# Bureau attributes LendingClub reports from 2012 on: almost always present from 2013.
+ERA_FIELDS = ["tot_cur_bal", "total_rev_hi_lim", "mo_sin_old_rev_tl_op"]
+
+
+class ContractError(RuntimeError):
+    """A table broke its contract; the message lists every failed expectation."""
+
+
+def bronze_suite() -> list[gxe.Expectation]:
+    return [
+        gxe.ExpectTableColumnsToMatchSet(column_set=[*KAGGLE, *BRONZE_METADATA], exact_match=True),
+        gxe.ExpectColumnValuesToNotBeNull(column="source_sha256"),
+        gxe.ExpectColumnValuesToNotBeNull(column="line_number"),
+        gxe.ExpectColumnValuesToNotBeNull(column="loan_amnt", mostly=0.99),
+    ]
+
+
+def silver_suite() -> list[gxe.Expectation]:
+    suite = [
+        gxe.ExpectColumnValuesToBeUnique(column="loan_id"),
+        gxe.ExpectColumnValuesToBeBetween(column="int_rate", min_value=5, max_value=31),
+        gxe.ExpectColumnValuesToBeBetween(column="dti", min_value=0, max_value=100),
+        gxe.ExpectColumnValuesToBeBetween(column="loan_amnt", min_value=500, max_value=40000),
+        gxe.ExpectColumnValuesToBeBetween(column="revol_util", min_value=0, max_value=200),
+        gxe.ExpectColumnValuesToBeBetween(column="emp_length_years", min_value=0, max_value=10),
+        gxe.ExpectColumnValuesToBeInSet(column="term_months", value_set=[36, 60]),
+        gxe.ExpectColumnValuesToBeInSet(column="loan_status", value_set=sorted(KNOWN_STATUSES)),
+        gxe.ExpectColumnValuesToBeInSet(column="default_flag", value_set=[0, 1]),
+        # Share of defaults among finished loans (the mean ignores loans without a final outcome).
+        gxe.ExpectColumnMeanToBeBetween(column="default_flag", min_value=0.05, max_value=0.45),
+    ]
+    suite += [gxe.ExpectColumnValuesToNotBeNull(column=c, mostly=0.9, row_condition="issue_year >= 2013",
+                                                condition_parser="spark") for c in ERA_FIELDS]
+    return suite
+
+
+def gold_suite() -> list[gxe.Expectation]:
+    return [
+        gxe.ExpectTableColumnsToMatchSet(column_set=GOLD_COLUMNS, exact_match=True),
+        gxe.ExpectColumnValuesToBeUnique(column=features.KEY),
+        gxe.ExpectColumnValuesToNotBeNull(column="issue_date"),
+        gxe.ExpectColumnValuesToBeBetween(column="int_rate", min_value=5, max_value=31),
+        gxe.ExpectColumnValuesToBeBetween(column="dti", min_value=0, max_value=100),
+        gxe.ExpectColumnValuesToBeBetween(column="loan_amnt", min_value=500, max_value=40000),
+        gxe.ExpectColumnValuesToBeBetween(column="loan_to_income", min_value=0, max_value=10),
+        gxe.ExpectColumnValuesToBeBetween(column="credit_age_months", min_value=0, max_value=1000),
+        gxe.ExpectColumnMeanToBeBetween(column=features.TARGET, min_value=0.05, max_value=0.45),
+    ]
+
+
+SUITES = {"bronze": bronze_suite, "silver": silver_suite, "gold": gold_suite}
+
+
+def _context(root: str):
+    context = gx.get_context(mode="file", project_root_dir=root)
+    context.variables.progress_bars = {"globally": False}
+    return context
+
+
+def validate(df: DataFrame, layer: str, root: str) -> Any:
+    """Run the layer's suite on `df` through GX's Spark datasource; returns the checkpoint result."""
+    context = _context(root)
+    source = context.data_sources.add_or_update_spark(name="lakehouse")
+    asset = next((a for a in source.assets if a.name == layer), None) or source.add_dataframe_asset(name=layer)
+    batch = next((b for b in asset.batch_definitions if b.name == "whole"), None) or \
+        asset.add_batch_definition_whole_dataframe("whole")
+    suite = context.suites.add_or_update(gx.ExpectationSuite(name=f"{layer}_contract", expectations=SUITES[layer]()))
+    definition = context.validation_definitions.add_or_update(
+        gx.ValidationDefinition(name=f"{layer}_contract", data=batch, suite=suite))
+    checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
+        name=f"{layer}_contract", validation_definitions=[definition],
+        actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")]))
+    return checkpoint.run(batch_parameters={"dataframe": df})
+
+
+def failures(result: Any) -> list[str]:
+    """One line per failed expectation: type, column, offending counts or observed value."""
+    lines = []
+    for run in result.run_results.values():
+        for r in run.results:
+            if r.success:
+                continue
+            cfg = r.expectation_config
+            kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id", "column_set", "value_set")}
+            info = r.result or {}
+            detail = (f"{info.get('unexpected_count')} of {info.get('element_count')} rows"
+                      if info.get("unexpected_count") is not None else f"observed {info.get('observed_value')!r}")
+            if r.exception_info and r.exception_info.get("raised_exception"):
+                detail = f"error: {r.exception_info.get('exception_message')}"
+            lines.append(f"{cfg.type} {kwargs}: {detail}")
+    return lines
+
+
+def validate_contracts(tables: dict[str, DataFrame], root: str) -> dict[str, Any]:
+    """Validate each layer's DataFrame; raise ContractError listing every failure; return the docs path."""
+    problems = {}
+    context = None
+    for layer, df in tables.items():
+        result = validate(df, layer, root)
+        if not result.success:
+            problems[layer] = failures(result)
+        context = context or _context(root)
+    docs = context.get_docs_sites_urls()[0]["site_url"] if context else None
+    log.info("data docs: %s", docs)
+    if problems:
+        lines = [f"{layer}: {p}" for layer, items in problems.items() for p in items]
+        raise ContractError("contracts failed (data docs: " + str(docs) + "):\n  " + "\n  ".join(lines))
+    return {"layers": list(tables), "data_docs": docs}
+
+
+def run_contracts(cfg: Any, dbutils: Any) -> dict[str, Any]:
+    """Task `validate_contracts`: the bronze, silver and gold versions of this run, or the latest."""
+    from credit_risk.runtime.lake import get_lake
+
+    lake = get_lake()
+    versions = {}
+    for layer, task, table in (("bronze", "bronze_ingest", "bronze.loans_raw"),
+                               ("silver", "silver_clean", "silver.loans"),
+                               ("gold", "gold_features", "gold.loan_features")):
+        versions[layer] = int(dbutils.jobs.taskValues.get(taskKey=task, key=f"{layer}_version",
+                                                          debugValue=lake.version(table)))
+    tables = {layer: lake.read(name, version=versions[layer]) for layer, name in
+              (("bronze", "bronze.loans_raw"), ("silver", "silver.loans"), ("gold", "gold.loan_features"))}
+    result = validate_contracts(tables, str(cfg.home / "gx"))
+    print(f"contracts passed on versions {versions}; data docs: {result['data_docs']}")
+    dbutils.jobs.taskValues.set(key="contracts_passed", value=True)
+    return {**result, "versions": versions}

@@ -1,0 +1,118 @@
+"""Bronze ingestion of every real layout, the generator's two layouts, and corrupted inputs."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+from pyspark.sql import functions as F
+
+from credit_risk.bronze import QUARANTINE_TABLE, RAW_TABLE, ingest_files, list_raw_files
+from credit_risk.generate import generate_exports
+
+HEADER = "id,member_id,loan_amnt,int_rate,term,issue_d,loan_status"
+
+
+def _ingest(spark, lake, paths, tmp_path):
+    return ingest_files(spark, lake, [Path(p) for p in paths], tmp_path / "staging")
+
+
+def _by_file(lake, table):
+    if not lake.exists(table):
+        return {}
+    return {r["source_file"]: r["count"] for r in lake.read(table).groupBy("source_file").count().collect()}
+
+
+def test_real_extracts_are_ingested_and_reconciled(spark, lake, shared_data, tmp_path):
+    files = list_raw_files(shared_data)
+    assert len(files) == 6
+    result = _ingest(spark, lake, files, tmp_path)
+    rows = _by_file(lake, RAW_TABLE)
+    assert rows == {"JGFuentesC__lending_club_sample.csv.gz": 2000, "bbodami__lending_club_sample.csv.gz": 1000,
+                    "Raghav192__lending_club_sample.csv.gz": 999, "mshtelma__lendingclub_parquet_2016.csv.gz": 1000,
+                    "snehachada__2019loans.csv.gz": 12180, "snehachada__2020Q1loans.csv.gz": 4702}
+    assert result["quarantined"] == 0
+    bronze = lake.read(RAW_TABLE)
+    first = bronze.where((F.col("source_file").startswith("JGF")) & (F.col("line_number") == 2)).first()
+    assert (first["id"], first["int_rate"], first["term"], first["issue_d"]) == ("90134693", "9.49", " 36 months", "Sep-2016")
+    msh = bronze.where(F.col("source_file").startswith("msh") & (F.col("line_number") == 2)).first()
+    assert msh["int_rate"] == " 17.27%" and msh["revol_util"] == "92.7%" and msh["issue_d"] == "Mar-2016"
+    assert msh["open_act_il"] is not None  # `open_il_6m` renamed to today's name
+    sneha = bronze.where(F.col("source_file").startswith("snehachada__2019")).first()
+    assert sneha["int_rate"].startswith("0.") and json.loads(sneha["_rescued"])["target"] in {"low_risk", "high_risk"}
+    again = _ingest(spark, lake, files, tmp_path)  # the same bytes: nothing new
+    assert again["files"] == 0 and len(again["skipped"]) == 6 and lake.read(RAW_TABLE).count() == 21881
+
+
+def test_generated_layouts_and_rebatching(spark, lake, tmp_path):
+    kaggle = generate_exports(tmp_path / "k", 600, 1, progress=False)
+    stats = generate_exports(tmp_path / "s", 600, 1, layout="loanstats", start="2016-01", end="2016-06", progress=False)
+    result = _ingest(spark, lake, kaggle + stats, tmp_path)
+    assert len(stats) == 2 and result["rows"] == 1200
+    assert result["quarantined"] == 4 * len(stats)  # per file: prospectus, blank, two footers
+    reasons = {r["reason"] for r in lake.read(QUARANTINE_TABLE).collect()}
+    assert reasons == {"prospectus line", "blank line", "footer line"}
+    changed = tmp_path / "k2" / kaggle[0].name
+    changed.parent.mkdir()
+    changed.write_bytes(gzip.compress(gzip.decompress(kaggle[0].read_bytes())[:-1] + b"\n"))  # a changed file
+    assert _ingest(spark, lake, [changed], tmp_path)["files"] == 1
+    assert lake.read(RAW_TABLE).select("batch_id").distinct().count() == 2
+
+
+def _write(path: Path, data: bytes) -> Path:
+    path.write_bytes(data)
+    return path
+
+
+def test_corrupted_inputs_lose_nothing(spark, lake, tmp_path):
+    good = "1,,1000,10.5, 36 months,Jan-2015,Fully Paid\n"
+    d = tmp_path / "bad"
+    d.mkdir()
+    full = (HEADER + "\n" + "".join(f"{i},,{1000 + i * 37},{5 + i % 20}.5, 36 months,Jan-2015,Fully Paid\n"
+                                      for i in range(2000))).encode()
+    packed = gzip.compress(full)
+    files = [
+        _write(d / "truncated.csv.gz", packed[: len(packed) // 2]),
+        _write(d / "extra_and_missing.csv", (HEADER + "\n" + good + "2,,1,2,3,4,5,6\n3,,1000\n").encode()),
+        _write(d / "broken_quotes.csv", (HEADER + '\n4,,"1000,10.5, 36 months,Jan-2015,Fully Paid\n' + good).encode()),
+        _write(d / "bom.csv", ("\ufeff" + HEADER + "\n" + good).encode()),
+        _write(d / "latin1.csv", (HEADER + "\n" + good.replace("Fully Paid", "Fully Paid") + "5,,1000,10.5, 36 months,Jan-2015,Paid é\n").encode("latin-1")),
+        _write(d / "empty.csv", b""),
+        _write(d / "header_only.csv", (HEADER + "\n").encode()),
+        _write(d / "not_lending_club.csv", b"a,b\n1,2\n"),
+    ]
+    with zipfile.ZipFile(d / "zipped.zip", "w") as zf:
+        zf.writestr("inner.csv", HEADER + "\n" + good * 3)
+    files.append(d / "zipped.zip")
+    result = _ingest(spark, lake, files, tmp_path)  # reconciliation inside raises if a line is lost
+    rows, rejected = _by_file(lake, RAW_TABLE), _by_file(lake, QUARANTINE_TABLE)
+    assert 100 < rows["truncated.csv.gz"] < 2000 and rejected["truncated.csv.gz"] <= 1  # a cut last line
+    assert rows["extra_and_missing.csv"] == 1 and rejected["extra_and_missing.csv"] == 2
+    assert rows["broken_quotes.csv"] == 1 and rejected["broken_quotes.csv"] == 1
+    assert rows["bom.csv"] == 1 and rows["latin1.csv"] == 2 and rows["zipped.zip"] == 3
+    assert "empty.csv" not in rows and "header_only.csv" not in rows and rejected["not_lending_club.csv"] == 2
+    reasons = {r["source_file"]: r["reason"] for r in lake.read(QUARANTINE_TABLE).collect()}
+    assert reasons["broken_quotes.csv"] == "unbalanced quotes"
+    assert reasons["not_lending_club.csv"].startswith("no LendingClub header")
+    bronze = lake.read(RAW_TABLE)
+    assert bronze.where(F.col("loan_status") == "Paid é").count() == 1  # latin-1 decoded, not mangled
+    assert bronze.where(F.col("source_file") == "bom.csv").first()["id"] == "1"
+    assert result["files"] == 9
+
+
+def test_wrong_field_count_reason_names_the_counts(spark, lake, tmp_path):
+    path = _write(tmp_path / "short.csv", (HEADER + "\n3,,1000\n").encode())
+    _ingest(spark, lake, [path], tmp_path)
+    assert lake.read(QUARANTINE_TABLE).first()["reason"] == "wrong field count: expected 7, got 3"
+
+
+def test_missing_location_is_a_clear_error(tmp_path):
+    from credit_risk.bronze import IngestError
+
+    with pytest.raises(IngestError, match="does not exist"):
+        list_raw_files(tmp_path / "nowhere")
+    with pytest.raises(IngestError, match="no raw files"):
+        list_raw_files(tmp_path)
