@@ -8,7 +8,7 @@ import logging
 import sys
 
 # Command groups, in the order `--help` lists them. Each module defines register(subparsers).
-COMMANDS = ["generate", "fetch", "lake"]
+COMMANDS = ["generate", "fetch", "lake", "bundle", "ui"]
 
 
 class CliError(Exception):

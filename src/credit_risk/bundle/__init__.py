@@ -1,0 +1,1 @@
+"""The project's Databricks Asset Bundle, loaded, validated and run offline."""

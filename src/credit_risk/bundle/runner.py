@@ -1,0 +1,193 @@
+"""Run a bundle job on this machine: its tasks in dependency order, notebooks on a real Jupyter kernel.
+
+Each notebook task gets a fresh kernel (as each task gets its own REPL on a job cluster) whose widgets
+hold the job parameters plus the task's base_parameters. Task values travel through files under the
+run folder (`runs/<job>/<run id>/`), where every executed notebook is saved with its outputs. Tasks run
+one after another: a 2-core machine gains nothing from running two Spark sessions at once.
+Condition tasks (`{{tasks.<key>.values.<name>}} == "true"`) and run-job tasks are honoured.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from credit_risk.bundle.loader import Bundle, BundleError
+from credit_risk.bundle.validate import task_order
+from credit_risk.runtime.context import GIT_ENV, HOME_ENV, JOB_ENV, RUN_ENV, TASK_ENV
+from credit_risk.runtime.dbutils import RUN_DIR_ENV, WIDGETS_ENV
+
+VALUE_REF = re.compile(r"\{\{\s*tasks\.([a-zA-Z0-9_]+)\.values\.([a-zA-Z0-9_]+)\s*\}\}")
+MAX_LOCAL_RETRY_WAIT_S = 2.0
+
+
+@dataclass
+class TaskResult:
+    task_key: str
+    status: str  # SUCCESS | FAILED | SKIPPED | EXCLUDED
+    seconds: float = 0.0
+    attempts: int = 0
+    error: str = ""
+    outcome: str | None = None  # condition tasks: "true" / "false"
+
+
+@dataclass
+class JobRun:
+    job: str
+    run_id: str
+    run_dir: Path
+    results: list[TaskResult] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(r.status in {"SUCCESS", "SKIPPED", "EXCLUDED"} for r in self.results)
+
+    def summary(self) -> str:
+        lines = [f"job {self.job}, run {self.run_id} ({self.run_dir})", "",
+                 f"{'task':24} {'status':9} {'seconds':>8} {'tries':>5}  error", "-" * 78]
+        for r in self.results:
+            lines.append(f"{r.task_key:24} {r.status:9} {r.seconds:8.1f} {r.attempts:5d}  {r.error[:160]}")
+        return "\n".join(lines)
+
+
+def _task_values(run_dir: Path, task: str) -> dict[str, Any]:
+    f = run_dir / "task_values" / f"{task}.json"
+    return json.loads(f.read_text()) if f.exists() else {}
+
+
+def _substitute(text: str, run_dir: Path) -> str:
+    return VALUE_REF.sub(lambda m: str(_task_values(run_dir, m.group(1)).get(m.group(2), "")), text)
+
+
+def _condition(task: dict[str, Any], run_dir: Path) -> str:
+    cond = task["condition_task"]
+    left, right = _substitute(str(cond["left"]), run_dir), _substitute(str(cond["right"]), run_dir)
+    ops = {"EQUAL_TO": left == right, "NOT_EQUAL": left != right}
+    if cond["op"] in ops:
+        return str(ops[cond["op"]]).lower()
+    a, b = float(left), float(right)
+    return str({"GREATER_THAN": a > b, "GREATER_THAN_OR_EQUAL": a >= b, "LESS_THAN": a < b,
+                "LESS_THAN_OR_EQUAL": a <= b}[cond["op"]]).lower()
+
+
+def _run_notebook(path: Path, env: dict[str, str], timeout: int | None, out: Path) -> None:
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=timeout or None, kernel_name="python3",
+                            resources={"metadata": {"path": str(path.parent)}})
+    try:
+        client.execute(env=env)
+    finally:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, out)
+
+
+def _error_text(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    last = [ln for ln in text if ln.strip()][-1:] or [type(exc).__name__]
+    return re.sub(r"\x1b\[[0-9;]*m", "", last[0])
+
+
+class LocalJobRunner:
+    """Runs the jobs of one resolved bundle."""
+
+    def __init__(self, bundle: Bundle, echo: Any = print) -> None:
+        self.bundle = bundle
+        self.echo = echo
+
+    def _env(self, job_key: str, run: JobRun, task: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
+        widgets = {**params, **((task.get("notebook_task") or {}).get("base_parameters") or {})}
+        env = {**os.environ, WIDGETS_ENV: json.dumps({k: str(v) for k, v in widgets.items()}),
+               RUN_DIR_ENV: str(run.run_dir), TASK_ENV: task["task_key"], JOB_ENV: job_key, RUN_ENV: run.run_id}
+        env.setdefault(HOME_ENV, str(self.bundle.root))
+        if params.get("git_sha"):
+            env[GIT_ENV] = str(params["git_sha"])
+        return env
+
+    def run(self, job_key: str, only: str | None = None, from_task: str | None = None,
+            run_dir: Path | None = None) -> JobRun:
+        job = self.bundle.job(job_key)
+        order = task_order(job, f"resources.jobs.{job_key}")
+        for name, value in (("--only", only), ("--from", from_task)):
+            if value and value not in order:
+                raise BundleError(f"{name} {value}: job {job_key} has no such task (tasks: {', '.join(order)})")
+        selected = {only} if only else set(order[order.index(from_task):]) if from_task else set(order)
+        run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
+        run = JobRun(job_key, run_id, run_dir or self.bundle.root / "runs" / job_key / run_id)
+        run.run_dir.mkdir(parents=True, exist_ok=True)
+        params = {p["name"]: p.get("default", "") for p in job.get("parameters") or []}
+        tasks = {t["task_key"]: t for t in job["tasks"]}
+        status: dict[str, TaskResult] = {}
+        for key in order:
+            task = tasks[key]
+            if key not in selected:
+                status[key] = TaskResult(key, "EXCLUDED")
+                run.results.append(status[key])
+                continue
+            blocked = self._blocked(task, status, selected)
+            if blocked:
+                status[key] = TaskResult(key, "SKIPPED", error=blocked)
+                self.echo(f"[{key}] skipped: {blocked}")
+            else:
+                status[key] = self._run_task(job_key, run, task, params)
+            run.results.append(status[key])
+        (run.run_dir / "summary.txt").write_text(run.summary() + "\n")
+        return run
+
+    @staticmethod
+    def _blocked(task: dict[str, Any], status: dict[str, TaskResult], selected: set[str]) -> str:
+        for dep in task.get("depends_on") or []:
+            upstream = status[dep["task_key"]]
+            if upstream.status in {"FAILED", "SKIPPED"} and dep["task_key"] in selected:
+                return f"upstream {dep['task_key']} {upstream.status.lower()}"
+            if "outcome" in dep and upstream.outcome is not None and upstream.outcome != str(dep["outcome"]).lower():
+                return f"condition {dep['task_key']} was {upstream.outcome}"
+        return ""
+
+    def _run_task(self, job_key: str, run: JobRun, task: dict[str, Any], params: dict[str, Any]) -> TaskResult:
+        key = task["task_key"]
+        result = TaskResult(key, "FAILED")
+        retries = int(task.get("max_retries", 0) or 0)
+        wait = min(MAX_LOCAL_RETRY_WAIT_S, int(task.get("min_retry_interval_millis", 0) or 0) / 1000)
+        start = time.perf_counter()
+        for attempt in range(1, retries + 2):
+            result.attempts = attempt
+            self.echo(f"[{key}] started (attempt {attempt}/{retries + 1})")
+            try:
+                if "condition_task" in task:
+                    result.outcome = _condition(task, run.run_dir)
+                elif "run_job_task" in task:
+                    inner = task["run_job_task"]["job_id"]
+                    inner_key = inner.split(".")[2] if str(inner).startswith("${resources.jobs.") else str(inner)
+                    nested = self.run(inner_key, run_dir=run.run_dir / f"job_{inner_key}")
+                    if not nested.ok:
+                        raise RuntimeError(f"job {inner_key} failed")
+                elif "notebook_task" in task:
+                    source = self.bundle.sources[("jobs", job_key)]
+                    path = (source.parent / task["notebook_task"]["notebook_path"]).resolve()
+                    _run_notebook(path, self._env(job_key, run, task, params), task.get("timeout_seconds"),
+                                  run.run_dir / "notebooks" / f"{key}.ipynb")
+                else:
+                    raise BundleError(f"task {key}: only notebook, condition and run_job tasks run locally")
+                result.status, result.error = "SUCCESS", ""
+                break
+            except BundleError:
+                raise
+            except Exception as exc:  # a task failure of any kind: recorded, retried, then reported
+                result.error = _error_text(exc)
+                self.echo(f"[{key}] failed: {result.error}")
+                if attempt <= retries:
+                    time.sleep(wait)
+        result.seconds = time.perf_counter() - start
+        if result.status == "SUCCESS":
+            extra = f" -> {result.outcome}" if result.outcome else ""
+            self.echo(f"[{key}] succeeded in {result.seconds:.1f} s{extra}")
+        return result
