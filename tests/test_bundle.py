@@ -1,0 +1,130 @@
+"""Bundle validation errors, the real bundle in every target, and the local runner's semantics."""
+
+from __future__ import annotations
+
+import json
+import textwrap
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from credit_risk.bundle.loader import BundleError, load_bundle
+from credit_risk.bundle.runner import LocalJobRunner
+from credit_risk.bundle.validate import validate_bundle
+from credit_risk.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def _notebook(path: Path, *cells: str) -> None:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(textwrap.dedent(c)) for c in cells]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    nbformat.write(nb, path)
+
+
+def _bundle(root: Path, tasks: str, variables: str = "  greeting:\n    default: hi\n") -> Path:
+    (root / "resources").mkdir(parents=True, exist_ok=True)
+    (root / "databricks.yml").write_text(f"bundle:\n  name: t\ninclude:\n  - resources/*.yml\nvariables:\n{variables}"
+                                         "targets:\n  local:\n    default: true\n  other: {}\n")
+    (root / "resources" / "j.job.yml").write_text(
+        "resources:\n  jobs:\n    j:\n      name: j\n      parameters:\n        - name: greeting\n"
+        "          default: ${var.greeting}\n      tasks:\n" + textwrap.indent(textwrap.dedent(tasks), " " * 8))
+    return root
+
+
+def _task(key: str, deps: tuple[str, ...] = (), retries: int = 0) -> str:
+    dep = "".join(f"\n  - task_key: {d}" for d in deps)
+    return f"- task_key: {key}\n  max_retries: {retries}\n  notebook_task:\n    notebook_path: ../nb/{key}.ipynb" + \
+        (f"\n  depends_on:{dep}" if deps else "") + "\n"
+
+
+def test_real_bundle_is_valid_in_every_target():
+    for target in ("local", "dev", "staging", "prod"):
+        bundle = validate_bundle(ROOT, target)
+        assert bundle.target == target and "credit_risk_pipeline" in bundle.resources["jobs"]
+    dev = load_bundle(ROOT, "dev")
+    assert dev.variables["catalog"] == "credit_risk_dev" and dev.variables["schema_prefix"].endswith("_")
+    assert load_bundle(ROOT, "local", {"rows": "7"}).variables["rows"] == "7"
+    assert validate_bundle(ROOT, "prod").resources["jobs"]["credit_risk_pipeline"]["schedule"]["pause_status"] == "UNPAUSED"
+
+
+@pytest.mark.parametrize(("tasks", "message"), [
+    (_task("a") + "  bogus_key: 1\n", "Unexpected field 'bogus_key' for class Task"),
+    (_task("a", ("nope",)), "tasks[a].depends_on: unknown task 'nope'"),
+    (_task("a", ("b",)) + _task("b", ("a",)), "dependency cycle among ['a', 'b']"),
+    (_task("missing_notebook"), "tasks[0].notebook_task.notebook_path: ../nb/missing_notebook.ipynb does not exist"),
+])
+def test_broken_bundles_name_file_and_key(tmp_path, tasks, message):
+    root = _bundle(tmp_path, tasks)
+    for key in ("a", "b"):
+        _notebook(root / "nb" / f"{key}.ipynb", "x = 1")
+    with pytest.raises(BundleError) as err:
+        validate_bundle(root)
+    assert message in str(err.value) and "j.job.yml" in str(err.value)
+
+
+def test_undefined_variable_and_unknown_reference(tmp_path):
+    root = _bundle(tmp_path, _task("a"), variables="  greeting:\n    description: no default\n")
+    _notebook(root / "nb" / "a.ipynb", "x = 1")
+    with pytest.raises(BundleError, match=r"variables.greeting has no default and target 'local' sets no value"):
+        validate_bundle(root)
+    root2 = _bundle(tmp_path / "r2", _task("a").replace("../nb/a.ipynb", "../nb/${var.nothing}.ipynb"))
+    with pytest.raises(BundleError, match=r"j.job.yml: resources.jobs.j.tasks\[0\].notebook_task.notebook_path: unknown reference \$\{var.nothing\}"):
+        validate_bundle(root2)
+
+
+def test_runner_order_task_values_failure_retries_only_and_from(tmp_path):
+    root = _bundle(tmp_path, _task("first") + _task("second", ("first",)) + _task("flaky", ("first",), retries=2)
+                   + _task("broken", ("second",)) + _task("after_broken", ("broken",)))
+    setup = "from credit_risk.runtime.dbutils import get_dbutils\ndbutils = get_dbutils()"
+    _notebook(root / "nb" / "first.ipynb", setup, "dbutils.jobs.taskValues.set('version', 3)\n"
+              "assert dbutils.widgets.get('greeting') == 'hello'")
+    _notebook(root / "nb" / "second.ipynb", setup, "assert dbutils.jobs.taskValues.get('first', 'version') == 3")
+    counter = tmp_path / "attempts"
+    _notebook(root / "nb" / "flaky.ipynb", f"from pathlib import Path\np = Path({str(counter)!r})\n"
+              "n = int(p.read_text()) + 1 if p.exists() else 1\np.write_text(str(n))\nassert n >= 2, 'first try fails'")
+    _notebook(root / "nb" / "broken.ipynb", "raise ValueError('the data is wrong')")
+    _notebook(root / "nb" / "after_broken.ipynb", "x = 1")
+    lines: list[str] = []
+    bundle = validate_bundle(root, overrides={"greeting": "hello"})
+    run = LocalJobRunner(bundle, echo=lines.append).run("j")
+    got = {r.task_key: (r.status, r.attempts) for r in run.results}
+    assert [r.task_key for r in run.results] == ["first", "second", "flaky", "broken", "after_broken"]
+    assert got == {"first": ("SUCCESS", 1), "second": ("SUCCESS", 1), "flaky": ("SUCCESS", 2),
+                   "broken": ("FAILED", 1), "after_broken": ("SKIPPED", 0)}
+    assert not run.ok and "the data is wrong" in run.summary() and "upstream broken failed" in run.summary()
+    assert json.loads((run.run_dir / "task_values" / "first.json").read_text()) == {"version": 3}
+    assert (run.run_dir / "notebooks" / "broken.ipynb").exists() and any("[first] started" in ln for ln in lines)
+    only = LocalJobRunner(bundle, echo=lines.append).run("j", only="after_broken")
+    assert [r.status for r in only.results] == ["EXCLUDED"] * 4 + ["SUCCESS"]
+    frm = LocalJobRunner(bundle, echo=lines.append).run("j", from_task="broken")
+    assert {r.task_key: r.status for r in frm.results}["after_broken"] == "SKIPPED"
+    with pytest.raises(BundleError, match="no such task"):
+        LocalJobRunner(bundle).run("j", only="ghost")
+
+
+def test_cli_validate_and_run_exit_codes(tmp_path, capsys):
+    root = _bundle(tmp_path, _task("a"))
+    _notebook(root / "nb" / "a.ipynb", "raise SystemError('boom')")
+    assert main(["bundle", "validate", "--root", str(root)]) == 0
+    assert main(["bundle", "run", "j", "--root", str(root)]) == 1
+    assert "FAILED" in capsys.readouterr().out
+    assert main(["bundle", "validate", "--root", str(root), "-t", "nope"]) == 2
+    assert "no target 'nope'" in capsys.readouterr().err
+    assert main(["bundle", "run", "j", "--root", str(root), "--var", "oops"]) == 2
+
+
+def test_notebooks_are_thin_and_stripped():
+    notebooks = sorted((ROOT / "notebooks").glob("*.ipynb"))
+    assert len(notebooks) >= 4
+    for path in notebooks:
+        nb = nbformat.read(path, as_version=4)
+        code = [c for c in nb.cells if c.cell_type == "code"]
+        assert len(nb.cells) <= 6 and nb.cells[0].cell_type == "markdown", path.name
+        assert all(not c.outputs and c.execution_count is None for c in code), f"{path.name} has outputs"
+        text = "\n".join(c.source for c in code)
+        assert "def " not in text and "class " not in text and "%pip" not in text and "sys.path" not in text, path.name
+        assert "config_from_widgets(dbutils" in text, path.name
