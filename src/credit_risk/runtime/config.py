@@ -43,7 +43,7 @@ class Config:
     registry_uri: str = ""
     decision_threshold: float = 0.2
     min_auc: float = 0.60
-    max_ece: float = 0.05
+    max_ece: float = 0.20
     promotion_margin: float = 0.002
     leakage_auc: float = 0.90
     extra: dict[str, str] = field(default_factory=dict)

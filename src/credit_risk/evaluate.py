@@ -1,0 +1,98 @@
+"""Evaluation of the best model on the test split: ranking, calibration, lift, vintages and stability.
+
+As the original `evaluate` step: load the model from MLflow and compute its AUC, then the rest (Gini, KS,
+Brier, calibration curve and ECE, lift and gain by decile, AUC per vintage, PSI of the score between train
+and test). Plots (PNG) and a Markdown report are logged to the model's run and written under reports/.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import numpy as np
+
+from credit_risk import features, metrics
+from credit_risk.train_supervised import pd_column
+
+
+def score(model: Any, df: Any, odds_factor: float) -> Any:
+    """Outcome, vintage and PD per loan, collected (a few columns of the split)."""
+    return pd_column(model.transform(df), odds_factor).select(features.TARGET, "issue_year", "pd").toPandas()
+
+
+def _plots(test: Any, out: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    y, p = test[features.TARGET].to_numpy(float), test["pd"].to_numpy(float)
+    cal = metrics.calibration(y, p)
+    fig, ax = plt.subplots(figsize=(5, 5))
+    ax.plot([0, max(p.max(), y.mean()) * 1.1], [0, max(p.max(), y.mean()) * 1.1], "k--", lw=1)
+    ax.plot([b["mean_pd"] for b in cal], [b["default_rate"] for b in cal], "o-")
+    ax.set(xlabel="mean PD (decile)", ylabel="observed default rate", title="Calibration, test split")
+    files = [out / "calibration.png"]
+    fig.savefig(files[0], dpi=100, bbox_inches="tight")
+    lift = metrics.lift_table(y, p)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.bar([r["decile"] for r in lift], [r["lift"] for r in lift], label="lift")
+    ax2 = ax.twinx()
+    ax2.plot([r["decile"] for r in lift], [r["gain"] for r in lift], "r-o", label="cumulative gain")
+    ax.set(xlabel="PD decile (1 = riskiest)", ylabel="lift", title="Lift and gain, test split")
+    files.append(out / "lift_gain.png")
+    fig.savefig(files[1], dpi=100, bbox_inches="tight")
+    plt.close("all")
+    return files
+
+
+def evaluate_model(model: Any, train: Any, test: Any, odds_factor: float, out: Path) -> dict[str, Any]:
+    """Metrics, tables, plots and a Markdown report for one model on the test split."""
+    out.mkdir(parents=True, exist_ok=True)
+    tr, te = score(model, train, odds_factor), score(model, test, odds_factor)
+    y, p = te[features.TARGET].to_numpy(float), te["pd"].to_numpy(float)
+    summary = metrics.summary(y, p)
+    by_vintage = {int(v): metrics.auc(g[features.TARGET].to_numpy(float), g["pd"].to_numpy(float))
+                  for v, g in te.groupby("issue_year")}
+    report = {**{f"test_{k}": v for k, v in summary.items()}, "test_psi_train_vs_test": metrics.psi(tr["pd"], te["pd"]),
+              "auc_by_vintage": by_vintage, "lift": metrics.lift_table(y, p), "calibration": metrics.calibration(y, p)}
+    plots = _plots(te, out)
+    lines = ["# PD model evaluation, test split", "", f"{len(y):,} loans, default rate {y.mean():.3f}", "",
+             "| metric | value |", "|---|---:|"]
+    lines += [f"| {k} | {v:.4f} |" for k, v in report.items() if isinstance(v, float)]
+    lines += ["", "## AUC by vintage", "", "| issue year | AUC |", "|---|---:|"]
+    lines += [f"| {v} | {a:.4f} |" for v, a in sorted(by_vintage.items())]
+    lines += ["", "## Lift and gain by PD decile", "", "| decile | default rate | lift | gain |", "|---|---:|---:|---:|"]
+    lines += [f"| {r['decile']} | {r['default_rate']:.3f} | {r['lift']:.2f} | {r['gain']:.2f} |" for r in report["lift"]]
+    lines += ["", "![calibration](calibration.png)", "![lift](lift_gain.png)", ""]
+    (out / "evaluation.md").write_text("\n".join(lines))
+    report["files"] = [str(f) for f in [*plots, out / "evaluation.md"]]
+    return report
+
+
+def run_evaluate(cfg: Any, dbutils: Any) -> dict[str, Any]:
+    """Task `evaluate`: the best run's model on the pinned test split; metrics and report logged to that run."""
+    from credit_risk.runtime.lake import get_lake
+    from credit_risk.runtime.tracking import configure_mlflow
+    from credit_risk.split import SPLITS_TABLE
+
+    configure_mlflow(cfg)
+    lake = get_lake()
+    run_id = dbutils.jobs.taskValues.get(taskKey="train_supervised", key="best_run_id", debugValue="")
+    if not run_id:
+        run_id = mlflow.search_runs(filter_string="tags.model_type != ''", order_by=["metrics.val_auc DESC"],
+                                    max_results=1).iloc[0]["run_id"]
+    version = int(dbutils.jobs.taskValues.get(taskKey="split", key="splits_version", debugValue=lake.version(SPLITS_TABLE)))
+    splits = lake.read(SPLITS_TABLE, version=version)
+    model = mlflow.spark.load_model(f"runs:/{run_id}/model")
+    factor = float(mlflow.get_run(run_id).data.params["pd_odds_factor"])
+    out = cfg.home / "reports" / "evaluation" / run_id
+    report = evaluate_model(model, splits.where("split = 'train'"), splits.where("split = 'test'"), factor, out)
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics({k: v for k, v in report.items() if isinstance(v, float) and np.isfinite(v)})
+        mlflow.log_artifacts(str(out), artifact_path="evaluation")
+    dbutils.jobs.taskValues.set(key="test_auc", value=report["test_auc"])
+    return {"run_id": run_id, "test_auc": round(report["test_auc"], 4), "test_ks": round(report["test_ks"], 4),
+            "test_ece": round(report["test_ece"], 4), "report": str(out / "evaluation.md")}

@@ -1,0 +1,87 @@
+"""Registry: the best run becomes a model version, alias `challenger`; `champion` only through the gates.
+
+Gates: validation AUC at least `min_auc`, calibration error at most `max_ece`, an AUC above `leakage_auc`
+refused as suspicious (origination features do not predict default that well: something leaks), and a gain
+of at least `promotion_margin` over the current champion. A refused version keeps its reasons as tags.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+
+CHAMPION, CHALLENGER = "champion", "challenger"
+
+
+def registered_name(cfg: Any) -> str:
+    """Unity Catalog needs catalog.schema.model; the local registry takes the plain name."""
+    if cfg.mlflow_registry_uri.startswith("databricks-uc"):
+        return f"{cfg.catalog}.{cfg.schema_prefix}gold.{cfg.model_name}"
+    return cfg.model_name
+
+
+def gate(candidate: dict[str, float], champion: dict[str, float] | None, cfg: Any) -> list[str]:
+    """Reasons to refuse promotion (empty: promote)."""
+    reasons = []
+    auc, ece = candidate["val_auc"], candidate["val_ece"]
+    if auc > cfg.leakage_auc:
+        reasons.append(f"leakage alarm: validation AUC {auc:.4f} > {cfg.leakage_auc} is not credible on origination features")
+    if auc < cfg.min_auc:
+        reasons.append(f"validation AUC {auc:.4f} < minimum {cfg.min_auc}")
+    if ece > cfg.max_ece:
+        reasons.append(f"calibration error {ece:.4f} > maximum {cfg.max_ece}")
+    if champion is not None and auc < champion["val_auc"] + cfg.promotion_margin:
+        reasons.append(f"validation AUC {auc:.4f} does not beat the champion's {champion['val_auc']:.4f} "
+                       f"by {cfg.promotion_margin}")
+    return reasons
+
+
+def _champion_metrics(client: MlflowClient, name: str) -> tuple[Any, dict[str, float] | None]:
+    try:
+        version = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None, None
+    return version, client.get_run(version.run_id).data.metrics
+
+
+def register_run(cfg: Any, run_id: str) -> dict[str, Any]:
+    """Register the run's model as challenger and promote it if it passes every gate."""
+    client = MlflowClient()
+    name = registered_name(cfg)
+    candidate = client.get_run(run_id).data.metrics
+    version = mlflow.register_model(f"runs:/{run_id}/model", name).version
+    client.set_registered_model_alias(name, CHALLENGER, version)
+    current, champion = _champion_metrics(client, name)
+    reasons = gate(candidate, champion, cfg)
+    if reasons:
+        client.set_model_version_tag(name, version, "promotion", "refused")
+        client.set_model_version_tag(name, version, "refusal_reasons", "; ".join(reasons))
+        client.update_model_version(name, version, description="Not promoted: " + "; ".join(reasons))
+    else:
+        client.set_registered_model_alias(name, CHAMPION, version)
+        client.set_model_version_tag(name, version, "promotion", "champion")
+        if current is not None:
+            client.set_model_version_tag(name, current.version, "replaced_by", str(version))
+    return {"model_name": name, "model_version": int(version), "champion": not reasons, "reasons": reasons,
+            "previous_champion": int(current.version) if current is not None else None,
+            "val_auc": candidate["val_auc"], "val_ece": candidate["val_ece"]}
+
+
+def run_register(cfg: Any, dbutils: Any) -> dict[str, Any]:
+    """Task `register`: the best run of `train_supervised`; publishes model_name / model_version / champion."""
+    from credit_risk.runtime.tracking import configure_mlflow
+
+    configure_mlflow(cfg)
+    run_id = dbutils.jobs.taskValues.get(taskKey="train_supervised", key="best_run_id", debugValue="")
+    if not run_id:
+        best = mlflow.search_runs(filter_string="tags.model_type != ''", order_by=["metrics.val_auc DESC"], max_results=1)
+        if best.empty:
+            raise ValueError("no training run found: run the train_supervised task first")
+        run_id = best.iloc[0]["run_id"]
+    result = register_run(cfg, run_id)
+    for key in ("model_name", "model_version", "champion"):
+        dbutils.jobs.taskValues.set(key=key, value=result[key])
+    return result

@@ -1,0 +1,102 @@
+"""Risk segments: KMeans and GaussianMixture on standardised origination risk features.
+
+k is chosen by silhouette (KMeans) and by BIC (GaussianMixture) within a small range; clusters are then
+ordered by their observed default rate in training, so segment 1 is the lowest-risk group and the labels
+are monotone in risk. The profile (size, default rate, feature means) goes to `gold.risk_segments`.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import mlflow
+from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml.clustering import GaussianMixture, KMeans
+from pyspark.ml.evaluation import ClusteringEvaluator
+from pyspark.ml.feature import Imputer, StandardScaler, VectorAssembler
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from credit_risk import features
+
+RISK_FEATURES = ["fico_mid", "dti", "int_rate", "loan_to_income", "revol_util", "inq_last_6mths", "term_months"]
+SEGMENTS_TABLE = "gold.risk_segments"
+
+
+def _prep(df: DataFrame) -> PipelineModel:
+    imputed = [f"{c}__imp" for c in RISK_FEATURES]
+    return Pipeline(stages=[Imputer(inputCols=RISK_FEATURES, outputCols=imputed, strategy="median"),
+                            VectorAssembler(inputCols=imputed, outputCol="raw_features"),
+                            StandardScaler(inputCol="raw_features", outputCol="features", withMean=True, withStd=True)]).fit(df)
+
+
+def choose_kmeans(data: DataFrame, ks: range, seed: int) -> tuple[Any, dict[int, float]]:
+    """The KMeans model with the best silhouette in `ks`, and every k's silhouette."""
+    scores, models = {}, {}
+    evaluator = ClusteringEvaluator(featuresCol="features", predictionCol="cluster", metricName="silhouette")
+    for k in ks:
+        models[k] = KMeans(k=k, seed=seed, featuresCol="features", predictionCol="cluster").fit(data)
+        scores[k] = evaluator.evaluate(models[k].transform(data))
+    best = max(scores, key=scores.get)
+    return models[best], scores
+
+
+def choose_gmm(data: DataFrame, ks: range, seed: int) -> tuple[Any, dict[int, float]]:
+    """The GaussianMixture with the lowest BIC in `ks` (full covariances: k*(d + d(d+1)/2) + k - 1 parameters)."""
+    n, d = data.count(), len(RISK_FEATURES)
+    scores, models = {}, {}
+    for k in ks:
+        models[k] = GaussianMixture(k=k, seed=seed, featuresCol="features", predictionCol="cluster", maxIter=50).fit(data)
+        params = k * (d + d * (d + 1) / 2) + k - 1
+        scores[k] = -2 * models[k].summary.logLikelihood + params * math.log(n)
+    best = min(scores, key=scores.get)
+    return models[best], scores
+
+
+def profile(assigned: DataFrame, method: str) -> tuple[DataFrame, dict[int, int]]:
+    """Per cluster: size, default rate, feature means; segments numbered 1.. by rising default rate."""
+    stats = assigned.groupBy("cluster").agg(F.count("*").alias("size"), F.avg(features.TARGET).alias("default_rate"),
+                                            *[F.avg(c).alias(f"mean_{c}") for c in RISK_FEATURES])
+    order = {r["cluster"]: i + 1 for i, r in enumerate(stats.orderBy("default_rate", "cluster").collect())}
+    mapping = F.create_map(*[x for c, s in order.items() for x in (F.lit(c), F.lit(s))])
+    return (stats.withColumn("segment", mapping[F.col("cluster")]).withColumn("method", F.lit(method))
+            .withColumn("mean_pd", F.lit(None).cast("double")).orderBy("segment")), order
+
+
+def build_segments(train: DataFrame, seed: int, ks: range = range(2, 7)) -> dict[str, Any]:
+    """Fit both clusterings on the training loans; return models, scores and the ordered profiles."""
+    prep = _prep(train)
+    data = prep.transform(train).cache()
+    out = {}
+    for method, chooser in (("kmeans", choose_kmeans), ("gmm", choose_gmm)):
+        model, scores = chooser(data, ks, seed)
+        table, order = profile(model.transform(data), method)
+        out[method] = {"model": PipelineModel(stages=[*prep.stages, model]), "scores": scores, "k": len(order),
+                       "profile": table, "order": order}
+    return out
+
+
+def run_segments(cfg: Any, dbutils: Any) -> dict[str, Any]:
+    """Task `train_segments`: both clusterings on the training split, logged to MLflow, profile to gold."""
+    from credit_risk.runtime.lake import get_lake
+    from credit_risk.runtime.tracking import configure_mlflow
+    from credit_risk.split import SPLITS_TABLE
+
+    configure_mlflow(cfg)
+    lake = get_lake()
+    version = int(dbutils.jobs.taskValues.get(taskKey="split", key="splits_version", debugValue=lake.version(SPLITS_TABLE)))
+    train = lake.read(SPLITS_TABLE, version=version).where("split = 'train'")
+    built = build_segments(train, cfg.seed)
+    with mlflow.start_run(run_name="train_segments", tags={"splits_version": str(version)}):
+        for method, item in built.items():
+            with mlflow.start_run(run_name=method, nested=True, tags={"model_type": f"segments_{method}"}):
+                mlflow.log_metrics({f"{'silhouette' if method == 'kmeans' else 'bic'}_k{k}": s for k, s in item["scores"].items()})
+                mlflow.log_params({"k": item["k"], "features": ",".join(RISK_FEATURES),
+                                   "segment_of_cluster": str(item["order"])})
+                mlflow.spark.log_model(item["model"], "model")
+    table = built["kmeans"]["profile"].unionByName(built["gmm"]["profile"])
+    table_version = lake.write(table, SEGMENTS_TABLE, metadata={"splits_version": version})
+    dbutils.jobs.taskValues.set(key="segments_version", value=table_version)
+    rates = {m: [round(r["default_rate"], 3) for r in b["profile"].collect()] for m, b in built.items()}
+    return {"segments_version": table_version, "k": {m: b["k"] for m, b in built.items()}, "default_rate_by_segment": rates}

@@ -1,0 +1,79 @@
+"""Splits of the modelling population: temporal (by vintage) or stratified (seeded, by hash).
+
+Only loans with a final outcome (`default_flag` not null) enter. Both splits are deterministic: the same
+gold version and seed always give the same rows (the stratified split orders rows by a seeded hash of the
+loan id, not by a random draw). The result is one Delta table, `gold.loan_splits`, with a `split` column.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+from credit_risk import features
+
+SPLITS_TABLE = "gold.loan_splits"
+
+
+def modelling_population(gold: DataFrame, min_vintage: int = 0) -> DataFrame:
+    """Loans with a final outcome, issued in or after `min_vintage` (0 keeps every vintage)."""
+    df = gold.where(F.col(features.TARGET).isNotNull())
+    return df.where(F.col("issue_year") >= min_vintage) if min_vintage else df
+
+
+def stratified_split(df: DataFrame, strat_cols: list[str], test_frac: float, seed: int) -> tuple[DataFrame, DataFrame]:
+    """(train, test) with `test_frac` of every stratum in test, chosen by a seeded hash of the loan id."""
+    if not 0 < test_frac < 1:
+        raise ValueError(f"test_frac must be between 0 and 1, not {test_frac}")
+    order = Window.partitionBy(*strat_cols).orderBy(F.xxhash64(F.col(features.KEY), F.lit(seed)), features.KEY)
+    ranked = df.withColumn("_pct", F.percent_rank().over(order))
+    return ranked.where(F.col("_pct") >= test_frac).drop("_pct"), ranked.where(F.col("_pct") < test_frac).drop("_pct")
+
+
+def temporal_split(df: DataFrame, train_end_year: int, valid_year: int, test_end: str) -> DataFrame:
+    """Label each loan train (<= train_end_year), valid (valid_year) or test (after, up to test_end, e.g. 2020Q1)."""
+    if valid_year <= train_end_year:
+        raise ValueError(f"valid_year {valid_year} must come after train_end_year {train_end_year}")
+    end_year, _, end_q = test_end.partition("Q")
+    end_key = int(end_year) * 10 + int(end_q or 4)
+    quarter_key = F.col("issue_year") * 10 + F.quarter("issue_date")
+    split = (F.when(F.col("issue_year") <= train_end_year, "train").when(F.col("issue_year") == valid_year, "valid")
+             .when((F.col("issue_year") > valid_year) & (quarter_key <= end_key), "test"))
+    return df.withColumn("split", split).where(F.col("split").isNotNull())
+
+
+def make_splits(gold: DataFrame, cfg: Any) -> DataFrame:
+    """The configured split of the modelling population, as one frame with a `split` column."""
+    population = modelling_population(gold, cfg.min_vintage)
+    if cfg.split_kind == "temporal":
+        return temporal_split(population, cfg.train_end_year, cfg.valid_year, cfg.test_end)
+    if cfg.split_kind != "stratified":
+        raise ValueError(f"split_kind must be temporal or stratified, not {cfg.split_kind!r}")
+    strata = [features.TARGET, "issue_year"]
+    rest, test = stratified_split(population, strata, cfg.test_frac, cfg.seed)
+    train, valid = stratified_split(rest, strata, cfg.test_frac, cfg.seed + 1)
+    return (train.withColumn("split", F.lit("train")).unionByName(valid.withColumn("split", F.lit("valid")))
+            .unionByName(test.withColumn("split", F.lit("test"))))
+
+
+def run_split(cfg: Any, dbutils: Any) -> dict[str, Any]:
+    """Task `split`: splits of the pinned gold version; publishes `splits_version` and `gold_version`."""
+    from credit_risk.runtime.lake import get_lake
+
+    lake = get_lake()
+    gold_version = int(dbutils.jobs.taskValues.get(taskKey="gold_features", key="gold_version",
+                                                   debugValue=lake.version("gold.loan_features")))
+    splits = make_splits(lake.read("gold.loan_features", version=gold_version), cfg)
+    version = lake.write(splits, SPLITS_TABLE, partition_by=["split"],
+                         metadata={"gold_version": gold_version, "split_kind": cfg.split_kind, "seed": cfg.seed})
+    counts = {r["split"]: (r["n"], r["rate"]) for r in lake.read(SPLITS_TABLE, version=version).groupBy("split")
+              .agg(F.count("*").alias("n"), F.avg(features.TARGET).alias("rate")).collect()}
+    missing = [s for s in ("train", "valid", "test") if not counts.get(s, (0,))[0]]
+    if missing:
+        raise ValueError(f"{cfg.split_kind} split left {missing} empty: check the years and min_vintage")
+    dbutils.jobs.taskValues.set(key="splits_version", value=version)
+    dbutils.jobs.taskValues.set(key="gold_version", value=gold_version)
+    return {"splits_version": version, "gold_version": gold_version,
+            "rows": {k: v[0] for k, v in counts.items()}, "default_rate": {k: round(v[1], 4) for k, v in counts.items()}}

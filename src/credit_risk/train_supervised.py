@@ -1,0 +1,170 @@
+"""Supervised PD models in Spark MLlib: logistic regression, random forest, GBT and MLP, tracked in MLflow.
+
+Every model shares one feature pipeline built only from stock stages (Imputer, StringIndexer and
+OneHotEncoder that keep unseen categories, VectorAssembler, StandardScaler where the model needs it),
+so the fitted pipeline can be exported for JVM-free serving. The rare default class gets balanced class
+weights through `weightCol`; MultilayerPerceptronClassifier has none, so it trains on a sample that keeps
+every default and a share of repaid loans. Both shift the PD level, so the score is mapped back with the
+standard prior correction (odds x `pd_odds_factor`), logged with each model and used wherever it scores.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import mlflow
+import numpy as np
+from pyspark.ml import Pipeline, PipelineModel
+from pyspark.ml.classification import (
+    GBTClassifier,
+    LogisticRegression,
+    MultilayerPerceptronClassifier,
+    RandomForestClassifier,
+)
+from pyspark.ml.feature import Imputer, OneHotEncoder, StandardScaler, StringIndexer, VectorAssembler
+from pyspark.ml.functions import vector_to_array
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from credit_risk import features, metrics
+from credit_risk.weights import WEIGHT_COL, add_weight_column, compute_class_weights
+
+log = logging.getLogger(__name__)
+
+MODELS = ("logistic_regression", "random_forest", "gbt", "mlp")
+TARGET_DEFINITION = "default_flag = 1 for Charged Off / Default (incl. credit-policy variants), 0 for Fully Paid"
+
+
+def feature_stages(scale: bool) -> list:
+    """Imputation, categorical indexing tolerant of unseen values, one-hot encoding, assembly, scaling."""
+    imputed = [f"{c}__imp" for c in features.NUMERIC]
+    indexed = [f"{c}__idx" for c in features.CATEGORICAL]
+    encoded = [f"{c}__ohe" for c in features.CATEGORICAL]
+    stages = [
+        Imputer(inputCols=features.NUMERIC, outputCols=imputed, strategy="median"),
+        StringIndexer(inputCols=features.CATEGORICAL, outputCols=indexed, handleInvalid="keep",
+                      stringOrderType="frequencyDesc"),
+        OneHotEncoder(inputCols=indexed, outputCols=encoded, handleInvalid="keep"),
+        VectorAssembler(inputCols=imputed + features.MISSING_FLAGS + encoded,
+                        outputCol="assembled" if scale else "features", handleInvalid="keep"),
+    ]
+    if scale:
+        stages.append(StandardScaler(inputCol="assembled", outputCol="features", withMean=True, withStd=True))
+    return stages
+
+
+def estimator(name: str, params: dict[str, Any], n_features: int, seed: int):
+    """The model stage with its hyper-parameters (defaults sized for a 2-core machine)."""
+    common = {"featuresCol": "features", "labelCol": features.TARGET}
+    if name == "logistic_regression":
+        return LogisticRegression(**common, weightCol=WEIGHT_COL, maxIter=int(params.get("lr_max_iter", 100)),
+                                  regParam=float(params.get("lr_reg_param", 0.01)), elasticNetParam=0.0)
+    if name == "random_forest":
+        return RandomForestClassifier(**common, weightCol=WEIGHT_COL, numTrees=int(params.get("rf_num_trees", 40)),
+                                      maxDepth=int(params.get("rf_max_depth", 6)), subsamplingRate=0.8, seed=seed)
+    if name == "gbt":
+        return GBTClassifier(**common, weightCol=WEIGHT_COL, maxIter=int(params.get("gbt_max_iter", 30)),
+                             maxDepth=int(params.get("gbt_max_depth", 4)), stepSize=0.1, seed=seed)
+    if name == "mlp":
+        hidden = [int(h) for h in str(params.get("mlp_hidden", "16")).split(",") if h]
+        return MultilayerPerceptronClassifier(**common, layers=[n_features, *hidden, 2],
+                                              maxIter=int(params.get("mlp_max_iter", 150)), seed=seed, blockSize=128)
+    raise ValueError(f"unknown model {name!r}: choose from {MODELS}")
+
+
+def pd_column(model_output: DataFrame, odds_factor: float, col: str = "pd") -> DataFrame:
+    """PD from the probability vector, prior-corrected for the class weighting or sampling used in training."""
+    raw = F.least(F.greatest(vector_to_array("probability")[1], F.lit(1e-12)), F.lit(1 - 1e-12))
+    odds = raw / (1 - raw) * F.lit(odds_factor)
+    return model_output.withColumn(col, odds / (1 + odds))
+
+
+def _balanced_sample(train: DataFrame, seed: int) -> tuple[DataFrame, float]:
+    """Every default and as many repaid loans (for the MLP); returns the sample and its odds factor."""
+    weights = compute_class_weights(train)
+    keep = min(1.0, weights[0] / weights[1]) if weights[1] > weights[0] else 1.0
+    return train.sampleBy(features.TARGET, {0: keep, 1: 1.0}, seed), keep
+
+
+def fit_model(name: str, train: DataFrame, params: dict[str, Any], seed: int) -> tuple[PipelineModel, float, dict[str, str]]:
+    """Fit one model's full pipeline; returns it, its PD odds factor and tags describing class balance."""
+    scale = name in {"logistic_regression", "mlp"}
+    prep = Pipeline(stages=feature_stages(scale)).fit(train)
+    n_features = prep.transform(train.limit(1)).first()["features"].size
+    if name == "mlp":
+        data, factor = _balanced_sample(train, seed)
+        tags = {"class_balance": "undersampled repaid loans (MLP has no weightCol)", "sample_keep_share": f"{factor:.4f}"}
+    else:
+        weights = compute_class_weights(train)
+        data, factor = add_weight_column(train, weights), weights[1] / weights[0]
+        factor = 1 / factor
+        tags = {"class_balance": f"weightCol {WEIGHT_COL}: balanced class weights {weights}"}
+    model = Pipeline(stages=[*prep.stages, estimator(name, params, n_features, seed)]).fit(data)
+    return model, factor, tags
+
+
+def evaluate_pd(model: PipelineModel, df: DataFrame, odds_factor: float) -> tuple[np.ndarray, np.ndarray]:
+    """(outcomes, PDs) of `df` under the model, collected as two small arrays."""
+    rows = pd_column(model.transform(df), odds_factor).select(features.TARGET, "pd").toPandas()
+    return rows[features.TARGET].to_numpy(float), rows["pd"].to_numpy(float)
+
+
+def train_all(train: DataFrame, valid: DataFrame, cfg: Any, lineage: dict[str, Any],
+              models: tuple[str, ...] = MODELS) -> dict[str, Any]:
+    """One MLflow parent run; a child run per model with validation metrics, signature and lineage."""
+    from mlflow.models import infer_signature
+
+    params = dict(cfg.extra)
+    mlflow.pyspark.ml.autolog(log_models=False, log_datasets=False, silent=True)
+    example = train.select(*features.FEATURES).limit(5).toPandas()
+    results: dict[str, Any] = {}
+    tags = {"git_sha": lineage["git_sha"], "data_source": cfg.data_source, "target_definition": TARGET_DEFINITION,
+            "gold_version": str(lineage["gold_version"]), "splits_version": str(lineage["splits_version"])}
+    with mlflow.start_run(run_name="train_supervised", tags=tags) as parent:
+        if lineage.get("dataset") is not None:
+            mlflow.log_input(lineage["dataset"], context="training")
+        for name in models:
+            with mlflow.start_run(run_name=name, nested=True, tags={**tags, "model_type": name}) as child:
+                model, factor, balance = fit_model(name, train, params, cfg.seed)
+                y, p = evaluate_pd(model, valid, factor)
+                scores = metrics.summary(y, p)
+                mlflow.set_tags(balance)
+                mlflow.log_params({"pd_odds_factor": factor, "n_train": train.count(), "n_valid": len(y)})
+                mlflow.log_metrics({f"val_{k}": v for k, v in scores.items()})
+                signature = infer_signature(example, np.zeros(len(example)))
+                mlflow.spark.log_model(model, "model", signature=signature, input_example=example,
+                                       metadata={"pd_odds_factor": factor})
+                results[name] = {"run_id": child.info.run_id, "odds_factor": factor, **{f"val_{k}": v for k, v in scores.items()}}
+                log.info("%s: validation AUC %.4f, KS %.4f, ECE %.4f", name, scores["auc"], scores["ks"], scores["ece"])
+        best = max(results, key=lambda n: results[n]["val_auc"])
+        mlflow.set_tags({"best_model": best, "best_run_id": results[best]["run_id"]})
+    return {"parent_run_id": parent.info.run_id, "best_model": best, "models": results}
+
+
+def run_train_supervised(cfg: Any, dbutils: Any) -> dict[str, Any]:
+    """Task `train_supervised`: fit the four models on the pinned splits; publishes the best run."""
+    from credit_risk.runtime.context import git_sha
+    from credit_risk.runtime.lake import get_lake
+    from credit_risk.runtime.tracking import configure_mlflow
+    from credit_risk.split import SPLITS_TABLE
+
+    lake = get_lake()
+    configure_mlflow(cfg)
+    splits_version = int(dbutils.jobs.taskValues.get(taskKey="split", key="splits_version",
+                                                     debugValue=lake.version(SPLITS_TABLE)))
+    gold_version = int(dbutils.jobs.taskValues.get(taskKey="split", key="gold_version",
+                                                   debugValue=lake.version("gold.loan_features")))
+    splits = lake.read(SPLITS_TABLE, version=splits_version)
+    train = splits.where("split = 'train'").cache()
+    valid = splits.where("split = 'valid'").cache()
+    dataset = mlflow.data.from_spark(lake.read("gold.loan_features", version=gold_version).limit(1000),
+                                     path=str(lake.path("gold.loan_features")), name=f"gold.loan_features@v{gold_version}")
+    lineage = {"git_sha": git_sha(), "gold_version": gold_version, "splits_version": splits_version, "dataset": dataset}
+    result = train_all(train, valid, cfg, lineage)
+    best = result["models"][result["best_model"]]
+    dbutils.jobs.taskValues.set(key="best_run_id", value=best["run_id"])
+    dbutils.jobs.taskValues.set(key="best_model", value=result["best_model"])
+    dbutils.jobs.taskValues.set(key="parent_run_id", value=result["parent_run_id"])
+    return {"best_model": result["best_model"],
+            "validation_auc": {n: round(m["val_auc"], 4) for n, m in result["models"].items()}, **result}
