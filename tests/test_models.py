@@ -1,0 +1,146 @@
+"""Splits, class weights, metrics, the four models, segments, evaluation and the registry gates."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import mlflow
+import numpy as np
+import pytest
+from pyspark.sql import functions as F
+
+from credit_risk import features, metrics
+from credit_risk.register import gate, register_run
+from credit_risk.runtime.config import load_config
+from credit_risk.segments import build_segments
+from credit_risk.split import make_splits, stratified_split, temporal_split
+from credit_risk.train_supervised import MODELS, train_all
+from credit_risk.weights import add_weight_column, compute_class_weights
+
+
+@pytest.fixture(scope="module")
+def gold(spark, tmp_path_factory):
+    """Gold features of 5,000 generated loans, through the real bronze -> silver -> gold code."""
+    from credit_risk.bronze import ingest_files
+    from credit_risk.generate import generate_exports
+    from credit_risk.gold import build_features, top_titles
+    from credit_risk.runtime.lake import DeltaRsLake
+    from credit_risk.silver import build_silver
+
+    tmp = tmp_path_factory.mktemp("models")
+    lake = DeltaRsLake(spark, tmp / "lake", "m")
+    ingest_files(spark, lake, generate_exports(tmp / "raw", 5000, 3, progress=False), tmp / "staging")
+    silver, _, _ = build_silver(lake.read("bronze.loans_raw"), 2017)
+    return build_features(silver, top_titles(silver, 2017)).cache()
+
+
+def test_metrics_against_hand_computed_values():
+    y = np.array([0, 0, 1, 1])
+    p = np.array([0.1, 0.4, 0.35, 0.8])
+    assert metrics.auc(y, p) == pytest.approx(0.75)  # 3 of 4 (pos, neg) pairs ordered right
+    assert metrics.gini(y, p) == pytest.approx(0.5)
+    assert metrics.ks(y, p) == pytest.approx(0.5)
+    assert metrics.brier(y, p) == pytest.approx((0.01 + 0.16 + 0.4225 + 0.04) / 4)
+    assert metrics.log_loss(y, p) == pytest.approx(-np.mean(np.log([0.9, 0.6, 0.35, 0.8])))
+    assert metrics.pr_auc(y, p) == pytest.approx((1 + 2 / 3) / 2)
+    assert metrics.ece(np.array([0, 1]), np.array([0.0, 1.0]), bins=2) == 0
+    assert metrics.psi(np.arange(100.0), np.arange(100.0)) == pytest.approx(0, abs=1e-9)
+    assert metrics.psi(np.arange(100.0), np.arange(100.0) + 50) > 1
+    lift = metrics.lift_table(y, p, bins=2)
+    assert [r["gain"] for r in lift] == [0.5, 1.0] and lift[0]["lift"] == pytest.approx(1.0)
+
+
+def test_class_weights_on_a_toy_example(spark):
+    df = spark.createDataFrame([(0,)] * 8 + [(1,)] * 2, f"{features.TARGET} int")
+    weights = compute_class_weights(df)
+    assert weights == {0: pytest.approx(10 / 16), 1: pytest.approx(10 / 4)}
+    weighted = add_weight_column(df, weights).groupBy(features.TARGET).agg(F.sum("class_weight").alias("w")).collect()
+    assert {r[features.TARGET]: r["w"] for r in weighted} == {0: pytest.approx(5.0), 1: pytest.approx(5.0)}
+    with pytest.raises(ValueError, match="single class"):
+        compute_class_weights(df.where(f"{features.TARGET} = 0"))
+
+
+def test_splits_are_deterministic_disjoint_and_final_outcomes_only(gold):
+    cfg = load_config()
+    a, b = make_splits(gold, cfg), make_splits(gold, cfg)
+    assert sorted(r[0] for r in a.select(features.KEY).collect()) == sorted(r[0] for r in b.select(features.KEY).collect())
+    assert a.groupBy(features.KEY).count().where("count > 1").count() == 0
+    assert a.where(F.col(features.TARGET).isNull()).count() == 0
+    years = {r["split"]: (r["lo"], r["hi"]) for r in a.groupBy("split").agg(F.min("issue_year").alias("lo"), F.max("issue_year").alias("hi")).collect()}
+    assert years["train"][1] <= 2017 and years["valid"] == (2018, 2018) and years["test"][0] >= 2019
+    strat = dataclasses.replace(cfg, split_kind="stratified")
+    s1, s2 = make_splits(gold, strat), make_splits(gold, strat)
+    assert s1.where("split = 'test'").select(features.KEY).orderBy(features.KEY).collect() == \
+        s2.where("split = 'test'").select(features.KEY).orderBy(features.KEY).collect()
+    train, test = stratified_split(gold.where(f"{features.TARGET} IS NOT NULL"), [features.TARGET], 0.2, 7)
+    share = test.count() / (train.count() + test.count())
+    assert share == pytest.approx(0.2, abs=0.01)
+    rates = [d.agg(F.avg(features.TARGET)).first()[0] for d in (train, test)]
+    assert rates[0] == pytest.approx(rates[1], abs=0.02)
+    with pytest.raises(ValueError, match="valid_year"):
+        temporal_split(gold, 2018, 2018, "2020Q1")
+
+
+@pytest.fixture(scope="module")
+def trained(gold, tmp_path_factory):
+    cfg = dataclasses.replace(load_config(), experiment_name="models-test",
+                              tracking_uri=f"sqlite:///{tmp_path_factory.mktemp('mlf') / 'mlflow.db'}",
+                              extra={"rf_num_trees": "20", "gbt_max_iter": "15", "mlp_max_iter": "200"})
+    from credit_risk.runtime.tracking import configure_mlflow
+
+    configure_mlflow(cfg)
+    splits = make_splits(gold, dataclasses.replace(cfg, split_kind="stratified")).cache()
+    lineage = {"git_sha": "test", "gold_version": 0, "splits_version": 0, "dataset": None}
+    result = train_all(splits.where("split = 'train'"), splits.where("split = 'valid'"), cfg, lineage)
+    return cfg, result
+
+
+def test_four_models_rank_better_than_chance(trained):
+    _, result = trained
+    assert set(result["models"]) == set(MODELS)
+    for name, scores in result["models"].items():
+        assert scores["val_auc"] > 0.58, (name, scores["val_auc"])
+    assert result["best_model"] == max(result["models"], key=lambda n: result["models"][n]["val_auc"])
+
+
+def test_no_post_origination_column_in_any_model_signature(trained):
+    _, result = trained
+    for scores in result["models"].values():
+        info = mlflow.models.get_model_info(f"runs:/{scores['run_id']}/model")
+        inputs = [c.name for c in info.signature.inputs.inputs]
+        assert inputs == features.FEATURES
+        assert not [c for c in inputs if features.is_post_origination(c)]
+    mlp = mlflow.get_run(result["models"]["mlp"]["run_id"])
+    assert "undersampled" in mlp.data.tags["class_balance"]
+    assert mlp.data.tags["target_definition"].startswith("default_flag = 1")
+
+
+def test_registry_gate_first_champion_promotion_and_refusal(trained):
+    cfg, result = trained
+    loose = dataclasses.replace(cfg, max_ece=1.0, min_auc=0.5, promotion_margin=0.0)
+    runs = sorted(result["models"].values(), key=lambda m: m["val_auc"])
+    first = register_run(loose, runs[-2]["run_id"])
+    assert first["champion"] and first["previous_champion"] is None
+    better = register_run(loose, runs[-1]["run_id"])
+    assert better["champion"] and better["previous_champion"] == first["model_version"]
+    worse = register_run(loose, runs[0]["run_id"])
+    assert not worse["champion"] and "does not beat the champion" in worse["reasons"][0]
+    client = mlflow.MlflowClient()
+    assert int(client.get_model_version_by_alias(cfg.model_name, "champion").version) == better["model_version"]
+    assert int(client.get_model_version_by_alias(cfg.model_name, "challenger").version) == worse["model_version"]
+    tags = client.get_model_version(cfg.model_name, str(worse["model_version"])).tags
+    assert tags["promotion"] == "refused" and "champion" in tags["refusal_reasons"]
+    leak = gate({"val_auc": 0.95, "val_ece": 0.01}, None, cfg)
+    assert leak and leak[0].startswith("leakage alarm")
+    assert gate({"val_auc": 0.55, "val_ece": 0.5}, None, cfg) == [
+        f"validation AUC 0.5500 < minimum {cfg.min_auc}", f"calibration error 0.5000 > maximum {cfg.max_ece}"]
+
+
+def test_segments_are_ordered_by_default_rate(gold):
+    train = gold.where(f"{features.TARGET} IS NOT NULL")
+    built = build_segments(train, seed=1, ks=range(2, 4))
+    for method in ("kmeans", "gmm"):
+        rows = built[method]["profile"].collect()
+        rates = [r["default_rate"] for r in rows]
+        assert [r["segment"] for r in rows] == list(range(1, len(rows) + 1))
+        assert rates == sorted(rates) and sum(r["size"] for r in rows) == train.count()
