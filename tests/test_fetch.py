@@ -1,42 +1,112 @@
-"""`credit-risk fetch` without network: clear errors, bounded time, the key never printed."""
+"""`credit-risk fetch` without network: clear one-line errors, bounded time, the key never printed."""
 
 from __future__ import annotations
+
+import os
+import socket
+import time
+from pathlib import Path
+
+import pytest
 
 from credit_risk import fetch
 from credit_risk.cli import main
 
+KEY = "s3cr3t-key-value"
 
-def test_missing_credentials_say_how_to_go_on(monkeypatch, tmp_path, capsys):
+
+@pytest.fixture()
+def home(monkeypatch, tmp_path):
+    """A project folder without .env and no Kaggle variables in the environment."""
+    monkeypatch.setenv("CREDIT_RISK_HOME", str(tmp_path))
     monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
     monkeypatch.delenv("KAGGLE_KEY", raising=False)
-    monkeypatch.setenv("CREDIT_RISK_HOME", str(tmp_path))
-    assert main(["fetch", "--out", str(tmp_path / "k")]) == 2
+    return tmp_path
+
+
+@pytest.fixture()
+def offline(monkeypatch):
+    """Every connection fails at once, as on a machine without network."""
+    def refuse(*args, **kwargs):
+        raise OSError("[Errno -3] Temporary failure in name resolution")
+
+    monkeypatch.setattr(socket, "create_connection", refuse)
+
+
+def _one_line_error(capsys) -> str:
     err = capsys.readouterr().err
-    assert "KAGGLE_USERNAME" in err and "credit-risk generate" in err and "Traceback" not in err
+    assert err.startswith("credit-risk fetch: error:") and err.count("\n") == 1 and "Traceback" not in err
+    return err
 
 
-def test_credentials_come_from_dotenv_and_env_wins(monkeypatch, tmp_path):
-    monkeypatch.setenv("CREDIT_RISK_HOME", str(tmp_path))
-    (tmp_path / ".env").write_text("KAGGLE_USERNAME=file-user\nKAGGLE_KEY=file-key\n")
-    monkeypatch.delenv("KAGGLE_USERNAME", raising=False)
-    monkeypatch.delenv("KAGGLE_KEY", raising=False)
+def test_missing_credentials_say_how_to_go_on(home, capsys):
+    assert main(["fetch"]) == 2
+    err = _one_line_error(capsys)
+    assert "KAGGLE_USERNAME" in err and ".env" in err and "credit-risk generate" in err and "data_source=" in err
+
+
+def test_credentials_come_from_dotenv_and_the_environment_wins(home, monkeypatch):
+    (home / ".env").write_text("KAGGLE_USERNAME=file-user\nKAGGLE_KEY=file-key\n")
     assert fetch.kaggle_credentials() == ("file-user", "file-key")
     monkeypatch.setenv("KAGGLE_KEY", "env-key")
     assert fetch.kaggle_credentials() == ("file-user", "env-key")
+    (home / ".env").write_text("KAGGLE_USERNAME=file-user\n")
+    monkeypatch.delenv("KAGGLE_KEY")
+    with pytest.raises(fetch.FetchError, match="KAGGLE_KEY"):
+        fetch.kaggle_credentials()
 
 
-def test_no_network_is_a_clear_error_without_the_key(monkeypatch, tmp_path, capsys):
-    monkeypatch.setenv("KAGGLE_USERNAME", "someone")
-    monkeypatch.setenv("KAGGLE_KEY", "s3cr3t-key-value")
-    monkeypatch.setattr(fetch, "_reachable", lambda *a, **k: False)  # as on a machine without network
-    assert main(["fetch", "--out", str(tmp_path)]) == 2
-    err = capsys.readouterr().err
-    assert "cannot be reached" in err and "s3cr3t" not in err
-
-
-def test_reachability_probe_is_bounded():
-    import time
-
+def test_no_network_is_a_clear_error_without_the_key(home, offline, monkeypatch, capsys):
+    (home / ".env").write_text(f"KAGGLE_USERNAME=someone\nKAGGLE_KEY={KEY}\n")
     start = time.perf_counter()
-    fetch._reachable("127.0.0.1", 9, timeout=2.0)  # the discard port: closed here, refused at once
-    assert time.perf_counter() - start < 5
+    assert main(["fetch", "--out", str(home / "k")]) == 2
+    assert time.perf_counter() - start < 3
+    err = _one_line_error(capsys)
+    assert "cannot be reached" in err and "credit-risk generate" in err and KEY not in err
+
+
+def test_a_hanging_name_lookup_is_cut_off(monkeypatch):
+    monkeypatch.setattr(socket, "create_connection", lambda *a, **k: time.sleep(30))
+    start = time.perf_counter()
+    assert fetch.reachable(timeout=0.5) is False
+    assert time.perf_counter() - start < 2
+
+
+def test_download_failure_is_one_line_and_hides_the_key(home, monkeypatch, capsys):
+    import kagglehub
+
+    def fail(handle, output_dir=None):
+        raise RuntimeError(f"401 Client Error: Unauthorized for key {KEY}\n<html>...</html>")
+
+    monkeypatch.setenv("KAGGLE_USERNAME", "someone")
+    monkeypatch.setenv("KAGGLE_KEY", KEY)
+    monkeypatch.setattr(fetch, "reachable", lambda: True)
+    monkeypatch.setattr(kagglehub, "dataset_download", fail)
+    assert main(["fetch", "--out", str(home / "k")]) == 2
+    err = _one_line_error(capsys)
+    assert "download of ethon0426/lending-club-20072020q1 failed: RuntimeError: 401" in err and KEY not in err
+
+
+def test_download_lands_in_data_kaggle_with_credentials_set_only_meanwhile(home, monkeypatch, capsys):
+    import kagglehub
+
+    seen = {}
+
+    def download(handle, output_dir=None):
+        seen.update(handle=handle, user=os.environ.get("KAGGLE_USERNAME"), key=os.environ.get("KAGGLE_KEY"))
+        (Path(output_dir) / "Loan_status_2007-2020Q3.csv").write_text("id\n1\n")
+        return output_dir
+
+    (home / ".env").write_text(f"KAGGLE_USERNAME=someone\nKAGGLE_KEY={KEY}\n")
+    monkeypatch.setattr(fetch, "reachable", lambda: True)
+    monkeypatch.setattr(kagglehub, "dataset_download", download)
+    assert main(["fetch", "--dataset", "someone/loans"]) == 0
+    assert seen == {"handle": "someone/loans", "user": "someone", "key": KEY}
+    assert "KAGGLE_KEY" not in os.environ
+    out = capsys.readouterr().out
+    assert str(home / "data" / "kaggle" / "Loan_status_2007-2020Q3.csv") in out and KEY not in out
+
+
+def test_malformed_dataset_is_rejected_before_anything_else(home, capsys):
+    assert main(["fetch", "--dataset", "not a dataset"]) == 2
+    assert "must look like OWNER/NAME" in _one_line_error(capsys)

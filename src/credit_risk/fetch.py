@@ -1,24 +1,30 @@
 """Download the real LendingClub data set from Kaggle with the user's own credentials.
 
-Credentials come from the environment or the project's `.env` (KAGGLE_USERNAME, KAGGLE_KEY); they are
-never printed. Without them, or without network, the error says how to use the synthetic default instead.
+Credentials come from the environment or the project's `.env` (KAGGLE_USERNAME, KAGGLE_KEY; the
+environment wins); they are never printed. Without them, or without network, the error says how to
+go on with the synthetic default or local files instead. Files land in `data/kaggle` under the
+project folder, where the pipeline's `data_source=kaggle` looks for them.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
+import re
 import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 from credit_risk.runtime.context import project_home
 
 DEFAULT_DATASET = "ethon0426/lending-club-20072020q1"
-NO_CREDENTIALS = (
-    "Kaggle credentials are missing: set KAGGLE_USERNAME and KAGGLE_KEY in the environment or in .env "
-    "(see .env.example). Without them, use the synthetic default (`credit-risk generate --rows 2900000`) "
-    "or point the pipeline at files you already have (bundle variable data_source=/path/to/csvs)."
-)
+KAGGLE_HOST = "www.kaggle.com"
+PROBE_SECONDS = 5.0
+ALTERNATIVES = ("use the synthetic default (`credit-risk generate --rows 2900000`), or point the pipeline at "
+                "raw files you already have (bundle variable data_source=/path/to/csvs)")
+NO_CREDENTIALS = ("Kaggle credentials are missing: set KAGGLE_USERNAME and KAGGLE_KEY in the environment or in "
+                  f".env (see .env.example). Without them, {ALTERNATIVES}.")
 
 
 class FetchError(RuntimeError):
@@ -26,11 +32,11 @@ class FetchError(RuntimeError):
 
 
 def kaggle_credentials() -> tuple[str, str]:
-    """(username, key) from the environment, then `.env`; FetchError when either is missing."""
+    """(username, key) from the environment, else the project's `.env`; FetchError when either is missing."""
     from dotenv import dotenv_values
 
     env_file = project_home() / ".env"
-    file_values = dotenv_values(env_file) if env_file.exists() else {}
+    file_values = dotenv_values(env_file) if env_file.is_file() else {}
     user = os.environ.get("KAGGLE_USERNAME") or file_values.get("KAGGLE_USERNAME")
     key = os.environ.get("KAGGLE_KEY") or file_values.get("KAGGLE_KEY")
     if not user or not key:
@@ -38,32 +44,57 @@ def kaggle_credentials() -> tuple[str, str]:
     return user, key
 
 
-def _reachable(host: str = "www.kaggle.com", port: int = 443, timeout: float = 5.0) -> bool:
+def reachable(host: str = KAGGLE_HOST, port: int = 443, timeout: float = PROBE_SECONDS) -> bool:
+    """Whether a TCP connection to host:port opens within `timeout` seconds, name lookup included.
+
+    The probe runs in a daemon thread: a lookup stuck in the resolver can neither hold us nor the exit.
+    """
+    opened: list[bool] = []
+
+    def connect() -> None:
+        try:
+            with socket.create_connection((host, port), timeout=timeout):
+                opened.append(True)
+        except OSError:
+            pass
+
+    probe = threading.Thread(target=connect, name="kaggle-probe", daemon=True)
+    probe.start()
+    probe.join(timeout)
+    return bool(opened)
+
+
+@contextmanager
+def _kaggle_env(user: str, key: str) -> Iterator[None]:
+    """kagglehub reads credentials from the environment: set them for the download only."""
+    saved = {k: os.environ.get(k) for k in ("KAGGLE_USERNAME", "KAGGLE_KEY")}
+    os.environ.update(KAGGLE_USERNAME=user, KAGGLE_KEY=key)
     try:
-        with socket.create_connection((host, port), timeout=timeout):
-            return True
-    except OSError:
-        return False
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
-def fetch_kaggle(out_dir: str | Path, dataset: str = DEFAULT_DATASET) -> list[Path]:
-    """Download `dataset` with kagglehub and copy its files into `out_dir`; returns the files."""
+def fetch_kaggle(out_dir: str | Path | None = None, dataset: str = DEFAULT_DATASET) -> list[Path]:
+    """Download `dataset` (OWNER/NAME) with kagglehub into `out_dir` (default: data/kaggle); returns its files."""
+    if not re.fullmatch(r"[\w.-]+/[\w.-]+", dataset):
+        raise FetchError(f"dataset {dataset!r} must look like OWNER/NAME, e.g. {DEFAULT_DATASET}")
     user, key = kaggle_credentials()
-    if not _reachable():
-        raise FetchError("Kaggle cannot be reached from this machine (no network). Use `credit-risk generate` "
-                         "for the synthetic default, or copy the CSV files here and set data_source to their folder.")
-    os.environ["KAGGLE_USERNAME"], os.environ["KAGGLE_KEY"] = user, key
+    if not reachable():
+        raise FetchError(f"Kaggle ({KAGGLE_HOST}) cannot be reached from this machine within {PROBE_SECONDS:.0f} s "
+                         f"(no network?). Instead, {ALTERNATIVES}.")
+    out = Path(out_dir) if out_dir is not None else project_home() / "data" / "kaggle"
+    out.mkdir(parents=True, exist_ok=True)
     import kagglehub
 
     try:
-        cache = Path(kagglehub.dataset_download(dataset))
-    except Exception as exc:  # kagglehub raises many types; the message names the dataset, never the key
-        raise FetchError(f"download of {dataset} failed: {type(exc).__name__}: {str(exc).replace(key, '***')}") from None
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    files = []
-    for src in sorted(p for p in cache.rglob("*") if p.is_file()):
-        dest = out / src.name
-        shutil.copy2(src, dest)
-        files.append(dest)
-    return files
+        with _kaggle_env(user, key):
+            kagglehub.dataset_download(dataset, output_dir=str(out))
+    except Exception as exc:  # kagglehub raises many types; keep the message, never the key
+        message = str(exc).replace(key, "***").splitlines()[0] if str(exc) else ""
+        raise FetchError(f"download of {dataset} failed: {type(exc).__name__}: {message}") from None
+    return sorted(p for p in out.rglob("*") if p.is_file())
