@@ -39,19 +39,26 @@ def bronze_suite() -> list[gxe.Expectation]:
     ]
 
 
-def silver_suite() -> list[gxe.Expectation]:
-    suite = [
-        gxe.ExpectColumnValuesToBeUnique(column="loan_id"),
+def loan_terms() -> list[gxe.Expectation]:
+    """What silver and gold share: a unique loan id, loan terms in range and a plausible default rate."""
+    return [
+        gxe.ExpectColumnValuesToBeUnique(column=features.KEY),
         gxe.ExpectColumnValuesToBeBetween(column="int_rate", min_value=5, max_value=31),
         gxe.ExpectColumnValuesToBeBetween(column="dti", min_value=0, max_value=100),
         gxe.ExpectColumnValuesToBeBetween(column="loan_amnt", min_value=500, max_value=40000),
+        # Share of defaults among finished loans (the mean ignores loans without a final outcome).
+        gxe.ExpectColumnMeanToBeBetween(column=features.TARGET, min_value=0.05, max_value=0.45),
+    ]
+
+
+def silver_suite() -> list[gxe.Expectation]:
+    suite = [
+        *loan_terms(),
         gxe.ExpectColumnValuesToBeBetween(column="revol_util", min_value=0, max_value=200),
         gxe.ExpectColumnValuesToBeBetween(column="emp_length_years", min_value=0, max_value=10),
         gxe.ExpectColumnValuesToBeInSet(column="term_months", value_set=[36, 60]),
         gxe.ExpectColumnValuesToBeInSet(column="loan_status", value_set=sorted(KNOWN_STATUSES)),
-        gxe.ExpectColumnValuesToBeInSet(column="default_flag", value_set=[0, 1]),
-        # Share of defaults among finished loans (the mean ignores loans without a final outcome).
-        gxe.ExpectColumnMeanToBeBetween(column="default_flag", min_value=0.05, max_value=0.45),
+        gxe.ExpectColumnValuesToBeInSet(column=features.TARGET, value_set=[0, 1]),
     ]
     suite += [gxe.ExpectColumnValuesToNotBeNull(column=c, mostly=0.9, row_condition="issue_year >= 2013",
                                                 condition_parser="spark") for c in ERA_FIELDS]
@@ -61,14 +68,10 @@ def silver_suite() -> list[gxe.Expectation]:
 def gold_suite() -> list[gxe.Expectation]:
     return [
         gxe.ExpectTableColumnsToMatchSet(column_set=GOLD_COLUMNS, exact_match=True),
-        gxe.ExpectColumnValuesToBeUnique(column=features.KEY),
+        *loan_terms(),
         gxe.ExpectColumnValuesToNotBeNull(column="issue_date"),
-        gxe.ExpectColumnValuesToBeBetween(column="int_rate", min_value=5, max_value=31),
-        gxe.ExpectColumnValuesToBeBetween(column="dti", min_value=0, max_value=100),
-        gxe.ExpectColumnValuesToBeBetween(column="loan_amnt", min_value=500, max_value=40000),
         gxe.ExpectColumnValuesToBeBetween(column="loan_to_income", min_value=0, max_value=10),
         gxe.ExpectColumnValuesToBeBetween(column="credit_age_months", min_value=0, max_value=1000),
-        gxe.ExpectColumnMeanToBeBetween(column=features.TARGET, min_value=0.05, max_value=0.45),
     ]
 
 
