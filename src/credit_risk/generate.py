@@ -191,13 +191,27 @@ def _header(spec: GenerateSpec) -> bytes:
     return (PROSPECTUS_LINE + "\n" + ",".join(f'"{c}"' for c in LOANSTATS) + "\n").encode()
 
 
+def _drawn_ahead(pool: ThreadPoolExecutor, spec: GenerateSpec, counts: np.ndarray,
+                 pieces: Iterator[tuple[int, int]]) -> Iterator[tuple[int, pa.Buffer, int]]:
+    """(end row, CSV lines, funded amount) per piece, in order, the next piece drawn while this one is written."""
+    pending: deque[tuple[int, Future]] = deque()
+    for first, stop in pieces:
+        pending.append((stop, pool.submit(_rows_text, spec, counts, first, stop)))
+        if len(pending) == 2:
+            stop, future = pending.popleft()
+            yield stop, *future.result()
+    for stop, future in pending:
+        yield stop, *future.result()
+
+
 def generate_exports(out_dir: str | Path, rows: int, seed: int, layout: str = "kaggle", start: str = "2007-01",
                      end: str = "2020-03", compress: bool = True, shift: dict[str, float] | None = None,
                      progress: bool | None = None) -> list[Path]:
     """Write raw LendingClub-shaped CSV exports into `out_dir`; returns the files written.
 
-    Two threads draw chunks ahead (numpy and Arrow release the GIL) while this one compresses and
-    writes them in order, at most four chunks in flight. `progress` None shows a bar only on a terminal.
+    A worker thread draws the next chunk while this one compresses and writes the last (zlib releases
+    the GIL, so gzip costs little extra where a second core is free); at most two chunks are in flight.
+    `progress` None shows a bar only when stderr is a terminal.
     """
     spec = GenerateSpec(rows, seed, layout, start, end, tuple(sorted((shift or {}).items())))
     counts = monthly_counts(rows, spec.first_month, spec.last_month)
@@ -210,31 +224,21 @@ def generate_exports(out_dir: str | Path, rows: int, seed: int, layout: str = "k
 
         bar = tqdm(total=rows, unit="rows", desc="generate", unit_scale=True)
     written = []
-    with ThreadPoolExecutor(max_workers=2, thread_name_prefix="generate") as pool:
-        pending: deque[tuple[int, int, Future]] = deque()
-        pieces = _pieces(spec, files)
-
-        def fill() -> None:
-            for first, stop in pieces:
-                pending.append((first, stop, pool.submit(_rows_text, spec, counts, first, stop)))
-                if len(pending) >= 4:
-                    return
-
-        fill()
+    with ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate") as pool:
+        chunks = _drawn_ahead(pool, spec, counts, _pieces(spec, files))
         for f in files:
             path = out / (f"{f.stem}.csv.gz" if compress else f"{f.stem}.csv")
-            funded = 0
+            funded, row = 0, f.first_row
             with open(path, "wb") as raw:
                 sink = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=1) if compress else raw
                 sink.write(_header(spec))
-                while pending and pending[0][0] < f.end_row:
-                    first, stop, future = pending.popleft()
-                    lines, amount = future.result()
-                    fill()
+                while row < f.end_row:  # pieces never cross a file boundary
+                    stop, lines, amount = next(chunks)
                     sink.write(lines)
                     funded += amount
                     if bar is not None:
-                        bar.update(stop - first)
+                        bar.update(stop - row)
+                    row = stop
                 if layout == "loanstats":
                     sink.write(f'\n"Total amount funded in policy code 1: {funded}"\n'
                                f'"Total amount funded in policy code 2: {round(funded * POLICY_CODE_2_SHARE)}"\n'.encode())
