@@ -144,3 +144,25 @@ def test_segments_are_ordered_by_default_rate(gold):
         rates = [r["default_rate"] for r in rows]
         assert [r["segment"] for r in rows] == list(range(1, len(rows) + 1))
         assert rates == sorted(rates) and sum(r["size"] for r in rows) == train.count()
+
+
+def test_batch_scoring_is_idempotent(trained, gold, spark, tmp_path):
+    import mlflow.spark
+
+    from credit_risk.batch_score import score_loans
+    from credit_risk.runtime.lake import DeltaRsLake
+
+    cfg, result = trained
+    best = result["models"][result["best_model"]]
+    model = mlflow.spark.load_model(f"runs:/{best['run_id']}/model")
+    lake = DeltaRsLake(spark, tmp_path / "lake", "s")
+    scores = score_loans(model, gold, best["odds_factor"], cfg.model_name, 7)
+    first = lake.merge(scores, "gold.loan_scores", keys=["loan_id", "model_version"])
+    second = lake.merge(score_loans(model, gold, best["odds_factor"], cfg.model_name, 7), "gold.loan_scores",
+                        keys=["loan_id", "model_version"])
+    table = lake.read("gold.loan_scores")
+    assert second == first + 1 and table.count() == gold.count()
+    assert table.where("pd < 0 OR pd > 1 OR pd IS NULL").count() == 0
+    lake.merge(score_loans(model, gold.limit(10), best["odds_factor"], cfg.model_name, 8), "gold.loan_scores",
+               keys=["loan_id", "model_version"])
+    assert lake.read("gold.loan_scores").count() == gold.count() + 10

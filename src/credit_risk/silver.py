@@ -76,10 +76,17 @@ def _row_hash() -> F.Column:
     return F.sha2(F.concat_ws("\u0001", *[F.coalesce(F.col(c), F.lit("")) for c in KAGGLE]), 256)
 
 
+def _with_rate_form(bronze: DataFrame) -> DataFrame:
+    """Flag files that write rates as fractions (every int_rate <= 1), from a small per-file aggregate."""
+    per_file = bronze.groupBy("source_file").agg(
+        (F.max(F.regexp_replace(F.trim("int_rate"), "%", "").try_cast("double")) <= 1.0).alias("_fractions"))
+    return bronze.join(F.broadcast(per_file), "source_file", "left")
+
+
 def type_loans(bronze: DataFrame) -> DataFrame:
     """Bronze strings -> typed columns (all raw columns kept), plus loan_id, flags and vintage."""
-    fractions = F.max(F.regexp_replace(F.trim("int_rate"), "%", "").try_cast("double")).over(
-        Window.partitionBy("source_file")) <= 1.0
+    bronze = _with_rate_form(bronze)
+    fractions = F.coalesce(F.col("_fractions"), F.lit(False))
     status, policy = normalise_status("loan_status")
     typed = {c: parse_number(c) for c in NUMBERS}
     typed.update({c: parse_date(c) for c in DATES})
@@ -125,10 +132,17 @@ def quarantine_reason() -> F.Column:
 
 
 def deduplicate(df: DataFrame) -> DataFrame:
-    """One row per loan_id: the most recently ingested one (then the latest file line)."""
+    """One row per loan_id: the most recently ingested one (then the latest file line).
+
+    The ranking runs on the narrow key columns of duplicated ids only; the wide rows are never sorted.
+    """
+    keys = df.select("loan_id", "ingested_at", "source_file", "line_number")
+    dupes = keys.groupBy("loan_id").count().where("count > 1").select("loan_id")
     order = Window.partitionBy("loan_id").orderBy(F.col("ingested_at").desc(), F.col("source_file").desc(),
                                                   F.col("line_number").desc())
-    return df.withColumn("_rank", F.row_number().over(order)).where("_rank = 1").drop("_rank")
+    losers = (keys.join(dupes, "loan_id", "left_semi").withColumn("_rank", F.row_number().over(order))
+              .where("_rank > 1").select("source_file", "line_number", "ingested_at"))
+    return df.join(losers, ["source_file", "line_number", "ingested_at"], "left_anti")
 
 
 def winsor_bounds(df: DataFrame, cols: list[str], lower: float, upper: float) -> dict[str, tuple[float, float]]:

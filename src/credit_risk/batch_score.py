@@ -1,0 +1,57 @@
+"""Batch scoring: the champion scores a Delta table on Spark into `gold.loan_scores`.
+
+Idempotent: rows are merged by (loan_id, model_version), so re-running a night's job rewrites the same
+rows instead of adding copies, and a new champion adds its own scores beside the old one's.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import mlflow
+from mlflow import MlflowClient
+from mlflow.exceptions import MlflowException
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from credit_risk import features
+from credit_risk.register import CHAMPION, registered_name
+from credit_risk.train_supervised import pd_column
+
+SCORES_TABLE = "gold.loan_scores"
+
+
+def score_loans(model: Any, loans: DataFrame, odds_factor: float, model_name: str, model_version: int) -> DataFrame:
+    """One row per loan: PD under the model, with the model's name, version and the scoring time."""
+    scored = pd_column(model.transform(loans), odds_factor)
+    return scored.select(features.KEY, "issue_year", F.col("pd").alias("pd"),
+                         F.lit(model_name).alias("model_name"), F.lit(int(model_version)).alias("model_version"),
+                         F.lit(datetime.now(UTC).replace(tzinfo=None)).cast("timestamp").alias("scored_at"))
+
+
+def run_batch_score(cfg: Any, dbutils: Any) -> dict[str, Any]:
+    """Task `batch_score`: the champion over the pinned gold version; a run without a champion scores nothing."""
+    from credit_risk.runtime.lake import get_lake
+    from credit_risk.runtime.tracking import configure_mlflow
+
+    configure_mlflow(cfg)
+    lake = get_lake()
+    name = registered_name(cfg)
+    try:
+        champion = MlflowClient().get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        message = f"no {CHAMPION} alias on {name}: no model passed the promotion gates yet, nothing scored"
+        print(message)
+        return {"scored": 0, "reason": message}
+    gold_version = int(dbutils.jobs.taskValues.get(taskKey="gold_features", key="gold_version",
+                                                   debugValue=lake.version("gold.loan_features")))
+    model = mlflow.spark.load_model(f"models:/{name}@{CHAMPION}")
+    factor = float(mlflow.get_run(champion.run_id).data.params["pd_odds_factor"])
+    scores = score_loans(model, lake.read("gold.loan_features", version=gold_version), factor, name, int(champion.version))
+    version = lake.merge(scores, SCORES_TABLE, keys=[features.KEY, "model_version"],
+                         metadata={"gold_version": gold_version, "model_version": int(champion.version)})
+    dbutils.jobs.taskValues.set(key="scores_version", value=version)
+    scored = lake.read(SCORES_TABLE, version=version).where(F.col("model_version") == int(champion.version)).count()
+    return {"scores_version": version, "model": f"{name} v{champion.version}", "gold_version": gold_version,
+            "scored": scored}
