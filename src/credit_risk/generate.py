@@ -175,7 +175,7 @@ def _rows_text(spec: GenerateSpec, counts: np.ndarray, first: int, end: int) -> 
     return csv_rows(text, columns, quote_all=not kaggle), int(loans["funded_amnt"].sum())
 
 
-def _pieces(spec: GenerateSpec, files: list[ExportFile]) -> Iterator[tuple[int, int]]:
+def _pieces(files: list[ExportFile]) -> Iterator[tuple[int, int]]:
     """(first, end) row ranges: the fixed chunk grid, cut at file boundaries."""
     for f in files:
         row = f.first_row
@@ -225,7 +225,7 @@ def generate_exports(out_dir: str | Path, rows: int, seed: int, layout: str = "k
         bar = tqdm(total=rows, unit="rows", desc="generate", unit_scale=True)
     written = []
     with ThreadPoolExecutor(max_workers=1, thread_name_prefix="generate") as pool:
-        chunks = _drawn_ahead(pool, spec, counts, _pieces(spec, files))
+        chunks = _drawn_ahead(pool, spec, counts, _pieces(files))
         for f in files:
             path = out / (f"{f.stem}.csv.gz" if compress else f"{f.stem}.csv")
             funded, row = 0, f.first_row
