@@ -3,8 +3,8 @@
 Every model shares one feature pipeline built only from stock stages (Imputer, StringIndexer and
 OneHotEncoder that keep unseen categories, VectorAssembler, StandardScaler where the model needs it),
 so the fitted pipeline can be exported for JVM-free serving. The rare default class gets balanced class
-weights through `weightCol`; MultilayerPerceptronClassifier has none, so it trains on a sample that keeps
-every default and a share of repaid loans. Both shift the PD level, so the score is mapped back with the
+weights through `weightCol`; MultilayerPerceptronClassifier has none, so it trains on every loan with each
+default repeated until the classes balance. Both shift the PD level, so the score is mapped back with the
 standard prior correction (odds x `pd_odds_factor`), logged with each model and used wherever it scores.
 """
 
@@ -36,8 +36,12 @@ MODELS = ("logistic_regression", "random_forest", "gbt", "mlp")
 TARGET_DEFINITION = "default_flag = 1 for Charged Off / Default (incl. credit-policy variants), 0 for Fully Paid"
 
 
-def feature_stages(scale: bool) -> list:
-    """Imputation, categorical indexing tolerant of unseen values, one-hot encoding, assembly, scaling."""
+def feature_stages(scale: bool, one_hot: bool = True) -> list:
+    """Imputation, categorical indexing tolerant of unseen values, one-hot encoding, assembly, scaling.
+
+    The MLP leaves the one-hot block out (`one_hot=False`): a few hundred sparse inputs starve a small
+    network trained on a few thousand loans, while grade and sub_grade already shape int_rate.
+    """
     imputed = [f"{c}__imp" for c in features.NUMERIC]
     indexed = [f"{c}__idx" for c in features.CATEGORICAL]
     encoded = [f"{c}__ohe" for c in features.CATEGORICAL]
@@ -46,7 +50,7 @@ def feature_stages(scale: bool) -> list:
         StringIndexer(inputCols=features.CATEGORICAL, outputCols=indexed, handleInvalid="keep",
                       stringOrderType="frequencyDesc"),
         OneHotEncoder(inputCols=indexed, outputCols=encoded, handleInvalid="keep"),
-        VectorAssembler(inputCols=imputed + features.MISSING_FLAGS + encoded,
+        VectorAssembler(inputCols=imputed + features.MISSING_FLAGS + (encoded if one_hot else []),
                         outputCol="assembled" if scale else "features", handleInvalid="keep"),
     ]
     if scale:
@@ -80,21 +84,26 @@ def pd_column(model_output: DataFrame, odds_factor: float, col: str = "pd") -> D
     return model_output.withColumn(col, odds / (1 + odds))
 
 
-def _balanced_sample(train: DataFrame, seed: int) -> tuple[DataFrame, float]:
-    """Every default and as many repaid loans (for the MLP); returns the sample and its odds factor."""
+def _balanced_sample(train: DataFrame) -> tuple[DataFrame, float]:
+    """Every loan, with each default repeated k times (k = repaid / defaulted, for the MLP); returns it and 1/k."""
     weights = compute_class_weights(train)
-    keep = min(1.0, weights[0] / weights[1]) if weights[1] > weights[0] else 1.0
-    return train.sampleBy(features.TARGET, {0: keep, 1: 1.0}, seed), keep
+    copies = max(1, round(weights[1] / weights[0]))
+    defaults = train.where(F.col(features.TARGET) == 1)
+    out = train
+    for _ in range(copies - 1):
+        out = out.unionByName(defaults)
+    return out, 1.0 / copies
 
 
 def fit_model(name: str, train: DataFrame, params: dict[str, Any], seed: int) -> tuple[PipelineModel, float, dict[str, str]]:
     """Fit one model's full pipeline; returns it, its PD odds factor and tags describing class balance."""
     scale = name in {"logistic_regression", "mlp"}
-    prep = Pipeline(stages=feature_stages(scale)).fit(train)
+    prep = Pipeline(stages=feature_stages(scale, one_hot=name != "mlp")).fit(train)
     n_features = prep.transform(train.limit(1)).first()["features"].size
     if name == "mlp":
-        data, factor = _balanced_sample(train, seed)
-        tags = {"class_balance": "undersampled repaid loans (MLP has no weightCol)", "sample_keep_share": f"{factor:.4f}"}
+        data, factor = _balanced_sample(train)
+        tags = {"class_balance": "oversampled defaults: each repeated to balance the classes (MLP has no weightCol)",
+                "default_copies": str(round(1 / factor))}
     else:
         weights = compute_class_weights(train)
         data, factor = add_weight_column(train, weights), weights[1] / weights[0]
