@@ -116,3 +116,24 @@ def test_missing_location_is_a_clear_error(tmp_path):
         list_raw_files(tmp_path / "nowhere")
     with pytest.raises(IngestError, match="no raw files"):
         list_raw_files(tmp_path)
+
+
+def test_real_extracts_are_typed_in_silver(spark, lake, shared_data, tmp_path):
+    """Spot values of every real layout, typed, against the raw text they came from."""
+    import datetime as dt
+
+    from credit_risk.silver import build_silver
+
+    _ingest(spark, lake, list_raw_files(shared_data), tmp_path)
+    silver, quarantine, _ = build_silver(lake.read(RAW_TABLE), train_end_year=2017)
+    assert quarantine.count() == 0
+    rows = {r["loan_id"]: r for r in silver.where(F.col("loan_id") == "90134693").collect()}
+    jgf = rows["90134693"]  # raw: 9.49, ` 36 months`, Sep-2016, 10+ years, Aug-1998, dti 15.99
+    assert (jgf["int_rate"], jgf["term_months"], jgf["issue_date"], jgf["emp_length_years"]) == (9.49, 36, dt.date(2016, 9, 1), 10)
+    assert (jgf["earliest_cr_line"], jgf["dti"], jgf["default_flag"]) == (dt.date(1998, 8, 1), 15.99, 0)
+    msh = silver.where(F.col("source_file").startswith("msh") & (F.col("line_number") == 2)).first()
+    assert (msh["int_rate"], msh["revol_util"], msh["issue_date"]) == (17.27, 92.7, dt.date(2016, 3, 1))  # ` 17.27%`, `92.7%`
+    sneha = silver.where(F.col("source_file").startswith("snehachada__2019") & (F.col("line_number") == 2)).first()
+    assert sneha["int_rate"] == pytest.approx(17.97) and sneha["issue_date"] is None  # `0.1797`, no issue_d column
+    counts = {r["source_file"]: r["count"] for r in silver.groupBy("source_file").count().collect()}
+    assert counts["JGFuentesC__lending_club_sample.csv.gz"] == 2000 and counts["snehachada__2019loans.csv.gz"] == 12180
