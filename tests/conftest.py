@@ -61,3 +61,19 @@ def mlflow_config(tmp_path: Path):
     configure_mlflow(cfg)
     yield cfg
     mlflow.end_run()
+
+
+@pytest.fixture(scope="session")
+def gold(spark, tmp_path_factory):
+    """Gold features of 5,000 generated loans, through the real bronze -> silver -> gold code."""
+    from credit_risk.bronze import ingest_files
+    from credit_risk.generate import generate_exports
+    from credit_risk.gold import build_features, top_titles
+    from credit_risk.runtime.lake import DeltaRsLake
+    from credit_risk.silver import build_silver
+
+    tmp = tmp_path_factory.mktemp("models")
+    lake = DeltaRsLake(spark, tmp / "lake", "m")
+    ingest_files(spark, lake, generate_exports(tmp / "raw", 5000, 3, progress=False), tmp / "staging")
+    silver, _, _ = build_silver(lake.read("bronze.loans_raw"), 2017)
+    return build_features(silver, top_titles(silver, 2017)).cache()

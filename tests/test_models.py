@@ -18,22 +18,6 @@ from credit_risk.train_supervised import MODELS, train_all
 from credit_risk.weights import add_weight_column, compute_class_weights
 
 
-@pytest.fixture(scope="module")
-def gold(spark, tmp_path_factory):
-    """Gold features of 5,000 generated loans, through the real bronze -> silver -> gold code."""
-    from credit_risk.bronze import ingest_files
-    from credit_risk.generate import generate_exports
-    from credit_risk.gold import build_features, top_titles
-    from credit_risk.runtime.lake import DeltaRsLake
-    from credit_risk.silver import build_silver
-
-    tmp = tmp_path_factory.mktemp("models")
-    lake = DeltaRsLake(spark, tmp / "lake", "m")
-    ingest_files(spark, lake, generate_exports(tmp / "raw", 5000, 3, progress=False), tmp / "staging")
-    silver, _, _ = build_silver(lake.read("bronze.loans_raw"), 2017)
-    return build_features(silver, top_titles(silver, 2017)).cache()
-
-
 def test_metrics_against_hand_computed_values():
     y = np.array([0, 0, 1, 1])
     p = np.array([0.1, 0.4, 0.35, 0.8])

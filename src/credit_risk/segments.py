@@ -19,6 +19,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from credit_risk import features
+from credit_risk.serving.portable import PORTABLE_ARTIFACT, export_pipeline
 
 RISK_FEATURES = ["fico_mid", "dti", "int_rate", "loan_to_income", "revol_util", "inq_last_6mths", "term_months"]
 SEGMENTS_TABLE = "gold.risk_segments"
@@ -95,6 +96,9 @@ def run_segments(cfg: Any, dbutils: Any) -> dict[str, Any]:
                 mlflow.log_params({"k": item["k"], "features": ",".join(RISK_FEATURES),
                                    "segment_of_cluster": str(item["order"])})
                 mlflow.spark.log_model(item["model"], "model")
+                if method == "kmeans":  # the API assigns segments without Spark (nearest centre)
+                    mlflow.log_dict(export_pipeline(item["model"], 1.0, segment_of_cluster=item["order"]),
+                                    PORTABLE_ARTIFACT)
     table = built["kmeans"]["profile"].unionByName(built["gmm"]["profile"])
     table_version = lake.write(table, SEGMENTS_TABLE, metadata={"splits_version": version})
     dbutils.jobs.taskValues.set(key="segments_version", value=table_version)

@@ -28,6 +28,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from credit_risk import features, metrics
+from credit_risk.serving.portable import PORTABLE_ARTIFACT, export_pipeline
 from credit_risk.weights import WEIGHT_COL, add_weight_column, compute_class_weights
 
 log = logging.getLogger(__name__)
@@ -144,6 +145,7 @@ def train_all(train: DataFrame, valid: DataFrame, cfg: Any, lineage: dict[str, A
                 signature = infer_signature(example, np.zeros(len(example)))
                 mlflow.spark.log_model(model, "model", signature=signature, input_example=example,
                                        metadata={"pd_odds_factor": factor})
+                mlflow.log_dict(export_pipeline(model, factor, model_type=name), PORTABLE_ARTIFACT)
                 results[name] = {"run_id": child.info.run_id, "odds_factor": factor, **{f"val_{k}": v for k, v in scores.items()}}
                 log.info("%s: validation AUC %.4f, KS %.4f, ECE %.4f", name, scores["auc"], scores["ks"], scores["ece"])
         best = max(results, key=lambda n: results[n]["val_auc"])

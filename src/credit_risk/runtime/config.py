@@ -13,8 +13,7 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any, get_type_hints
 
-from credit_risk.runtime.context import project_home
-from credit_risk.runtime.spark import on_databricks
+from credit_risk.runtime.context import on_databricks, project_home
 
 PREFIX_ENV = "CREDIT_RISK_"  # CREDIT_RISK_<FIELD> overrides a default, e.g. CREDIT_RISK_LAKE_ROOT
 
@@ -66,6 +65,8 @@ class Config:
         """Databricks on a cluster, a sqlite store in the project folder locally (MLflow refuses a plain file store)."""
         if self.tracking_uri:
             return self.tracking_uri
+        if os.environ.get("MLFLOW_TRACKING_URI"):  # e.g. the MLflow server of docker compose
+            return os.environ["MLFLOW_TRACKING_URI"]
         return "databricks" if on_databricks() else f"sqlite:///{self.home / 'mlflow.db'}"
 
     @property

@@ -15,6 +15,11 @@ GIT_ENV = "CREDIT_RISK_GIT_SHA"
 HOME_ENV = "CREDIT_RISK_HOME"
 
 
+def on_databricks() -> bool:
+    """True inside a Databricks runtime (notebook, job or serverless)."""
+    return "DATABRICKS_RUNTIME_VERSION" in os.environ
+
+
 def project_home() -> Path:
     """The project folder: $CREDIT_RISK_HOME, else the nearest parent holding databricks.yml, else cwd."""
     if os.environ.get(HOME_ENV):

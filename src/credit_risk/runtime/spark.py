@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pyspark.sql import SparkSession
 
-from credit_risk.runtime.context import project_home
+from credit_risk.runtime.context import on_databricks, project_home
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +28,6 @@ _DELTA_CONF = {
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
 }
 _BLAS_PATHS = ["/usr/lib/x86_64-linux-gnu/libblas.so.3", "/usr/lib/aarch64-linux-gnu/libblas.so.3", "/usr/lib/libblas.so.3"]
-
-
-def on_databricks() -> bool:
-    """True inside a Databricks runtime (notebook, job or serverless)."""
-    return "DATABRICKS_RUNTIME_VERSION" in os.environ
 
 
 def _ivy_has_delta() -> bool:

@@ -1,0 +1,122 @@
+"""The inference log: every prediction appended to a Delta table, in batches, off the request path.
+
+Requests only put rows on a bounded queue (a full queue drops and counts, it never blocks a request);
+one writer thread appends a batch with delta-rs every `flush_rows` rows or `flush_seconds`, and flushes
+what is left on shutdown. No Spark in the serving process. Applicant features are kept because drift
+monitoring needs them; the request id and a hash of the features identify a row without the loan id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import queue
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from credit_risk import features
+
+log = logging.getLogger("credit_risk.serving")
+TABLE = "monitoring.inference_log"
+
+
+def schema() -> pa.Schema:
+    """The table's columns (batch scoring and the monitor use the same names)."""
+    cols = [pa.field("request_id", pa.string()), pa.field("feature_hash", pa.string())]
+    cols += [pa.field(c, pa.float64()) for c in features.NUMERIC]
+    cols += [pa.field(c, pa.int32()) for c in features.MISSING_FLAGS]
+    cols += [pa.field(c, pa.string()) for c in features.CATEGORICAL]
+    cols += [pa.field("pd", pa.float64()), pa.field("decision", pa.int32()), pa.field("model_name", pa.string()),
+             pa.field("model_version", pa.int32()), pa.field("scored_at", pa.timestamp("us", tz="UTC")),
+             pa.field("source", pa.string())]
+    return pa.schema(cols)
+
+
+def feature_hash(row: dict[str, Any]) -> str:
+    """A stable digest of one loan's model inputs (same inputs, same hash)."""
+    payload = json.dumps([row.get(c) for c in features.FEATURES], default=str, separators=(",", ":"))
+    return hashlib.sha256(payload.encode()).hexdigest()[:32]
+
+
+class InferenceLog:
+    """Queue + writer thread appending prediction rows to a Delta table with delta-rs."""
+
+    def __init__(self, path: str | Path, flush_rows: int = 1000, flush_seconds: float = 2.0,
+                 max_queue: int = 100_000, metrics: Any = None) -> None:
+        self.path = str(path)
+        self.flush_rows, self.flush_seconds = flush_rows, flush_seconds
+        self.queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=max_queue)
+        self.metrics = metrics
+        self.schema = schema()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="inference-log", daemon=True)
+        self._thread.start()
+
+    def record(self, rows: list[dict[str, Any]]) -> None:
+        """Enqueue rows without waiting; rows that do not fit are dropped and counted."""
+        for row in rows:
+            try:
+                self.queue.put_nowait(row)
+            except queue.Full:
+                if self.metrics:
+                    self.metrics.inference_dropped.inc()
+
+    def _drain(self, limit: int) -> list[dict[str, Any]]:
+        out = []
+        while len(out) < limit:
+            try:
+                out.append(self.queue.get_nowait())
+            except queue.Empty:
+                break
+        return out
+
+    def _write(self, rows: list[dict[str, Any]]) -> None:
+        from deltalake import write_deltalake
+
+        table = pa.Table.from_pylist(rows, schema=self.schema)
+        try:
+            write_deltalake(self.path, table, mode="append")
+            if self.metrics:
+                self.metrics.inference_rows.inc(len(rows))
+        except Exception as exc:  # noqa: BLE001 - the log must never take the API down
+            log.error("inference log write failed", extra={"event": "inference_log_failed", "error": str(exc),
+                                                           "rows": len(rows)})
+            if self.metrics:
+                self.metrics.inference_dropped.inc(len(rows))
+
+    def _run(self) -> None:
+        last = time.monotonic()
+        while not self._stop.is_set():
+            if self.queue.qsize() >= self.flush_rows or (time.monotonic() - last >= self.flush_seconds
+                                                        and not self.queue.empty()):
+                self._write(self._drain(self.flush_rows * 10))
+                last = time.monotonic()
+            self._stop.wait(0.05)
+        rest = self._drain(self.queue.qsize() + 1)
+        if rest:
+            self._write(rest)
+
+    def flush_and_stop(self, timeout: float = 30.0) -> None:
+        """Write everything queued, then stop the writer (graceful shutdown)."""
+        self._stop.set()
+        self._thread.join(timeout=timeout)
+
+
+def log_rows(frame_records: list[dict[str, Any]], answers: list[dict[str, Any]], request_id: str,
+             model: Any) -> list[dict[str, Any]]:
+    """Rows of the inference table for one request's loans and answers."""
+    now = datetime.now(UTC)
+    rows = []
+    for rec, ans in zip(frame_records, answers, strict=True):
+        row = {c: rec.get(c) for c in features.FEATURES}
+        row.update(request_id=request_id, feature_hash=feature_hash(rec), pd=ans["pd"],
+                   decision=int(ans["decision"] == "decline"), model_name=model.name,
+                   model_version=int(model.version), scored_at=now, source="api")
+        rows.append(row)
+    return rows

@@ -1,0 +1,282 @@
+"""JVM-free scoring: a fitted Spark pipeline exported to plain numbers, evaluated with numpy.
+
+Why not ONNX: onnxmltools covers neither Spark's Imputer nor its MLP, and its tree converter rounds
+thresholds to float32, which breaks parity. The fitted parameters of Spark's stock stages are few and
+public, so `export_pipeline()` writes them to one JSON document (logged with the model in MLflow) and
+`PortableModel` replays every stage the way Spark computes it, in float64:
+
+  Imputer (surrogates) -> StringIndexer (labels; unseen and null -> the extra index) -> OneHotEncoder
+  (dropLast / keep) -> VectorAssembler -> StandardScaler -> LogisticRegression | RandomForest | GBT | MLP,
+
+then the PD prior correction of `train_supervised.pd_column`. A parity test holds it to Spark within 1e-6.
+Loading is `json.loads`: nothing is unpickled, so a model file cannot run code.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+FORMAT = "credit-risk-portable/1"
+PORTABLE_ARTIFACT = "portable/model.json"  # beside the Spark model in every training run
+PD_CLIP = 1e-12
+
+
+# ---------------------------------------------------------------- export (needs Spark, runs at training time)
+
+
+def _tree_tables(model: Any) -> list[dict[str, Any]]:
+    """Trees of a RandomForest / GBT model, read from Spark's own saved form (one Parquet row per node)."""
+    import pyarrow.parquet as pq
+
+    with tempfile.TemporaryDirectory() as tmp:
+        model.write().overwrite().save(tmp + "/m")
+        rows = pq.read_table(tmp + "/m/data").to_pylist()
+    trees: dict[int, list[dict[str, Any]]] = {}
+    for row in rows:
+        trees.setdefault(row["treeID"], []).append(row["nodeData"])
+    out = []
+    for tree_id in sorted(trees):
+        nodes = sorted(trees[tree_id], key=lambda n: n["id"])
+        if [n["id"] for n in nodes] != list(range(len(nodes))):
+            raise ValueError(f"tree {tree_id}: node ids are not 0..n-1")
+        out.append({
+            "left": [n["leftChild"] for n in nodes],
+            "right": [n["rightChild"] for n in nodes],
+            "feature": [n["split"]["featureIndex"] for n in nodes],
+            "threshold": [n["split"]["leftCategoriesOrThreshold"][0] if n["split"]["numCategories"] < 0
+                          and n["leftChild"] >= 0 else 0.0 for n in nodes],
+            "left_categories": [n["split"]["leftCategoriesOrThreshold"] if n["split"]["numCategories"] >= 0
+                                else None for n in nodes],
+            "prediction": [n["prediction"] for n in nodes],
+            "stats": [n["impurityStats"] for n in nodes],
+        })
+    return out
+
+
+def _export_stage(stage: Any) -> dict[str, Any]:
+    kind = type(stage).__name__
+    if kind == "ImputerModel":
+        surrogates = stage.surrogateDF.first().asDict()
+        return {"kind": "imputer", "inputs": stage.getInputCols(), "outputs": stage.getOutputCols(),
+                "surrogates": [float(surrogates[c]) for c in stage.getInputCols()]}
+    if kind == "StringIndexerModel":
+        return {"kind": "string_indexer", "inputs": stage.getInputCols(), "outputs": stage.getOutputCols(),
+                "labels": [list(labels) for labels in stage.labelsArray], "handle_invalid": stage.getHandleInvalid()}
+    if kind == "OneHotEncoderModel":
+        return {"kind": "one_hot", "inputs": stage.getInputCols(), "outputs": stage.getOutputCols(),
+                "category_sizes": list(stage.categorySizes), "drop_last": stage.getDropLast(),
+                "handle_invalid": stage.getHandleInvalid()}
+    if kind == "VectorAssembler":
+        return {"kind": "assembler", "inputs": stage.getInputCols(), "output": stage.getOutputCol()}
+    if kind == "StandardScalerModel":
+        return {"kind": "scaler", "input": stage.getInputCol(), "output": stage.getOutputCol(),
+                "mean": stage.mean.toArray().tolist(), "std": stage.std.toArray().tolist(),
+                "with_mean": stage.getWithMean(), "with_std": stage.getWithStd()}
+    if kind == "LogisticRegressionModel":
+        if stage.numClasses != 2:
+            raise ValueError("only binary logistic regression is exported")
+        return {"kind": "logistic_regression", "input": stage.getFeaturesCol(),
+                "coefficients": stage.coefficients.toArray().tolist(), "intercept": float(stage.intercept)}
+    if kind == "RandomForestClassificationModel":
+        return {"kind": "random_forest", "input": stage.getFeaturesCol(), "trees": _tree_tables(stage),
+                "tree_weights": list(stage.treeWeights)}
+    if kind == "GBTClassificationModel":
+        return {"kind": "gbt", "input": stage.getFeaturesCol(), "trees": _tree_tables(stage),
+                "tree_weights": list(stage.treeWeights)}
+    if kind == "MultilayerPerceptronClassificationModel":
+        return {"kind": "mlp", "input": stage.getFeaturesCol(), "layers": list(stage.getLayers()),
+                "weights": stage.weights.toArray().tolist()}
+    if kind == "KMeansModel":
+        return {"kind": "kmeans", "input": stage.getFeaturesCol(),
+                "centers": [c.tolist() for c in stage.clusterCenters()]}
+    raise ValueError(f"stage {kind} has no portable form: use only the stock stages of train_supervised")
+
+
+def export_pipeline(model: Any, odds_factor: float, **info: Any) -> dict[str, Any]:
+    """The fitted PipelineModel as a JSON-ready document (stages in order, PD odds factor, free `info`)."""
+    return {"format": FORMAT, "odds_factor": float(odds_factor), "info": info,
+            "stages": [_export_stage(s) for s in model.stages]}
+
+
+# ---------------------------------------------------------------- scoring (numpy only)
+
+
+def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+    """A numeric input as float64 with nulls as NaN (what Spark's Imputer treats as missing)."""
+    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+
+
+def _tree_leaves(tree: dict[str, Any], x: np.ndarray) -> np.ndarray:
+    """Leaf node index of every row, walking all rows down the tree level by level."""
+    left, right, feature = tree["_left"], tree["_right"], tree["_feature"]
+    node = np.zeros(len(x), dtype=np.int64)
+    rows = np.arange(len(x))
+    active = left[node] >= 0
+    while active.any():
+        r, n = rows[active], node[active]
+        value = x[r, feature[n]]
+        go_left = value <= tree["_threshold"][n]
+        for i in np.flatnonzero(tree["_categorical"][n]):  # categorical splits: value in the left set
+            go_left[i] = value[i] in tree["left_categories"][n[i]]
+        node[r] = np.where(go_left, left[n], right[n])
+        active = left[node] >= 0
+    return node
+
+
+def _prepare_tree(tree: dict[str, Any]) -> dict[str, Any]:
+    tree["_left"] = np.asarray(tree["left"], dtype=np.int64)
+    tree["_right"] = np.asarray(tree["right"], dtype=np.int64)
+    tree["_feature"] = np.maximum(np.asarray(tree["feature"], dtype=np.int64), 0)
+    tree["_threshold"] = np.asarray(tree["threshold"], dtype=np.float64)
+    tree["_categorical"] = np.array([c is not None for c in tree["left_categories"]])
+    stats = np.zeros((len(tree["stats"]), 2))
+    for i, s in enumerate(tree["stats"]):
+        if len(s) >= 2:  # classification trees keep class counts; regression trees (GBT) keep moments
+            total = s[0] + s[1]
+            stats[i] = (s[0] / total, s[1] / total) if total else (0.0, 0.0)
+    tree["_class_share"] = stats
+    tree["_prediction"] = np.asarray(tree["prediction"], dtype=np.float64)
+    return tree
+
+
+def one_hot_width(stage: dict[str, Any], size: int) -> int:
+    """Output width of Spark's OneHotEncoder for an input of `size` categories (dropLast / keep rules)."""
+    keep, drop = stage["handle_invalid"] == "keep", stage["drop_last"]
+    return size + 1 if keep and not drop else size - 1 if drop and not keep else size
+
+
+def _sigmoid(z: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+class PortableModel:
+    """A fitted credit-risk pipeline without Spark: `predict_pd(frame)` -> PDs as Spark would give them."""
+
+    def __init__(self, document: dict[str, Any]) -> None:
+        if document.get("format") != FORMAT:
+            raise ValueError(f"not a portable credit-risk model (format {document.get('format')!r}, expected {FORMAT!r})")
+        self.document = document
+        self.stages = document["stages"]
+        self.odds_factor = float(document["odds_factor"])
+        self.info = document.get("info", {})
+        for stage in self.stages:
+            for tree in stage.get("trees", []):
+                _prepare_tree(tree)
+            if stage["kind"] == "mlp":
+                stage["_matrices"] = self._mlp_matrices(stage)
+        first = self.stages[0]
+        self.numeric_inputs = first["inputs"] if first["kind"] == "imputer" else []
+        indexers = [s for s in self.stages if s["kind"] == "string_indexer"]
+        self.categorical_inputs = indexers[0]["inputs"] if indexers else []
+        self.categories = {c: labels for s in indexers for c, labels in zip(s["inputs"], s["labels"], strict=True)}
+        self.model_kind = self.stages[-1]["kind"]
+
+    @classmethod
+    def load(cls, path: str | Path) -> PortableModel:
+        return cls(json.loads(Path(path).read_text()))
+
+    @staticmethod
+    def _mlp_matrices(stage: dict[str, Any]) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Spark's flat MLP weights: per layer a column-major (out x in) matrix, then the bias."""
+        weights, layers, offset, out = np.asarray(stage["weights"]), stage["layers"], 0, []
+        for n_in, n_out in zip(layers[:-1], layers[1:], strict=True):
+            w = weights[offset:offset + n_in * n_out].reshape((n_out, n_in), order="F")
+            offset += n_in * n_out
+            b = weights[offset:offset + n_out]
+            offset += n_out
+            out.append((w, b))
+        return out
+
+    # -- stages
+
+    def _apply(self, stage: dict[str, Any], cols: dict[str, np.ndarray], frame: pd.DataFrame) -> None:
+        kind = stage["kind"]
+        if kind == "imputer":
+            for name, out, value in zip(stage["inputs"], stage["outputs"], stage["surrogates"], strict=True):
+                x = _column(frame, name)
+                cols[out] = np.where(np.isnan(x), value, x)
+        elif kind == "string_indexer":
+            for name, out, labels in zip(stage["inputs"], stage["outputs"], stage["labels"], strict=True):
+                index = {label: float(i) for i, label in enumerate(labels)}
+                unseen = float(len(labels)) if stage["handle_invalid"] == "keep" else np.nan
+                values = frame[name].astype(object).where(frame[name].notna(), None)
+                cols[out] = np.array([index.get(v, unseen) if v is not None else unseen for v in values])
+        elif kind == "one_hot":
+            for name, out, size in zip(stage["inputs"], stage["outputs"], stage["category_sizes"], strict=True):
+                width = one_hot_width(stage, size)
+                idx = cols[name]
+                valid = (idx >= 0) & (idx < size) & (idx == np.floor(idx))
+                position = np.where(valid, idx, size).astype(np.int64)
+                block = np.zeros((len(idx), width))
+                hit = position < width
+                block[np.flatnonzero(hit), position[hit]] = 1.0
+                cols[out] = block
+        elif kind == "assembler":
+            parts = [cols[c] if c in cols else _column(frame, c) for c in stage["inputs"]]
+            cols[stage["output"]] = np.column_stack([p.reshape(len(frame), -1) for p in parts])
+        elif kind == "scaler":
+            x = cols[stage["input"]]
+            mean, std = np.asarray(stage["mean"]), np.asarray(stage["std"])
+            if stage["with_mean"]:
+                x = x - mean
+            if stage["with_std"]:
+                x = np.where(std != 0, x / np.where(std != 0, std, 1.0), 0.0)
+            cols[stage["output"]] = x
+        else:
+            raise ValueError(f"unknown stage kind {kind!r}")
+
+    def _probability(self, stage: dict[str, Any], x: np.ndarray) -> np.ndarray:
+        """Spark's probability of class 1 for the model stage."""
+        kind = stage["kind"]
+        if kind == "logistic_regression":
+            return _sigmoid(x @ np.asarray(stage["coefficients"]) + stage["intercept"])
+        if kind == "random_forest":
+            votes = np.zeros((len(x), 2))
+            for tree, weight in zip(stage["trees"], stage["tree_weights"], strict=True):
+                votes += weight * tree["_class_share"][_tree_leaves(tree, x)]
+            total = votes.sum(axis=1)
+            return np.divide(votes[:, 1], total, out=np.zeros(len(x)), where=total > 0)
+        if kind == "gbt":
+            margin = np.zeros(len(x))
+            for tree, weight in zip(stage["trees"], stage["tree_weights"], strict=True):
+                margin += weight * tree["_prediction"][_tree_leaves(tree, x)]
+            return 1.0 / (1.0 + np.exp(-2.0 * margin))  # Spark's log-loss link
+        if kind == "mlp":
+            a = x
+            matrices = stage["_matrices"]
+            for w, b in matrices[:-1]:
+                a = _sigmoid(a @ w.T + b)
+            w, b = matrices[-1]
+            z = a @ w.T + b
+            z = np.exp(z - z.max(axis=1, keepdims=True))
+            return (z / z.sum(axis=1, keepdims=True))[:, 1]
+        raise ValueError(f"unknown model kind {kind!r}")
+
+    def features(self, frame: pd.DataFrame) -> np.ndarray:
+        """The model's input matrix (after every feature stage)."""
+        cols: dict[str, np.ndarray] = {}
+        for stage in self.stages[:-1]:
+            self._apply(stage, cols, frame)
+        return cols[self.stages[-1]["input"]]
+
+    def probability_from_matrix(self, x: np.ndarray) -> np.ndarray:
+        """The model stage's probability of default (before prior correction) for a feature matrix."""
+        return self._probability(self.stages[-1], x)
+
+    def prior_corrected(self, raw: np.ndarray) -> np.ndarray:
+        """`train_supervised.pd_column`: clip, then odds x the training odds factor."""
+        raw = np.clip(raw, PD_CLIP, 1 - PD_CLIP)
+        odds = raw / (1 - raw) * self.odds_factor
+        return odds / (1 + odds)
+
+    def predict_pd(self, frame: pd.DataFrame) -> np.ndarray:
+        """Prior-corrected PD of every row (the same number `train_supervised.pd_column` gives on Spark)."""
+        if len(frame) == 0:
+            return np.zeros(0)
+        return self.prior_corrected(self.probability_from_matrix(self.features(frame)))
