@@ -25,7 +25,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import TypeAdapter, ValidationError
 
 from credit_risk.serving.inference_log import TABLE as INFERENCE_TABLE
-from credit_risk.serving.inference_log import InferenceLog, log_rows
+from credit_risk.serving.inference_log import InferenceLog
 from credit_risk.serving.metrics import ServiceMetrics
 from credit_risk.serving.model_store import LoadedModel, ModelStore
 from credit_risk.serving.schema import LoanApplication, to_features
@@ -102,7 +102,8 @@ class OpsMiddleware:
         path = scope["path"]
         route = path if path in OPEN_ROUTES or path == "/predict" else (
             "/serving-endpoints/{name}/invocations" if path.endswith("/invocations") else
-            "/serving-endpoints/{name}" if path.startswith("/serving-endpoints/") else "other")
+            "/serving-endpoints/{name}" if path.startswith(("/serving-endpoints/", "/api/2.0/serving-endpoints/"))
+            else "other")
         headers = dict(scope["headers"])
         request_id = headers.get(b"x-request-id", b"").decode()[:64] or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
@@ -119,12 +120,14 @@ class OpsMiddleware:
                     headers.get(b"authorization", b""), self.token):
                 return await _error(401, "missing or invalid bearer token")(scope, receive, send_wrapped)
             length = headers.get(b"content-length")
+            too_large = _error(413, f"request body over {self.settings.max_body_bytes} bytes")
             if length is not None and (not length.isdigit() or int(length) > self.settings.max_body_bytes):
-                return await _error(413, f"request body over {self.settings.max_body_bytes} bytes")(
-                    scope, receive, send_wrapped)
-            await self.app(scope, self._limited(receive), send_wrapped)
-        except _BodyTooLarge:
-            await _error(413, f"request body over {self.settings.max_body_bytes} bytes")(scope, receive, send_wrapped)
+                return await too_large(scope, receive, send_wrapped)
+            if length is None and scope["method"] in ("POST", "PUT", "PATCH"):
+                receive = await self._buffered(receive)  # chunked: no length to check up front
+                if receive is None:
+                    return await too_large(scope, _empty_receive, send_wrapped)
+            await self.app(scope, receive, send_wrapped)
         finally:
             elapsed = time.perf_counter() - start
             self.metrics.requests.labels(route, scope["method"], str(status["code"])).inc()
@@ -134,24 +137,27 @@ class OpsMiddleware:
                                            "method": scope["method"], "status": status["code"],
                                            "ms": round(elapsed * 1000, 3)})
 
-    def _limited(self, receive: Any) -> Any:
-        """A receive() that stops a chunked body at the limit (no Content-Length to check up front)."""
-        seen = {"n": 0}
-        limit = self.settings.max_body_bytes
-
-        async def wrapped() -> dict:
+    async def _buffered(self, receive: Any) -> Any:
+        """Read a chunked body up to the limit; a replaying receive(), or None when it is too large."""
+        body, more = bytearray(), True
+        while more:
             message = await receive()
-            if message["type"] == "http.request":
-                seen["n"] += len(message.get("body", b""))
-                if seen["n"] > limit:
-                    raise _BodyTooLarge
-            return message
+            if message["type"] != "http.request":
+                break
+            body += message.get("body", b"")
+            more = message.get("more_body", False)
+            if len(body) > self.settings.max_body_bytes:
+                return None
+        replay = [{"type": "http.request", "body": bytes(body), "more_body": False}]
 
-        return wrapped
+        async def replaying() -> dict:
+            return replay.pop() if replay else await receive()
+
+        return replaying
 
 
-class _BodyTooLarge(Exception):
-    pass
+async def _empty_receive() -> dict:
+    return {"type": "http.disconnect"}
 
 
 def _field_errors(exc: ValidationError | RequestValidationError) -> list[dict[str, Any]]:
@@ -232,9 +238,8 @@ def create_app(settings: ServeSettings | None = None, store: ModelStore | None =
         for a in answers:
             metrics.pd.observe(a["pd"])
             metrics.predictions.labels(a["decision"]).inc()
-        if state["inference_log"] is not None:
-            feature_rows = frame.to_dict("records")
-            state["inference_log"].record(log_rows(feature_rows, answers, request.scope["state"]["request_id"], model))
+        if state["inference_log"] is not None:  # rows are built on the writer thread, not here
+            state["inference_log"].record(frame, answers, request.scope["state"]["request_id"], model.name, model.version)
         return model, answers
 
     @app.exception_handler(_Unavailable)
@@ -265,6 +270,7 @@ def create_app(settings: ServeSettings | None = None, store: ModelStore | None =
         model, answers = _score([a.model_dump() for a in apps], request, explain)
         return {"predictions": answers, "model": model.describe(), "threshold": settings.threshold}
 
+    @app.get("/api/2.0/serving-endpoints/{name}", summary="Databricks REST API: describe the endpoint")
     @app.get("/serving-endpoints/{name}", summary="Databricks Model Serving: describe the endpoint")
     def endpoint(name: str) -> Response:
         if name != settings.endpoint_name:

@@ -1,7 +1,7 @@
 """The inference log: every prediction appended to a Delta table, in batches, off the request path.
 
 Requests only put rows on a bounded queue (a full queue drops and counts, it never blocks a request);
-one writer thread appends a batch with delta-rs every `flush_rows` rows or `flush_seconds`, and flushes
+one writer thread appends a batch with delta-rs every `flush_requests` requests or `flush_seconds`, and flushes
 what is left on shutdown. No Spark in the serving process. Applicant features are kept because drift
 monitoring needs them; the request id and a hash of the features identify a row without the loan id.
 """
@@ -47,10 +47,10 @@ def feature_hash(row: dict[str, Any]) -> str:
 class InferenceLog:
     """Queue + writer thread appending prediction rows to a Delta table with delta-rs."""
 
-    def __init__(self, path: str | Path, flush_rows: int = 1000, flush_seconds: float = 2.0,
-                 max_queue: int = 100_000, metrics: Any = None) -> None:
+    def __init__(self, path: str | Path, flush_requests: int = 200, flush_seconds: float = 2.0,
+                 max_queue: int = 10_000, metrics: Any = None) -> None:
         self.path = str(path)
-        self.flush_rows, self.flush_seconds = flush_rows, flush_seconds
+        self.flush_requests, self.flush_seconds = flush_requests, flush_seconds
         self.queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=max_queue)
         self.metrics = metrics
         self.schema = schema()
@@ -58,14 +58,14 @@ class InferenceLog:
         self._thread = threading.Thread(target=self._run, name="inference-log", daemon=True)
         self._thread.start()
 
-    def record(self, rows: list[dict[str, Any]]) -> None:
-        """Enqueue rows without waiting; rows that do not fit are dropped and counted."""
-        for row in rows:
-            try:
-                self.queue.put_nowait(row)
-            except queue.Full:
-                if self.metrics:
-                    self.metrics.inference_dropped.inc()
+    def record(self, columns: dict[str, list[Any]], answers: list[dict[str, Any]], request_id: str,
+               model_name: str, model_version: str) -> None:
+        """Enqueue one request's loans without waiting; a full queue drops them and counts them."""
+        try:
+            self.queue.put_nowait((columns, answers, request_id, model_name, model_version, datetime.now(UTC)))
+        except queue.Full:
+            if self.metrics:
+                self.metrics.inference_dropped.inc(len(answers))
 
     def _drain(self, limit: int) -> list[dict[str, Any]]:
         out = []
@@ -76,9 +76,10 @@ class InferenceLog:
                 break
         return out
 
-    def _write(self, rows: list[dict[str, Any]]) -> None:
+    def _write(self, requests: list[tuple]) -> None:
         from deltalake import write_deltalake
 
+        rows = [row for request in requests for row in log_rows(*request)]
         table = pa.Table.from_pylist(rows, schema=self.schema)
         try:
             write_deltalake(self.path, table, mode="append")
@@ -93,9 +94,9 @@ class InferenceLog:
     def _run(self) -> None:
         last = time.monotonic()
         while not self._stop.is_set():
-            if self.queue.qsize() >= self.flush_rows or (time.monotonic() - last >= self.flush_seconds
+            if self.queue.qsize() >= self.flush_requests or (time.monotonic() - last >= self.flush_seconds
                                                         and not self.queue.empty()):
-                self._write(self._drain(self.flush_rows * 10))
+                self._write(self._drain(self.flush_requests))
                 last = time.monotonic()
             self._stop.wait(0.05)
         rest = self._drain(self.queue.qsize() + 1)
@@ -108,15 +109,14 @@ class InferenceLog:
         self._thread.join(timeout=timeout)
 
 
-def log_rows(frame_records: list[dict[str, Any]], answers: list[dict[str, Any]], request_id: str,
-             model: Any) -> list[dict[str, Any]]:
+def log_rows(columns: dict[str, list[Any]], answers: list[dict[str, Any]], request_id: str, model_name: str,
+             model_version: str, scored_at: datetime) -> list[dict[str, Any]]:
     """Rows of the inference table for one request's loans and answers."""
-    now = datetime.now(UTC)
     rows = []
-    for rec, ans in zip(frame_records, answers, strict=True):
-        row = {c: rec.get(c) for c in features.FEATURES}
-        row.update(request_id=request_id, feature_hash=feature_hash(rec), pd=ans["pd"],
-                   decision=int(ans["decision"] == "decline"), model_name=model.name,
-                   model_version=int(model.version), scored_at=now, source="api")
+    for i, ans in enumerate(answers):
+        row = {c: columns[c][i] for c in features.FEATURES}
+        row.update(request_id=request_id, feature_hash=feature_hash(row), pd=ans["pd"],
+                   decision=int(ans["decision"] == "decline"), model_name=model_name,
+                   model_version=int(model_version), scored_at=scored_at, source="api")
         rows.append(row)
     return rows

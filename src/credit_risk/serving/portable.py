@@ -49,14 +49,29 @@ def _tree_tables(model: Any) -> list[dict[str, Any]]:
             "left": [n["leftChild"] for n in nodes],
             "right": [n["rightChild"] for n in nodes],
             "feature": [n["split"]["featureIndex"] for n in nodes],
-            "threshold": [n["split"]["leftCategoriesOrThreshold"][0] if n["split"]["numCategories"] < 0
-                          and n["leftChild"] >= 0 else 0.0 for n in nodes],
-            "left_categories": [n["split"]["leftCategoriesOrThreshold"] if n["split"]["numCategories"] >= 0
-                                else None for n in nodes],
+            "threshold": [_threshold(n) for n in nodes],
+            "left_if_greater": [n["leftChild"] >= 0 and n["split"]["numCategories"] >= 0
+                                and n["split"]["leftCategoriesOrThreshold"] == [1.0] for n in nodes],
             "prediction": [n["prediction"] for n in nodes],
             "stats": [n["impurityStats"] for n in nodes],
         })
     return out
+
+
+def _threshold(node: dict[str, Any]) -> float:
+    """A split as `x <= t` (or `x > t`): continuous splits as they are; one-hot (binary) splits at 0.5.
+
+    Spark treats the assembled one-hot columns as binary categorical features: "x in {0}" goes left (x <= 0.5)
+    and "x in {1}" goes left (x > 0.5, flagged `left_if_greater`); NaN goes right in all three, as in Spark.
+    """
+    split = node["split"]
+    if node["leftChild"] < 0:
+        return 0.0
+    if split["numCategories"] < 0:
+        return split["leftCategoriesOrThreshold"][0]
+    if split["numCategories"] == 2 and split["leftCategoriesOrThreshold"] in ([0.0], [1.0]):
+        return 0.5
+    raise ValueError(f"categorical split over {split['numCategories']} categories has no portable form")
 
 
 def _export_stage(stage: Any) -> dict[str, Any]:
@@ -107,42 +122,71 @@ def export_pipeline(model: Any, odds_factor: float, **info: Any) -> dict[str, An
 # ---------------------------------------------------------------- scoring (numpy only)
 
 
-def _column(frame: pd.DataFrame, name: str) -> np.ndarray:
+def n_rows(frame: Any) -> int:
+    """Rows of a DataFrame or of a mapping column -> values."""
+    return len(frame) if isinstance(frame, pd.DataFrame) else len(next(iter(frame.values())))
+
+
+def _column(frame: Any, name: str) -> np.ndarray:
     """A numeric input as float64 with nulls as NaN (what Spark's Imputer treats as missing)."""
-    return pd.to_numeric(frame[name], errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    values = frame[name]
+    if isinstance(values, pd.Series):
+        return pd.to_numeric(values, errors="coerce").to_numpy(dtype=np.float64, na_value=np.nan)
+    return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
-def _tree_leaves(tree: dict[str, Any], x: np.ndarray) -> np.ndarray:
-    """Leaf node index of every row, walking all rows down the tree level by level."""
-    left, right, feature = tree["_left"], tree["_right"], tree["_feature"]
-    node = np.zeros(len(x), dtype=np.int64)
-    rows = np.arange(len(x))
-    active = left[node] >= 0
-    while active.any():
-        r, n = rows[active], node[active]
-        value = x[r, feature[n]]
-        go_left = value <= tree["_threshold"][n]
-        for i in np.flatnonzero(tree["_categorical"][n]):  # categorical splits: value in the left set
-            go_left[i] = value[i] in tree["left_categories"][n[i]]
-        node[r] = np.where(go_left, left[n], right[n])
-        active = left[node] >= 0
-    return node
+def _labels(frame: Any, name: str) -> list[Any]:
+    """A categorical input as a list with None for missing (pandas NaN included)."""
+    values = frame[name]
+    values = values.tolist() if isinstance(values, pd.Series) else values
+    return [None if v is None or (isinstance(v, float) and v != v) else v for v in values]
 
 
-def _prepare_tree(tree: dict[str, Any]) -> dict[str, Any]:
-    tree["_left"] = np.asarray(tree["left"], dtype=np.int64)
-    tree["_right"] = np.asarray(tree["right"], dtype=np.int64)
-    tree["_feature"] = np.maximum(np.asarray(tree["feature"], dtype=np.int64), 0)
-    tree["_threshold"] = np.asarray(tree["threshold"], dtype=np.float64)
-    tree["_categorical"] = np.array([c is not None for c in tree["left_categories"]])
-    stats = np.zeros((len(tree["stats"]), 2))
-    for i, s in enumerate(tree["stats"]):
-        if len(s) >= 2:  # classification trees keep class counts; regression trees (GBT) keep moments
-            total = s[0] + s[1]
-            stats[i] = (s[0] / total, s[1] / total) if total else (0.0, 0.0)
-    tree["_class_share"] = stats
-    tree["_prediction"] = np.asarray(tree["prediction"], dtype=np.float64)
-    return tree
+def _depth(tree: dict[str, Any]) -> int:
+    depth, frontier = 0, [0]
+    while frontier:
+        frontier = [c for n in frontier for c in (tree["left"][n], tree["right"][n]) if c >= 0]
+        depth += 1 if frontier else 0
+    return depth
+
+
+class _Forest:
+    """All trees of an ensemble in flat arrays, walked together: one numpy step per tree level."""
+
+    def __init__(self, trees: list[dict[str, Any]]) -> None:
+        offsets = np.cumsum([0] + [len(t["left"]) for t in trees])[:-1]
+
+        def joined(key: str, dtype: Any) -> np.ndarray:
+            return np.concatenate([np.asarray(t[key], dtype=dtype) for t in trees])
+
+        def children(key: str) -> np.ndarray:
+            return np.concatenate([np.where(np.asarray(t[key]) >= 0, np.asarray(t[key]) + o, -1)
+                                   for t, o in zip(trees, offsets, strict=True)])
+
+        self.roots = offsets.astype(np.int64)
+        self.left, self.right = children("left"), children("right")
+        self.is_leaf = self.left < 0
+        self.feature = np.maximum(joined("feature", np.int64), 0)
+        self.threshold = joined("threshold", np.float64)
+        self.greater = joined("left_if_greater", bool)
+        self.prediction = joined("prediction", np.float64)
+        share = np.zeros((len(self.left), 2))
+        for i, st in enumerate(s for t in trees for s in t["stats"]):
+            if len(st) >= 2 and st[0] + st[1] > 0:  # classification trees keep class counts (GBT: moments)
+                share[i] = (st[0] / (st[0] + st[1]), st[1] / (st[0] + st[1]))
+        self.class_share = share
+        self.depth = max(_depth(t) for t in trees)
+
+    def leaves(self, x: np.ndarray) -> np.ndarray:
+        """(rows, trees) leaf indices."""
+        node = np.broadcast_to(self.roots, (len(x), len(self.roots))).copy()
+        rows = np.arange(len(x))[:, None]
+        for _ in range(self.depth):
+            value = x[rows, self.feature[node]]
+            threshold = self.threshold[node]
+            go_left = np.where(self.greater[node], value > threshold, value <= threshold)
+            node = np.where(self.is_leaf[node], node, np.where(go_left, self.left[node], self.right[node]))
+        return node
 
 
 def one_hot_width(stage: dict[str, Any], size: int) -> int:
@@ -166,8 +210,10 @@ class PortableModel:
         self.odds_factor = float(document["odds_factor"])
         self.info = document.get("info", {})
         for stage in self.stages:
-            for tree in stage.get("trees", []):
-                _prepare_tree(tree)
+            if "trees" in stage:
+                stage["_forest"] = _Forest(stage["trees"])
+            if stage["kind"] == "string_indexer":
+                stage["_index"] = [{label: float(i) for i, label in enumerate(labels)} for labels in stage["labels"]]
             if stage["kind"] == "mlp":
                 stage["_matrices"] = self._mlp_matrices(stage)
         first = self.stages[0]
@@ -202,11 +248,9 @@ class PortableModel:
                 x = _column(frame, name)
                 cols[out] = np.where(np.isnan(x), value, x)
         elif kind == "string_indexer":
-            for name, out, labels in zip(stage["inputs"], stage["outputs"], stage["labels"], strict=True):
-                index = {label: float(i) for i, label in enumerate(labels)}
-                unseen = float(len(labels)) if stage["handle_invalid"] == "keep" else np.nan
-                values = frame[name].astype(object).where(frame[name].notna(), None)
-                cols[out] = np.array([index.get(v, unseen) if v is not None else unseen for v in values])
+            for name, out, index in zip(stage["inputs"], stage["outputs"], stage["_index"], strict=True):
+                unseen = float(len(index)) if stage["handle_invalid"] == "keep" else np.nan
+                cols[out] = np.array([index.get(v, unseen) for v in _labels(frame, name)], dtype=np.float64)
         elif kind == "one_hot":
             for name, out, size in zip(stage["inputs"], stage["outputs"], stage["category_sizes"], strict=True):
                 width = one_hot_width(stage, size)
@@ -219,7 +263,7 @@ class PortableModel:
                 cols[out] = block
         elif kind == "assembler":
             parts = [cols[c] if c in cols else _column(frame, c) for c in stage["inputs"]]
-            cols[stage["output"]] = np.column_stack([p.reshape(len(frame), -1) for p in parts])
+            cols[stage["output"]] = np.column_stack([p.reshape(n_rows(frame), -1) for p in parts])
         elif kind == "scaler":
             x = cols[stage["input"]]
             mean, std = np.asarray(stage["mean"]), np.asarray(stage["std"])
@@ -237,15 +281,13 @@ class PortableModel:
         if kind == "logistic_regression":
             return _sigmoid(x @ np.asarray(stage["coefficients"]) + stage["intercept"])
         if kind == "random_forest":
-            votes = np.zeros((len(x), 2))
-            for tree, weight in zip(stage["trees"], stage["tree_weights"], strict=True):
-                votes += weight * tree["_class_share"][_tree_leaves(tree, x)]
+            forest = stage["_forest"]
+            votes = np.einsum("rtc,t->rc", forest.class_share[forest.leaves(x)], np.asarray(stage["tree_weights"]))
             total = votes.sum(axis=1)
             return np.divide(votes[:, 1], total, out=np.zeros(len(x)), where=total > 0)
         if kind == "gbt":
-            margin = np.zeros(len(x))
-            for tree, weight in zip(stage["trees"], stage["tree_weights"], strict=True):
-                margin += weight * tree["_prediction"][_tree_leaves(tree, x)]
+            forest = stage["_forest"]
+            margin = forest.prediction[forest.leaves(x)] @ np.asarray(stage["tree_weights"])
             return 1.0 / (1.0 + np.exp(-2.0 * margin))  # Spark's log-loss link
         if kind == "mlp":
             a = x
@@ -277,6 +319,6 @@ class PortableModel:
 
     def predict_pd(self, frame: pd.DataFrame) -> np.ndarray:
         """Prior-corrected PD of every row (the same number `train_supervised.pd_column` gives on Spark)."""
-        if len(frame) == 0:
+        if n_rows(frame) == 0:
             return np.zeros(0)
         return self.prior_corrected(self.probability_from_matrix(self.features(frame)))

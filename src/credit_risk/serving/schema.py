@@ -9,9 +9,8 @@ what an application form holds.
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Any, Literal
 
-import pandas as pd
 from pydantic import BaseModel, ConfigDict, Field
 
 from credit_risk import features
@@ -77,26 +76,23 @@ def normalise_title(title: str | None) -> str | None:
     return text or None
 
 
-def to_features(records: list[dict], known_titles: list[str]) -> pd.DataFrame:
-    """Application records (already validated) -> the gold feature frame the model was trained on."""
-    frame = pd.DataFrame.from_records(records, columns=["loan_id", *INPUT_FIELDS])
-    numeric = [c for c in INPUT_FIELDS if c in features.NUMERIC]
-    out = frame[numeric].apply(pd.to_numeric, errors="coerce").astype("float64")
-    dti = out["dti"]
-    invalid = (dti > 100) | (dti < 0)
-    out["dti"] = dti.where(~invalid)
-    income = out["annual_inc"].where(out["annual_inc"] > 0)
-    out["loan_to_income"] = out["loan_amnt"] / income
-    out["installment_to_income"] = out["installment"] * 12 / income
-    out["tot_cur_bal_missing"] = out["tot_cur_bal"].isna().astype("int32")
-    out["bc_util_missing"] = out["bc_util"].isna().astype("int32")
-    out["mo_sin_old_rev_tl_op_missing"] = out["mo_sin_old_rev_tl_op"].isna().astype("int32")
-    out["dti_invalid"] = invalid.astype("int32")
+def to_features(records: list[dict[str, Any]], known_titles: list[str]) -> dict[str, list[Any]]:
+    """Application records (already validated) -> gold feature columns (name -> values), as gold derives them.
+
+    Plain lists, no pandas: a single application is scored in well under a millisecond this way.
+    """
+    cols: dict[str, list[Any]] = {c: [r.get(c) for r in records] for c in ["loan_id", *INPUT_FIELDS]}
+    invalid = [d is not None and (d > 100 or d < 0) for d in cols["dti"]]
+    cols["dti"] = [None if bad else d for d, bad in zip(cols["dti"], invalid, strict=True)]
+    income = [i if i is not None and i > 0 else None for i in cols["annual_inc"]]
+    cols["loan_to_income"] = [a / i if i else None for a, i in zip(cols["loan_amnt"], income, strict=True)]
+    cols["installment_to_income"] = [a * 12 / i if i else None for a, i in zip(cols["installment"], income, strict=True)]
+    cols["tot_cur_bal_missing"] = [int(v is None) for v in cols["tot_cur_bal"]]
+    cols["bc_util_missing"] = [int(v is None) for v in cols["bc_util"]]
+    cols["mo_sin_old_rev_tl_op_missing"] = [int(v is None) for v in cols["mo_sin_old_rev_tl_op"]]
+    cols["dti_invalid"] = [int(bad) for bad in invalid]
     known = set(known_titles)
-    titles = [normalise_title(t) for t in frame["emp_title"]]
-    out["emp_title_clean"] = ["missing" if t is None else t if t in known else "other" for t in titles]
-    for c in features.CATEGORICAL:
-        if c != "emp_title_clean":
-            out[c] = frame[c].astype(object).where(frame[c].notna(), None)
-    out.insert(0, features.KEY, frame["loan_id"].astype(object).where(frame["loan_id"].notna(), None))
-    return out[[features.KEY, *features.FEATURES]]
+    titles = [normalise_title(t) for t in cols.pop("emp_title")]
+    cols["emp_title_clean"] = ["missing" if t is None else t if t in known else "other" for t in titles]
+    cols[features.KEY] = cols.pop("loan_id")
+    return {c: cols[c] for c in [features.KEY, *features.FEATURES]}

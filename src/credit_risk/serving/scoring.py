@@ -77,7 +77,7 @@ class Segmenter:
     model: PortableModel
     segment_of_cluster: dict[int, int]
 
-    def assign(self, frame: pd.DataFrame) -> np.ndarray:
+    def assign(self, frame: Any) -> np.ndarray:
         x = self.model.features(frame)
         centres = np.asarray(self.model.stages[-1]["centers"])
         cluster = ((x[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
@@ -113,12 +113,12 @@ class Scorer:
                         if effect[j, i] > 1e-9])
         return out
 
-    def score(self, frame: pd.DataFrame, explain: bool = True) -> list[dict[str, Any]]:
+    def score(self, frame: Any, explain: bool = True) -> list[dict[str, Any]]:
         """Per loan: PD, decision, score and band, segment, reasons."""
         x = self.model.features(frame)
         pd_ = self.model.prior_corrected(self.model.probability_from_matrix(x))
-        reasons = self.reason_codes(x, pd_) if explain else [None] * len(frame)
-        segments = self.segmenter.assign(frame) if self.segmenter else [None] * len(frame)
+        reasons = self.reason_codes(x, pd_) if explain else [None] * len(x)
+        segments = self.segmenter.assign(frame) if self.segmenter else [None] * len(x)
         points = score_points(pd_)
         return [{"loan_id": lid, "pd": float(p), "decision": "decline" if p >= self.threshold else "approve",
                  "score": int(round(s)), "score_band": score_band(p),
