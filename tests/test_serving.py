@@ -26,7 +26,7 @@ from credit_risk.register import CHAMPION
 from credit_risk.runtime.config import load_config
 from credit_risk.runtime.tracking import configure_mlflow
 from credit_risk.serving.app import ServeSettings, create_app
-from credit_risk.serving.schema import INPUT_FIELDS
+from credit_risk.serving.schema import applications_from_gold
 from credit_risk.split import make_splits
 
 MODEL = "serving_test_pd"
@@ -79,15 +79,7 @@ def applications(gold):
     """Gold loans turned back into application JSON (the reverse of the API's derivations)."""
     rows = gold.where("dti_invalid = 0").limit(40).toPandas()
     rows = pd.concat([rows, gold.where("dti_invalid = 1").limit(2).toPandas()])
-    out = []
-    for _, r in rows.iterrows():
-        app = {c: (None if pd.isna(r[c]) else r[c]) for c in INPUT_FIELDS if c in r.index}
-        app["term_months"] = int(app["term_months"])
-        app["emp_title"] = {"missing": None, "other": "Chief Unicorn Wrangler"}.get(r["emp_title_clean"], r["emp_title_clean"])
-        if r["dti_invalid"] == 1:
-            app["dti"] = 999.0
-        app["loan_id"] = r[features.KEY]
-        out.append({k: (v.item() if hasattr(v, "item") else v) for k, v in app.items()})
+    out = applications_from_gold(rows)
     return out, rows
 
 
@@ -288,7 +280,7 @@ def test_inference_log_lands_in_delta_and_logs_hold_no_applicant_data(registry, 
             assert c.post("/predict", json=apps[i:i + 3]).status_code == 200
     table = DeltaTable(str(tmp_path / "inference_log")).to_pandas()  # flushed on shutdown
     assert len(table) == 12 and table["model_version"].nunique() == 1 and (table["source"] == "api").all()
-    assert features.KEY not in table.columns and table["feature_hash"].str.len().eq(32).all()
+    assert features.KEY not in table.columns and table["feature_hash"].str.len().eq(16).all()
     assert set(features.FEATURES) <= set(table.columns)
     logged = " ".join(r.getMessage() + str(r.__dict__) for r in caplog.records)
     assert "request" in logged

@@ -96,3 +96,25 @@ def to_features(records: list[dict[str, Any]], known_titles: list[str]) -> dict[
     cols["emp_title_clean"] = ["missing" if t is None else t if t in known else "other" for t in titles]
     cols[features.KEY] = cols.pop("loan_id")
     return {c: cols[c] for c in [features.KEY, *features.FEATURES]}
+
+
+def applications_from_gold(rows: Any) -> list[dict[str, Any]]:
+    """Gold feature rows (a pandas DataFrame) back into application JSON: for tests, benches and load tests.
+
+    The reverse of `to_features`: derived columns are dropped, an `other` title becomes an unknown title,
+    `missing` none, and an invalid DTI LendingClub's 999 marker.
+    """
+    import pandas as pd
+
+    out = []
+    for record in rows.to_dict("records"):
+        app = {c: (None if pd.isna(record[c]) else record[c]) for c in INPUT_FIELDS if c in record}
+        app["term_months"] = int(app["term_months"])
+        app["emp_title"] = {"missing": None, "other": "Chief Unicorn Wrangler"}.get(record["emp_title_clean"],
+                                                                                   record["emp_title_clean"])
+        if record.get("dti_invalid") == 1:
+            app["dti"] = 999.0
+        if features.KEY in record:
+            app["loan_id"] = record[features.KEY]
+        out.append({k: (v.item() if hasattr(v, "item") else v) for k, v in app.items()})
+    return out
