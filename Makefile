@@ -4,17 +4,29 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install check-java lint ui bench bench-full clean
+.PHONY: run test install system-deps check-java lint ui bench bench-full clean
 
 run: $(STAMP)  ## run the whole pipeline job locally on the generated default dataset
 	$(BIN)/credit-risk bundle run credit_risk_pipeline -t local
 
-test: $(STAMP)  ## lint, then every test and every notebook
+test: $(STAMP) system-deps  ## lint, then every test and every notebook
 	$(BIN)/ruff check src tests notebooks bench
 	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests
 	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest --nbmake --nbmake-timeout=900 notebooks
 
 install: $(STAMP)
+
+# Optional Debian packages: Prometheus (promtool checks and the scrape round-trip test) and OpenBLAS (native
+# BLAS for Spark MLlib). Installed when this is Debian and we may (root); otherwise the tests that need them skip.
+SYSTEM_PACKAGES := prometheus libopenblas0
+system-deps:
+	@if command -v promtool >/dev/null 2>&1 && ldconfig -p 2>/dev/null | grep -q libopenblas; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+		echo "installing Debian packages: $(SYSTEM_PACKAGES)"; \
+		(apt-get install -y -q --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null 2>&1 || \
+		 (apt-get update -q >/dev/null 2>&1 && apt-get install -y -q --no-install-recommends $(SYSTEM_PACKAGES) >/dev/null 2>&1)) || \
+		echo "could not install $(SYSTEM_PACKAGES): the tests that need them will skip and say why"; \
+	else echo "not root or not Debian: $(SYSTEM_PACKAGES) not installed; the tests that need them will skip"; fi
 
 check-java:
 	@command -v java >/dev/null 2>&1 || { echo "Java 17 is required for Spark. Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless; macOS: brew install openjdk@17" >&2; exit 1; }

@@ -318,3 +318,52 @@ def test_credit_risk_serve_command_starts_answers_and_stops_gracefully(registry,
     assert "cli-token" not in out  # the token is never logged
     lines = [line for line in out.splitlines() if line.startswith("{")]
     assert lines and all(line.endswith("}") for line in lines)  # structured JSON logs
+
+
+def test_prometheus_scrapes_the_api_and_answers_a_query(registry, applications, tmp_path):
+    """The real Prometheus (Debian package) on 127.0.0.1 scrapes the running API; the metric comes back."""
+    import shutil
+
+    import uvicorn
+
+    binary = shutil.which("prometheus")
+    if binary is None:
+        pytest.skip("prometheus not installed (Debian: apt-get install prometheus; `make test` does it when root)")
+    apps, _ = applications
+    api_port, prom_port = _free_port(), _free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(settings(tmp_path)), host="127.0.0.1", port=api_port,
+                                           log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    config = tmp_path / "prometheus.yml"
+    config.write_text(f"""global: {{scrape_interval: 1s, evaluation_interval: 1s}}
+scrape_configs:
+  - job_name: credit-risk-api
+    static_configs: [{{targets: ["127.0.0.1:{api_port}"]}}]
+""")
+    prom = subprocess.Popen([binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+                             f"--web.listen-address=127.0.0.1:{prom_port}"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.time() + 30
+        while not server.started and time.time() < deadline:
+            time.sleep(0.05)
+        assert httpx.post(f"http://127.0.0.1:{api_port}/predict", json=apps[:7]).status_code == 200
+        value = None
+        while time.time() < deadline and value is None:
+            time.sleep(0.5)
+            try:
+                answer = httpx.get(f"http://127.0.0.1:{prom_port}/api/v1/query",
+                                   params={"query": "credit_risk_pd_count"}, timeout=2).json()
+            except (httpx.TransportError, ValueError):
+                continue
+            if answer.get("data", {}).get("result"):
+                value = float(answer["data"]["result"][0]["value"][1])
+        assert value == 7.0
+        up = httpx.get(f"http://127.0.0.1:{prom_port}/api/v1/query", params={"query": "up"}).json()
+        assert up["data"]["result"][0]["value"][1] == "1"
+    finally:
+        prom.terminate()
+        prom.wait(timeout=20)
+        server.should_exit = True
+        thread.join(timeout=10)
