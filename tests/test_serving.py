@@ -4,8 +4,10 @@ the Model Serving protocol through the real databricks-sdk, reason codes, the in
 from __future__ import annotations
 
 import dataclasses
+import json
 import logging
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -30,6 +32,7 @@ from credit_risk.serving.schema import applications_from_gold
 from credit_risk.split import make_splits
 
 MODEL = "serving_test_pd"
+DOCKERFILE = Path(__file__).resolve().parents[1] / "docker" / "Dockerfile"
 
 
 @pytest.fixture(scope="module")
@@ -288,12 +291,24 @@ def test_inference_log_lands_in_delta_and_logs_hold_no_applicant_data(registry, 
         assert secret not in logged
 
 
+def test_serving_needs_no_spark():
+    """The API and the CLI import with pyspark made unimportable: the image ships without Spark or Java."""
+    code = ("import sys; sys.modules['pyspark'] = None; sys.modules['delta'] = None\n"
+            "from credit_risk.serving.app import create_app\nfrom credit_risk.cli import build_parser\nbuild_parser()")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_credit_risk_serve_command_starts_answers_and_stops_gracefully(registry, applications, tmp_path):
     apps, _ = applications
     port = _free_port()
     env = {**os.environ, "CREDIT_RISK_TRACKING_URI": registry["cfg"].tracking_uri, "CREDIT_RISK_MODEL_NAME": MODEL,
            "API_TOKEN": "cli-token", "CREDIT_RISK_INFERENCE_LOG": str(tmp_path / "log")}
-    proc = subprocess.Popen([sys.executable, "-m", "credit_risk.cli", "serve", "--port", str(port)], env=env,
+    # the image's own entry command (docker/Dockerfile CMD), run outside docker on a free port
+    cmd = json.loads(re.search(r"^CMD (\[.*\])$", DOCKERFILE.read_text(), re.M).group(1))
+    assert cmd[:2] == ["credit-risk", "serve"]
+    cmd = [str(Path(sys.executable).parent / cmd[0]), *cmd[1:]]
+    cmd[cmd.index("--port") + 1] = str(port)
+    proc = subprocess.Popen(cmd, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline, ready = time.time() + 60, None
