@@ -106,6 +106,43 @@ def test_runner_order_task_values_failure_retries_only_and_from(tmp_path):
         LocalJobRunner(bundle).run("j", only="ghost")
 
 
+def test_runner_python_wheel_and_spark_python_tasks(tmp_path):
+    """Wheel tasks run the installed entry point, Spark Python tasks their file; parameters are substituted."""
+    tasks = """\
+    - task_key: wheel
+      python_wheel_task:
+        package_name: credit_risk
+        entry_point: credit-risk
+        parameters: ["generate", "--rows", "40", "--out", "{{job.parameters.out}}", "--seed", "5"]
+    - task_key: script
+      depends_on: [{task_key: wheel}]
+      spark_python_task:
+        python_file: ../scripts/count.py
+        parameters: ["{{job.parameters.out}}", "{{job.parameters.greeting}}"]
+    - task_key: failing
+      depends_on: [{task_key: script}]
+      spark_python_task:
+        python_file: ../scripts/fail.py
+    """
+    root = _bundle(tmp_path / "b", tasks)
+    job = root / "resources" / "j.job.yml"
+    job.write_text(job.read_text().replace("      tasks:", "        - name: out\n          default: ${var.out}\n      tasks:"))
+    (root / "databricks.yml").write_text((root / "databricks.yml").read_text().replace(
+        "variables:\n", f"variables:\n  out:\n    default: {tmp_path / 'raw'}\n"))
+    (root / "scripts").mkdir()
+    (root / "scripts" / "count.py").write_text(
+        "import sys, pathlib, json\nfiles = sorted(pathlib.Path(sys.argv[1]).glob('*'))\n"
+        "pathlib.Path(sys.argv[1], 'seen.json').write_text(json.dumps([len(files), sys.argv[2]]))\n")
+    (root / "scripts" / "fail.py").write_text("raise SystemExit('no loans left to score')\n")
+    run = LocalJobRunner(validate_bundle(root), echo=lambda _: None).run("j")
+    assert [(r.task_key, r.status) for r in run.results] == [("wheel", "SUCCESS"), ("script", "SUCCESS"),
+                                                             ("failing", "FAILED")]
+    count, greeting = json.loads((tmp_path / "raw" / "seen.json").read_text())
+    assert count >= 1 and greeting == "hi"
+    assert "no loans left to score" in run.results[-1].error
+    assert (run.run_dir / "logs" / "wheel.log").exists()
+
+
 def test_cli_validate_and_run_exit_codes(tmp_path, capsys):
     root = _bundle(tmp_path, _task("a"))
     _notebook(root / "nb" / "a.ipynb", "raise SystemError('boom')")

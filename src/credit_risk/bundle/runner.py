@@ -4,7 +4,8 @@ Each notebook task gets a fresh kernel (as each task gets its own REPL on a job 
 hold the job parameters plus the task's base_parameters. Task values travel through files under the
 run folder (`runs/<job>/<run id>/`), where every executed notebook is saved with its outputs. Tasks run
 one after another: a 2-core machine gains nothing from running two Spark sessions at once.
-Condition tasks (`{{tasks.<key>.values.<name>}} == "true"`) and run-job tasks are honoured.
+Python wheel tasks run the installed package's entry point and Spark Python tasks their file, each in its
+own process. Condition tasks (`{{tasks.<key>.values.<name>}} == "true"`) and run-job tasks are honoured.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from credit_risk.runtime.context import GIT_ENV, HOME_ENV, JOB_ENV, RUN_ENV, TAS
 from credit_risk.runtime.dbutils import RUN_DIR_ENV, WIDGETS_ENV
 
 VALUE_REF = re.compile(r"\{\{\s*tasks\.([a-zA-Z0-9_]+)\.values\.([a-zA-Z0-9_]+)\s*\}\}")
+PARAM_REF = re.compile(r"\{\{\s*job\.parameters\.([a-zA-Z0-9_]+)\s*\}\}")
 MAX_LOCAL_RETRY_WAIT_S = 2.0
 
 
@@ -61,8 +63,34 @@ def _task_values(run_dir: Path, task: str) -> dict[str, Any]:
     return json.loads(f.read_text()) if f.exists() else {}
 
 
-def _substitute(text: str, run_dir: Path) -> str:
-    return VALUE_REF.sub(lambda m: str(_task_values(run_dir, m.group(1)).get(m.group(2), "")), text)
+def _substitute(text: str, run_dir: Path, params: dict[str, Any] | None = None) -> str:
+    """Dynamic value references: `{{tasks.<key>.values.<name>}}` and `{{job.parameters.<name>}}`."""
+    text = VALUE_REF.sub(lambda m: str(_task_values(run_dir, m.group(1)).get(m.group(2), "")), text)
+    return PARAM_REF.sub(lambda m: str((params or {}).get(m.group(1), "")), text)
+
+
+def _run_process(argv: list[str], env: dict[str, str], timeout: int | None, log: Path) -> None:
+    """A Python wheel / Spark Python task: its own process (as on a cluster's driver), output kept in the run."""
+    import subprocess
+
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as out:
+        done = subprocess.run(argv, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout or None)
+    if done.returncode != 0:
+        tail = [ln for ln in log.read_text().splitlines() if ln.strip()][-1:] or ["(no output)"]
+        raise RuntimeError(f"exit status {done.returncode}: {tail[0]}")
+
+
+def _wheel_entry_point(package: str, name: str) -> list[str]:
+    """The command of a wheel's entry point, as Databricks resolves `python_wheel_task.entry_point`."""
+    import sys
+    from importlib.metadata import entry_points
+
+    for ep in entry_points(group="console_scripts"):
+        if ep.name == name and (ep.dist is None or ep.dist.name.replace("-", "_") == package.replace("-", "_")):
+            module, _, func = ep.value.partition(":")
+            return [sys.executable, "-c", f"import sys; from {module} import {func} as f; sys.exit(f())"]
+    raise BundleError(f"python_wheel_task: package {package} has no entry point {name!r} (is the project installed?)")
 
 
 def _condition(task: dict[str, Any], run_dir: Path) -> str:
@@ -175,8 +203,27 @@ class LocalJobRunner:
                     path = (source.parent / task["notebook_task"]["notebook_path"]).resolve()
                     _run_notebook(path, self._env(job_key, run, task, params), task.get("timeout_seconds"),
                                   run.run_dir / "notebooks" / f"{key}.ipynb")
+                elif "python_wheel_task" in task:
+                    spec = task["python_wheel_task"]
+                    argv = _wheel_entry_point(spec["package_name"], spec["entry_point"])
+                    args = [_substitute(str(a), run.run_dir, params) for a in spec.get("parameters") or []]
+                    args += [f"--{k}={_substitute(str(v), run.run_dir, params)}"
+                             for k, v in (spec.get("named_parameters") or {}).items()]
+                    _run_process([*argv, *args], self._env(job_key, run, task, params),
+                                 task.get("timeout_seconds"), run.run_dir / "logs" / f"{key}.log")
+                elif "spark_python_task" in task:
+                    import sys
+
+                    spec = task["spark_python_task"]
+                    source = self.bundle.sources[("jobs", job_key)]
+                    script = (source.parent / spec["python_file"]).resolve()
+                    args = [_substitute(str(a), run.run_dir, params) for a in spec.get("parameters") or []]
+                    _run_process([sys.executable, str(script), *args], self._env(job_key, run, task, params),
+                                 task.get("timeout_seconds"), run.run_dir / "logs" / f"{key}.log")
                 else:
-                    raise BundleError(f"task {key}: only notebook, condition and run_job tasks run locally")
+                    kinds = sorted(k for k in task if k.endswith("_task"))
+                    raise BundleError(f"task {key}: {kinds} does not run locally (notebook, python_wheel, "
+                                      "spark_python, condition and run_job tasks do)")
                 result.status, result.error = "SUCCESS", ""
                 break
             except BundleError:

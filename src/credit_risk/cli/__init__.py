@@ -8,7 +8,7 @@ import logging
 import sys
 
 # Command groups, in the order `--help` lists them. Each module defines register(subparsers).
-COMMANDS = ["generate", "fetch", "lake", "bundle", "ui", "serve"]
+COMMANDS = ["generate", "fetch", "lake", "bundle", "ui", "serve", "endpoint"]
 
 
 class CliError(Exception):
