@@ -134,6 +134,21 @@ def test_segments_are_ordered_by_default_rate(gold):
         rates = [r["default_rate"] for r in rows]
         assert [r["segment"] for r in rows] == list(range(1, len(rows) + 1))
         assert rates == sorted(rates) and sum(r["size"] for r in rows) == train.count()
+    # mean PD per segment once a champion has scored the loans (here: a PD that is the fico score, to check sums)
+    from credit_risk.segments import assign_segments, with_mean_pd
+
+    models = {m: (b["model"], b["order"]) for m, b in built.items()}
+    assigned = assign_segments(models, train)
+    scores = train.select(features.KEY, (F.col("fico_mid") / 1000).alias("pd"))
+    profile = built["kmeans"]["profile"].unionByName(built["gmm"]["profile"])
+    filled = with_mean_pd(profile, assigned.join(scores, features.KEY)).collect()
+    expected = {(r["method"], r["segment"]): r["m"] for r in assigned.join(train, features.KEY)
+                .groupBy("method", "segment").agg(F.avg(F.col("fico_mid") / 1000).alias("m")).collect()}
+    assert len(filled) == len(expected) and all(r["mean_pd"] == pytest.approx(expected[(r["method"], r["segment"])])
+                                                 for r in filled)
+    kmeans_sizes = {r["segment"]: r["size"] for r in filled if r["method"] == "kmeans"}
+    counted = {r["segment"]: r["count"] for r in assigned.where("method = 'kmeans'").groupBy("segment").count().collect()}
+    assert kmeans_sizes == counted  # the fitted models re-assign the training loans to the same segments
 
 
 def test_batch_scoring_is_idempotent(trained, gold, spark, tmp_path):

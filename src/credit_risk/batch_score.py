@@ -52,6 +52,32 @@ def run_batch_score(cfg: Any, dbutils: Any) -> dict[str, Any]:
     version = lake.merge(scores, SCORES_TABLE, keys=[features.KEY, "model_version"],
                          metadata={"gold_version": gold_version, "model_version": int(champion.version)})
     dbutils.jobs.taskValues.set(key="scores_version", value=version)
-    scored = lake.read(SCORES_TABLE, version=version).where(F.col("model_version") == int(champion.version)).count()
+    written = lake.read(SCORES_TABLE, version=version).where(F.col("model_version") == int(champion.version))
+    segments_version = _fill_segment_pd(lake, dbutils, written)
+    scored = written.count()
     return {"scores_version": version, "model": f"{name} v{champion.version}", "gold_version": gold_version,
-            "scored": scored}
+            "scored": scored, "segments_version_with_mean_pd": segments_version}
+
+
+def _fill_segment_pd(lake: Any, dbutils: Any, scores: DataFrame) -> int | None:
+    """Mean champion PD per risk segment into `gold.risk_segments` (None when no segments were trained)."""
+    import ast
+
+    from credit_risk.segments import SEGMENTS_TABLE, assign_segments, with_mean_pd
+    from credit_risk.split import SPLITS_TABLE
+
+    runs = dbutils.jobs.taskValues.get(taskKey="train_segments", key="segment_runs", debugValue={}) or {}
+    if not runs:
+        found = mlflow.search_runs(filter_string="tags.model_type LIKE 'segments_%'",
+                                   order_by=["attributes.start_time DESC"], max_results=2)
+        runs = {t.removeprefix("segments_"): r for t, r in zip(found.get("tags.model_type", []), found.get("run_id", []),
+                                                                strict=True)}
+    if not runs or not lake.exists(SEGMENTS_TABLE):
+        return None
+    client = MlflowClient()
+    models = {m: (mlflow.spark.load_model(f"runs:/{r}/model"),
+                  ast.literal_eval(client.get_run(r).data.params["segment_of_cluster"])) for m, r in runs.items()}
+    train = lake.read(SPLITS_TABLE).where("split = 'train'")
+    scored = assign_segments(models, train).join(scores.select(features.KEY, "pd"), features.KEY)
+    profile = lake.read(SEGMENTS_TABLE)
+    return lake.write(with_mean_pd(profile, scored), SEGMENTS_TABLE, metadata={"mean_pd_from": "batch_score"})

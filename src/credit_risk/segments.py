@@ -65,6 +65,29 @@ def profile(assigned: DataFrame, method: str) -> tuple[DataFrame, dict[int, int]
             .withColumn("mean_pd", F.lit(None).cast("double")).orderBy("segment")), order
 
 
+def with_mean_pd(profile: DataFrame, scored: DataFrame) -> DataFrame:
+    """The profile with `mean_pd` filled: the champion's average PD of the loans in each (method, segment).
+
+    `scored` has one row per (loan, method) with `segment` and `pd`. Segments are trained in parallel with
+    the classifiers, so this runs once a champion has scored the loans (the batch_score task).
+    """
+    means = scored.groupBy("method", "segment").agg(F.avg("pd").alias("mean_pd"))
+    return profile.drop("mean_pd").join(means, ["method", "segment"], "left").select(*profile.columns)
+
+
+def assign_segments(models: dict[str, tuple[PipelineModel, dict[int, int]]], loans: DataFrame) -> DataFrame:
+    """(loan_id, method, segment) for every loan under each fitted segmentation."""
+    parts = []
+    for method, (model, order) in models.items():
+        mapping = F.create_map(*[x for c, s in order.items() for x in (F.lit(int(c)), F.lit(int(s)))])
+        parts.append(model.transform(loans).select(features.KEY, F.lit(method).alias("method"),
+                                                   mapping[F.col("cluster")].alias("segment")))
+    out = parts[0]
+    for p in parts[1:]:
+        out = out.unionByName(p)
+    return out
+
+
 def build_segments(train: DataFrame, seed: int, ks: range = range(2, 7)) -> dict[str, Any]:
     """Fit both clusterings on the training loans; return models, scores and the ordered profiles."""
     prep = _prep(train)
@@ -89,9 +112,11 @@ def run_segments(cfg: Any, dbutils: Any) -> dict[str, Any]:
     version = int(dbutils.jobs.taskValues.get(taskKey="split", key="splits_version", debugValue=lake.version(SPLITS_TABLE)))
     train = lake.read(SPLITS_TABLE, version=version).where("split = 'train'")
     built = build_segments(train, cfg.seed)
+    run_ids = {}
     with mlflow.start_run(run_name="train_segments", tags={"splits_version": str(version)}):
         for method, item in built.items():
-            with mlflow.start_run(run_name=method, nested=True, tags={"model_type": f"segments_{method}"}):
+            with mlflow.start_run(run_name=method, nested=True, tags={"model_type": f"segments_{method}"}) as child:
+                run_ids[method] = child.info.run_id
                 mlflow.log_metrics({f"{'silhouette' if method == 'kmeans' else 'bic'}_k{k}": s for k, s in item["scores"].items()})
                 mlflow.log_params({"k": item["k"], "features": ",".join(RISK_FEATURES),
                                    "segment_of_cluster": str(item["order"])})
@@ -102,5 +127,6 @@ def run_segments(cfg: Any, dbutils: Any) -> dict[str, Any]:
     table = built["kmeans"]["profile"].unionByName(built["gmm"]["profile"])
     table_version = lake.write(table, SEGMENTS_TABLE, metadata={"splits_version": version})
     dbutils.jobs.taskValues.set(key="segments_version", value=table_version)
+    dbutils.jobs.taskValues.set(key="segment_runs", value=run_ids)
     rates = {m: [round(r["default_rate"], 3) for r in b["profile"].collect()] for m, b in built.items()}
     return {"segments_version": table_version, "k": {m: b["k"] for m, b in built.items()}, "default_rate_by_segment": rates}
