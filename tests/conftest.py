@@ -77,3 +77,24 @@ def gold(spark, tmp_path_factory):
     ingest_files(spark, lake, generate_exports(tmp / "raw", 5000, 3, progress=False), tmp / "staging")
     silver, _, _ = build_silver(lake.read("bronze.loans_raw"), 2017)
     return build_features(silver, top_titles(silver, 2017)).cache()
+
+
+@pytest.fixture(scope="session")
+def trained(gold, tmp_path_factory):
+    """The four models trained once (stratified split) in a sqlite MLflow store: shared by model, export and API tests."""
+    import dataclasses
+
+    from credit_risk.runtime.config import load_config
+    from credit_risk.split import make_splits
+    from credit_risk.train_supervised import train_all
+
+    cfg = dataclasses.replace(load_config(), experiment_name="models-test",
+                              tracking_uri=f"sqlite:///{tmp_path_factory.mktemp('mlf') / 'mlflow.db'}",
+                              extra={"rf_num_trees": "20", "gbt_max_iter": "15", "mlp_max_iter": "200"})
+    from credit_risk.runtime.tracking import configure_mlflow
+
+    configure_mlflow(cfg)
+    splits = make_splits(gold, dataclasses.replace(cfg, split_kind="stratified")).cache()
+    lineage = {"git_sha": "test", "gold_version": 0, "splits_version": 0, "dataset": None}
+    result = train_all(splits.where("split = 'train'"), splits.where("split = 'valid'"), cfg, lineage)
+    return cfg, result

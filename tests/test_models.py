@@ -14,7 +14,7 @@ from credit_risk.register import gate, register_run
 from credit_risk.runtime.config import load_config
 from credit_risk.segments import build_segments
 from credit_risk.split import make_splits, stratified_split, temporal_split
-from credit_risk.train_supervised import MODELS, train_all
+from credit_risk.train_supervised import MODELS
 from credit_risk.weights import add_weight_column, compute_class_weights
 
 
@@ -63,20 +63,6 @@ def test_splits_are_deterministic_disjoint_and_final_outcomes_only(gold):
     assert rates[0] == pytest.approx(rates[1], abs=0.02)
     with pytest.raises(ValueError, match="valid_year"):
         temporal_split(gold, 2018, 2018, "2020Q1")
-
-
-@pytest.fixture(scope="module")
-def trained(gold, tmp_path_factory):
-    cfg = dataclasses.replace(load_config(), experiment_name="models-test",
-                              tracking_uri=f"sqlite:///{tmp_path_factory.mktemp('mlf') / 'mlflow.db'}",
-                              extra={"rf_num_trees": "20", "gbt_max_iter": "15", "mlp_max_iter": "200"})
-    from credit_risk.runtime.tracking import configure_mlflow
-
-    configure_mlflow(cfg)
-    splits = make_splits(gold, dataclasses.replace(cfg, split_kind="stratified")).cache()
-    lineage = {"git_sha": "test", "gold_version": 0, "splits_version": 0, "dataset": None}
-    result = train_all(splits.where("split = 'train'"), splits.where("split = 'valid'"), cfg, lineage)
-    return cfg, result
 
 
 def test_four_models_rank_better_than_chance(trained):

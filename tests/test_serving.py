@@ -36,22 +36,17 @@ DOCKERFILE = Path(__file__).resolve().parents[1] / "docker" / "Dockerfile"
 
 
 @pytest.fixture(scope="module")
-def registry(gold, tmp_path_factory):
-    """A sqlite registry with a logistic-regression champion and KMeans segments, both with portable exports."""
+def registry(trained, gold):
+    """The shared trained models' store: LR registered as champion, GBT as a second version, KMeans segments."""
     from mlflow import MlflowClient
 
     from credit_risk.segments import build_segments
     from credit_risk.serving.portable import PORTABLE_ARTIFACT, export_pipeline
-    from credit_risk.train_supervised import train_all
 
-    tmp = tmp_path_factory.mktemp("serving")
-    cfg = dataclasses.replace(load_config(), tracking_uri=f"sqlite:///{tmp / 'mlflow.db'}", experiment_name="serving",
-                              model_name=MODEL)
+    cfg, result = trained
+    cfg = dataclasses.replace(cfg, model_name=MODEL)
     configure_mlflow(cfg)
-    splits = make_splits(gold, cfg)
-    train, valid = splits.where("split = 'train'"), splits.where("split = 'valid'")
-    lineage = {"git_sha": "test", "gold_version": 0, "splits_version": 0}
-    result = train_all(train, valid, cfg, lineage, models=("logistic_regression", "gbt"))
+    train = make_splits(gold, load_config()).where("split = 'train'")
     segments = build_segments(train, seed=1, ks=range(3, 4))["kmeans"]
     with mlflow.start_run(run_name="train_segments"), mlflow.start_run(run_name="kmeans", nested=True,
                                                                         tags={"model_type": "segments_kmeans"}):
@@ -61,7 +56,7 @@ def registry(gold, tmp_path_factory):
     for name in ("logistic_regression", "gbt"):
         versions[name] = mlflow.register_model(f"runs:/{result['models'][name]['run_id']}/model", MODEL).version
     client.set_registered_model_alias(MODEL, CHAMPION, versions["logistic_regression"])
-    yield {"cfg": cfg, "versions": versions, "tmp": tmp}
+    yield {"cfg": cfg, "versions": versions}
     mlflow.end_run()
 
 

@@ -222,8 +222,43 @@ def _metadata(df: DataFrame, raw: RawFile, batch_id: str, ingested_at: datetime)
     })
 
 
+def undo_incomplete_batches(lake: Any) -> list[str]:
+    """Roll back a batch that a crash left half done, so a rerun ingests its files exactly once.
+
+    A batch commits three tables in turn (rows, quarantine, ingest log); Delta has no transaction across
+    tables, so a crash in between leaves bronze commits whose batch has no ingest-log rows. Each such table
+    is restored to the version before that batch (a new commit: history keeps the partial one).
+    """
+    logged = set()
+    if lake.exists(LOG_TABLE):
+        logged = {r["batch_id"] for r in lake.read(LOG_TABLE).select("batch_id").distinct().collect()}
+    undone = []
+    for table in (RAW_TABLE, QUARANTINE_TABLE):
+        if not lake.exists(table):
+            continue
+        history = lake.history(table)  # newest first
+        partial = []
+        for entry in history:
+            batch = entry["metadata"].get("batch_id")
+            if entry["operation"] == "RESTORE" or batch in logged or batch is None:
+                break
+            partial.append(entry)
+        if not partial:
+            continue
+        first = partial[-1]["version"]
+        if first == 0:  # the table's creation was the partial batch: nothing committed before it
+            lake.drop(table)
+        else:
+            lake.restore(table, first - 1)
+        undone += [f"{table}@v{e['version']} (batch {e['metadata'].get('batch_id')})" for e in partial]
+    if undone:
+        log.warning("rolled back commits of batches without an ingest log (a crashed run): %s", ", ".join(undone))
+    return undone
+
+
 def ingest_files(spark: SparkSession, lake: Any, files: list[Path], staging: Path) -> dict[str, Any]:
     """Append new files to bronze (rows) and quarantine (rejected lines); skip files already ingested."""
+    undone = undo_incomplete_batches(lake)
     seen = set()
     if lake.exists(LOG_TABLE):
         seen = {r["source_sha256"] for r in lake.read(LOG_TABLE).select("source_sha256").collect()}
@@ -248,7 +283,8 @@ def ingest_files(spark: SparkSession, lake: Any, files: list[Path], staging: Pat
             rows.append(_metadata(parse_rows(lines.where("reason IS NULL"), raw), raw, batch_id, ingested_at))
         rejects.append(_metadata(lines.where("reason IS NOT NULL"), raw, batch_id, ingested_at))
     if not expected:
-        return {"batch_id": None, "files": 0, "skipped": skipped, "bronze_version": _version(lake, RAW_TABLE)}
+        return {"batch_id": None, "files": 0, "skipped": skipped, "bronze_version": _version(lake, RAW_TABLE),
+                "rolled_back": undone}
     if not rows:  # only files without a usable header: an empty append keeps the schema
         rows.append(_empty_bronze(spark))
     bronze_version = lake.write(_union(rows), RAW_TABLE, mode="append" if lake.exists(RAW_TABLE) else "overwrite",
@@ -263,7 +299,8 @@ def ingest_files(spark: SparkSession, lake: Any, files: list[Path], staging: Pat
     lake.write(log_df, LOG_TABLE, mode="append" if lake.exists(LOG_TABLE) else "overwrite")
     return {"batch_id": batch_id, "files": len(expected), "skipped": skipped, "bronze_version": bronze_version,
             "quarantine_version": quarantine_version,
-            "rows": sum(g for _, g in expected.values()), "quarantined": sum(n - g for n, g in expected.values())}
+            "rows": sum(g for _, g in expected.values()), "quarantined": sum(n - g for n, g in expected.values()),
+            "rolled_back": undone}
 
 
 def _empty_bronze(spark: SparkSession) -> DataFrame:

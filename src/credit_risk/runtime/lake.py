@@ -31,6 +31,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from credit_risk.runtime.context import commit_metadata
+from credit_risk.runtime.failpoints import failpoint
 from credit_risk.runtime.spark import DELTA_RS, delta_mode, get_spark, on_databricks
 
 log = logging.getLogger(__name__)
@@ -125,6 +126,10 @@ class Lake(ABC):
     def exists(self, name: str) -> bool:
         """True when the table has a Delta log."""
 
+    @abstractmethod
+    def drop(self, name: str) -> None:
+        """Remove the table, data and log (crash recovery of a table whose first commit was partial)."""
+
     # -- shared checks --------------------------------------------------------------------------------
     @staticmethod
     def _check_write(df: DataFrame, mode: str, partition_by: list[str] | None, name: str) -> None:
@@ -143,6 +148,11 @@ class Lake(ABC):
         if dupes:
             sample = [tuple(r[k] for k in keys) for r in dupes]
             raise LakeError(f"{name}: merge source has duplicate keys {keys}, e.g. {sample}")
+
+
+def name_of(root: Path) -> str:
+    """`schema.table` of a table folder (<root>/<catalog>/<schema>/<table>), as failpoints name it."""
+    return f"{root.parent.name}.{root.name}"
 
 
 class DeltaRsLake(Lake):
@@ -168,6 +178,9 @@ class DeltaRsLake(Lake):
 
         return DeltaTable.is_deltatable(str(self.path(name)))
 
+    def drop(self, name: str) -> None:
+        shutil.rmtree(self.path(name), ignore_errors=True)
+
     def version(self, name: str) -> int:
         return self._table(name).version()
 
@@ -178,12 +191,14 @@ class DeltaRsLake(Lake):
         if partition_by:
             writer = writer.partitionBy(*partition_by)
         writer.parquet(str(staging))
+        failpoint(f"stage:written:{name_of(root)}")
         moved = []
         for src in sorted(staging.rglob("*.parquet")):
             dest = root / src.relative_to(staging)
             dest.parent.mkdir(parents=True, exist_ok=True)
             os.replace(src, dest)
             moved.append(dest)
+            failpoint(f"stage:moving:{name_of(root)}")
         shutil.rmtree(staging, ignore_errors=True)
         return moved
 
@@ -232,12 +247,14 @@ class DeltaRsLake(Lake):
         root.mkdir(parents=True)
         schema = self._arrow_schema(df, partition_by)
         files = self._stage(df, root, partition_by)
+        failpoint(f"write:staged:{name_of(root)}")
         if files:
             parts = Schema.from_arrow(pa.schema([schema.field(c) for c in partition_by])) if partition_by else None
             convert_to_deltalake(str(root), partition_by=parts, partition_strategy="hive" if parts else None,
                                  commit_properties=self._props(meta))
         else:
             DeltaTable.create(str(root), schema=schema, partition_by=partition_by, commit_properties=self._props(meta))
+        failpoint(f"write:committed:{name_of(root)}")
         return DeltaTable(str(root)).version()
 
     def write(self, df, name, mode="overwrite", partition_by=None, metadata=None) -> int:
@@ -253,8 +270,10 @@ class DeltaRsLake(Lake):
         if mode == "append":
             self._check_same_schema(name, table, schema)
         files = self._stage(df, root, partition_by)
+        failpoint(f"write:staged:{name_of(root)}")
         table.create_write_transaction(self._add_actions(root, files), mode=mode, schema=schema,
                                        partition_by=partition_by or None, commit_properties=self._props(meta))
+        failpoint(f"write:committed:{name_of(root)}")
         return self._table(name).version()
 
     def _check_same_schema(self, name: str, table, schema) -> None:
@@ -292,8 +311,10 @@ class DeltaRsLake(Lake):
             if _local_path(str(root / unquote(a["path"]))) in touched_paths
         ]
         meta = self._metadata("MERGE", {**(metadata or {}), "merge_keys": keys, "files_rewritten": len(removes)})
+        failpoint(f"merge:staged:{name_of(root)}")
         table.create_write_transaction([*removes, *self._add_actions(root, files)], mode="append",
                                        schema=self._arrow_schema(df), commit_properties=self._props(meta))
+        failpoint(f"merge:committed:{name_of(root)}")
         return self._table(name).version()
 
     def read(self, name, version=None, timestamp=None) -> DataFrame:
@@ -360,6 +381,12 @@ class DeltaSparkLake(Lake):
         from delta.tables import DeltaTable
 
         return DeltaTable.isDeltaTable(self.spark, str(self.path(name)))
+
+    def drop(self, name: str) -> None:
+        if self.by_name:
+            self.spark.sql(f"DROP TABLE IF EXISTS {self.name(name)}")
+        else:
+            shutil.rmtree(self.path(name), ignore_errors=True)
 
     def version(self, name: str) -> int:
         return int(self._delta_table(name).history(1).select("version").first()[0])
