@@ -1,4 +1,4 @@
-"""`credit-risk lake`: look at the local lakehouse's Delta tables (history, rows at a version)."""
+"""`credit-risk lake`: the local lakehouse's Delta tables: history, rows at a version, restore, recover."""
 
 from __future__ import annotations
 
@@ -19,6 +19,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     show.add_argument("--version", type=int, default=None, help="Delta version to read (time travel)")
     show.add_argument("--limit", type=int, default=10, help="rows to print")
     show.set_defaults(func=_show)
+    restore = cmds.add_parser("restore", help="make an earlier version current again (a new commit)")
+    restore.add_argument("table")
+    restore.add_argument("version", type=int)
+    restore.set_defaults(func=_restore)
+    recover = cmds.add_parser("recover", help="set aside an unreadable newest commit and restore the one before")
+    recover.add_argument("table")
+    recover.set_defaults(func=_recover)
 
 
 def _lake():
@@ -55,4 +62,33 @@ def _show(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     print(f"{lake.name(args.table)} @ version {version} ({lake.path(args.table)})")
     df.show(args.limit, truncate=40)
+    return 0
+
+
+def _restore(args: argparse.Namespace) -> int:
+    from credit_risk.runtime.lake import LakeError
+
+    try:
+        version = _lake().restore(args.table, args.version)
+    except LakeError as exc:
+        raise CliError(str(exc)) from exc
+    print(f"{args.table}: version {args.version} restored as version {version}")
+    return 0
+
+
+def _recover(args: argparse.Namespace) -> int:
+    from credit_risk.runtime.lake import LakeError
+
+    lake = _lake()
+    if not hasattr(lake, "recover"):
+        raise CliError("recover works on the local delta-rs lake; with delta-spark use RESTORE TABLE")
+    try:
+        result = lake.recover(args.table)
+    except LakeError as exc:
+        raise CliError(str(exc)) from exc
+    if result["recovered"]:
+        print(f"{result['table']}: commit {result['corrupt_version']} set aside ({result['set_aside']}); "
+              f"version {result['restored_version']} restored as version {result['version']}")
+    else:
+        print(f"{result['table']}: version {result['version']} reads fine, nothing to recover")
     return 0

@@ -167,6 +167,11 @@ class DeltaRsLake(Lake):
         try:
             table = DeltaTable(str(path), version=version) if version is not None else DeltaTable(str(path))
         except Exception as exc:  # delta-rs raises several types; name the table and version in all cases
+            newest = _newest_commit(path)
+            if version is None and newest is not None:
+                raise LakeError(f"table {self.name(name)}: version {newest} (_delta_log/{newest:020d}.json) cannot be "
+                                f"read: {exc}. `credit-risk lake recover {name}` sets the bad commit aside and "
+                                f"restores version {newest - 1}") from exc
             raise LakeError(f"table {self.name(name)} version {version if version is not None else 'latest'}: {exc}") from exc
         features = set(table.protocol().reader_features or [])
         if features & _UNSUPPORTED_READER_FEATURES:
@@ -190,7 +195,12 @@ class DeltaRsLake(Lake):
         writer = df.write.mode("error")
         if partition_by:
             writer = writer.partitionBy(*partition_by)
-        writer.parquet(str(staging))
+        try:
+            writer.parquet(str(staging))
+        except Exception as exc:  # disk full, no permission, lake root not a folder: nothing was committed
+            shutil.rmtree(staging, ignore_errors=True)
+            reason = _root_cause(exc)
+            raise LakeError(f"{name_of(root)}: cannot write under {root} ({reason}); nothing was committed") from exc
         failpoint(f"stage:written:{name_of(root)}")
         moved = []
         for src in sorted(staging.rglob("*.parquet")):
@@ -244,7 +254,10 @@ class DeltaRsLake(Lake):
 
         if root.exists():  # files of a write that crashed before its first commit: never visible, safe to drop
             shutil.rmtree(root)
-        root.mkdir(parents=True)
+        try:
+            root.mkdir(parents=True)
+        except OSError as exc:
+            raise LakeError(f"{name_of(root)}: cannot create {root} ({exc.strerror or exc}); nothing was committed") from exc
         schema = self._arrow_schema(df, partition_by)
         files = self._stage(df, root, partition_by)
         failpoint(f"write:staged:{name_of(root)}")
@@ -357,6 +370,40 @@ class DeltaRsLake(Lake):
             raise LakeError(f"restore {self.name(name)} to version {version}: {exc}") from exc
         return self._table(name).version()
 
+    def recover(self, name: str) -> dict[str, Any]:
+        """After a corrupted newest commit: move it to _delta_log/_corrupt/, then restore the version before it.
+
+        Only the newest commit is set aside, and only when it cannot be read while the one before it can; the
+        restore is a new commit, so the history says what happened. Data files are never deleted.
+        """
+        from deltalake import DeltaTable
+
+        path = self.path(name)
+        newest = _newest_commit(path)
+        if newest is None:
+            raise LakeError(f"table {self.name(name)} has no commits at {path}")
+        try:
+            DeltaTable(str(path))
+            return {"table": str(self.name(name)), "recovered": False, "version": newest}
+        except Exception:  # noqa: BLE001 - unreadable: recover below
+            pass
+        if newest == 0:
+            raise LakeError(f"table {self.name(name)}: its only commit (version 0) is unreadable; rebuild the table")
+        try:
+            DeltaTable(str(path), version=newest - 1)
+        except Exception as exc:
+            raise LakeError(f"table {self.name(name)}: versions {newest} and {newest - 1} are both unreadable ({exc}); "
+                            "restore from a backup") from exc
+        bad = path / "_delta_log" / f"{newest:020d}.json"
+        aside = path / "_delta_log" / "_corrupt" / f"{bad.name}.{int(time.time())}"
+        aside.parent.mkdir(exist_ok=True)
+        os.replace(bad, aside)
+        version = self.restore(name, newest - 1)
+        log.warning("%s: unreadable commit %d moved to %s; restored version %d as version %d",
+                    self.name(name), newest, aside, newest - 1, version)
+        return {"table": str(self.name(name)), "recovered": True, "corrupt_version": newest, "set_aside": str(aside),
+                "restored_version": newest - 1, "version": version}
+
 
 class DeltaSparkLake(Lake):
     """delta-spark: Unity Catalog names on Databricks, folders under the lake root elsewhere."""
@@ -449,6 +496,20 @@ def _local_path(uri: str) -> str:
     """`file:///a/b`, `file:/a/b` and `/a/b` compare equal."""
     path = uri.removeprefix("file://").removeprefix("file:")
     return os.path.normpath(unquote(path))
+
+
+def _root_cause(exc: BaseException) -> str:
+    """The deepest `Caused by:` line of a Java error (the useful one: 'No space left on device', ...), else the text."""
+    text = str(exc)
+    causes = [ln.strip() for ln in text.splitlines() if ln.strip().startswith("Caused by:")]
+    line = causes[-1] if causes else next((ln for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+    return line.replace("Caused by: ", "")[:300]
+
+
+def _newest_commit(path: Path) -> int | None:
+    """The highest commit number in a table's _delta_log (None without commits)."""
+    numbers = [int(p.stem) for p in (path / "_delta_log").glob("*.json") if p.stem.isdigit()]
+    return max(numbers) if numbers else None
 
 
 def _add_actions(table) -> list[dict[str, Any]]:

@@ -1,0 +1,83 @@
+"""Bad days for the lake: the same file twice, an unwritable or full disk, a corrupted commit."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import pytest
+from deltalake import DeltaTable
+
+from credit_risk.runtime.lake import DeltaRsLake, LakeError
+from credit_risk.runtime.spark import DELTA_RS, delta_mode
+
+pytestmark = pytest.mark.skipif(delta_mode() != DELTA_RS, reason="these faults are injected into the delta-rs lake")
+
+
+def test_the_same_file_ingested_twice_lands_once(spark, lake, tmp_path):
+    from credit_risk.bronze import RAW_TABLE, ingest_files
+    from credit_risk.generate import generate_exports
+
+    files = generate_exports(tmp_path / "raw", 300, 5, progress=False)
+    copy = tmp_path / "again" / files[0].name
+    copy.parent.mkdir()
+    copy.write_bytes(files[0].read_bytes())  # the same bytes under another folder
+    first = ingest_files(spark, lake, files, tmp_path / "staging")
+    version = lake.version(RAW_TABLE)
+    second = ingest_files(spark, lake, [copy], tmp_path / "staging")
+    assert second["files"] == 0 and second["skipped"] == [copy.name]
+    assert lake.version(RAW_TABLE) == version and lake.read(RAW_TABLE).count() == first["rows"]
+
+
+def test_lake_root_that_is_not_a_folder_gives_a_clear_error_and_no_table(spark, tmp_path):
+    blocker = tmp_path / "lake"
+    blocker.write_text("a file where the lake should be")
+    lake = DeltaRsLake(spark, blocker, "c")
+    with pytest.raises(LakeError, match=r"silver\.loans: cannot create .*nothing was committed"):
+        lake.write(spark.range(5), "silver.loans")
+    assert blocker.read_text() == "a file where the lake should be"
+
+
+def test_full_disk_gives_a_clear_error_and_nothing_committed(tmp_path):
+    """A file-size limit (RLIMIT_FSIZE) on the process and its JVM stands in for a full disk."""
+    code = textwrap.dedent(f"""
+        import resource, signal
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, as on a full disk
+        resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))  # before the JVM starts: it inherits it
+        from credit_risk.runtime.spark import get_spark
+        from credit_risk.runtime.lake import DeltaRsLake, LakeError
+        spark = get_spark()
+        lake = DeltaRsLake(spark, {str(tmp_path / 'lake')!r}, "c")
+        lake.write(spark.range(10), "gold.t")
+        big = spark.range(2_000_000).selectExpr("id", "uuid() AS u", "rand() AS r").coalesce(1)
+        try:
+            lake.write(big, "gold.t")
+        except LakeError as exc:
+            print("LAKE ERROR:", exc)
+        print("VERSION", lake.version("gold.t"), "ROWS", lake.read("gold.t").count())
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                          env={**os.environ})
+    out = done.stdout
+    assert "LAKE ERROR: gold.t: cannot write under" in out and "nothing was committed" in out, done.stderr[-3000:]
+    assert "VERSION 0 ROWS 10" in out
+    assert not list((tmp_path / "lake").rglob("_staging/*/*.parquet"))
+
+
+def test_corrupted_commit_names_table_and_version_and_recover_restores(spark, lake):
+    lake.write(spark.range(3), "silver.t")
+    lake.write(spark.range(7), "silver.t", mode="append")
+    lake.write(spark.range(100), "silver.t", mode="append")
+    log = lake.path("silver.t") / "_delta_log" / f"{2:020d}.json"
+    log.write_text(log.read_text()[:40] + "\n{garbage")
+    with pytest.raises(LakeError, match=r"version 2 .*cannot be read.*credit-risk lake recover silver\.t"):
+        lake.read("silver.t")
+    result = lake.recover("silver.t")
+    assert result["recovered"] and result["corrupt_version"] == 2 and result["restored_version"] == 1
+    assert lake.read("silver.t").count() == 10 and lake.version("silver.t") == 2
+    assert lake.history("silver.t")[0]["operation"] == "RESTORE"
+    assert DeltaTable(str(lake.path("silver.t"))).to_pyarrow_table().num_rows == 10  # other readers agree
+    lake.write(spark.range(1), "silver.t", mode="append")  # and the table takes new commits
+    assert lake.read("silver.t").count() == 11
