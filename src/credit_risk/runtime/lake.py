@@ -170,7 +170,7 @@ class DeltaRsLake(Lake):
             newest = _newest_commit(path)
             if version is None and newest is not None:
                 raise LakeError(f"table {self.name(name)}: version {newest} (_delta_log/{newest:020d}.json) cannot be "
-                                f"read: {exc}. `credit-risk lake recover {name}` sets the bad commit aside and "
+                                f"read: {str(exc).splitlines()[0]}. `credit-risk lake recover {name}` sets the bad commit aside and "
                                 f"restores version {newest - 1}") from exc
             raise LakeError(f"table {self.name(name)} version {version if version is not None else 'latest'}: {exc}") from exc
         features = set(table.protocol().reader_features or [])
