@@ -72,12 +72,13 @@ def test_corrupted_commit_names_table_and_version_and_recover_restores(spark, la
     lake.write(spark.range(100), "silver.t", mode="append")
     log = lake.path("silver.t") / "_delta_log" / f"{2:020d}.json"
     log.write_text(log.read_text()[:40] + "\n{garbage")
-    with pytest.raises(LakeError, match=r"version 2 .*cannot be read.*credit-risk lake recover silver\.t"):
+    with pytest.raises(LakeError, match=r"version 2 .*cannot be read.*credit-risk lake recover silver\.t.*version 1"):
         lake.read("silver.t")
     result = lake.recover("silver.t")
-    assert result["recovered"] and result["corrupt_version"] == 2 and result["restored_version"] == 1
-    assert lake.read("silver.t").count() == 10 and lake.version("silver.t") == 2
-    assert lake.history("silver.t")[0]["operation"] == "RESTORE"
+    assert result["recovered"] and result["corrupt_version"] == 2 and result["version"] == 1
+    assert lake.read("silver.t").count() == 10
     assert DeltaTable(str(lake.path("silver.t"))).to_pyarrow_table().num_rows == 10  # other readers agree
-    lake.write(spark.range(1), "silver.t", mode="append")  # and the table takes new commits
-    assert lake.read("silver.t").count() == 11
+    bad = lake.write(spark.range(5), "silver.t", mode="append")  # the table takes new commits again ...
+    assert bad == 2 and lake.read("silver.t").count() == 15
+    assert lake.restore("silver.t", 1) == 3  # ... and a wrong one is undone with restore, as a new commit
+    assert lake.read("silver.t").count() == 10 and lake.history("silver.t")[0]["operation"] == "RESTORE"

@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     restore.add_argument("table")
     restore.add_argument("version", type=int)
     restore.set_defaults(func=_restore)
-    recover = cmds.add_parser("recover", help="set aside an unreadable newest commit and restore the one before")
+    recover = cmds.add_parser("recover", help="set aside an unreadable newest commit: the table is back at the one before")
     recover.add_argument("table")
     recover.set_defaults(func=_recover)
 
@@ -88,7 +88,7 @@ def _recover(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     if result["recovered"]:
         print(f"{result['table']}: commit {result['corrupt_version']} set aside ({result['set_aside']}); "
-              f"version {result['restored_version']} restored as version {result['version']}")
+              f"the table is at version {result['version']} (`credit-risk lake restore` goes back further)")
     else:
         print(f"{result['table']}: version {result['version']} reads fine, nothing to recover")
     return 0

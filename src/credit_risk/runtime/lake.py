@@ -171,7 +171,7 @@ class DeltaRsLake(Lake):
             if version is None and newest is not None:
                 raise LakeError(f"table {self.name(name)}: version {newest} (_delta_log/{newest:020d}.json) cannot be "
                                 f"read: {str(exc).splitlines()[0]}. `credit-risk lake recover {name}` sets the bad commit aside and "
-                                f"restores version {newest - 1}") from exc
+                                f"brings the table back to version {newest - 1}") from exc
             raise LakeError(f"table {self.name(name)} version {version if version is not None else 'latest'}: {exc}") from exc
         features = set(table.protocol().reader_features or [])
         if features & _UNSUPPORTED_READER_FEATURES:
@@ -371,10 +371,11 @@ class DeltaRsLake(Lake):
         return self._table(name).version()
 
     def recover(self, name: str) -> dict[str, Any]:
-        """After a corrupted newest commit: move it to _delta_log/_corrupt/, then restore the version before it.
+        """After a corrupted newest commit: move it to _delta_log/_corrupt/, so the table is at the version before.
 
-        Only the newest commit is set aside, and only when it cannot be read while the one before it can; the
-        restore is a new commit, so the history says what happened. Data files are never deleted.
+        Only the newest commit is set aside, and only when it cannot be read while the one before it can. Data
+        files are never deleted. If that earlier version is itself wrong (a bad load), `restore()` goes back
+        further with a new commit.
         """
         from deltalake import DeltaTable
 
@@ -397,12 +398,11 @@ class DeltaRsLake(Lake):
         bad = path / "_delta_log" / f"{newest:020d}.json"
         aside = path / "_delta_log" / "_corrupt" / f"{bad.name}.{int(time.time())}"
         aside.parent.mkdir(exist_ok=True)
-        os.replace(bad, aside)
-        version = self.restore(name, newest - 1)
-        log.warning("%s: unreadable commit %d moved to %s; restored version %d as version %d",
-                    self.name(name), newest, aside, newest - 1, version)
+        os.replace(bad, aside)  # the table is now at newest - 1; its next commit reuses the number
+        log.warning("%s: unreadable commit %d moved to %s; the table is back at version %d",
+                    self.name(name), newest, aside, newest - 1)
         return {"table": str(self.name(name)), "recovered": True, "corrupt_version": newest, "set_aside": str(aside),
-                "restored_version": newest - 1, "version": version}
+                "restored_version": newest - 1, "version": self._table(name).version()}
 
 
 class DeltaSparkLake(Lake):
