@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install system-deps check-java lint ui bench bench-full clean
+.PHONY: run test install system-deps check-java lint ui bench bench-full load-test clean
 
 run: $(STAMP)  ## run the whole pipeline job locally on the generated default dataset
 	$(BIN)/credit-risk bundle run credit_risk_pipeline -t local
@@ -45,6 +45,9 @@ ui: $(STAMP)  ## MLflow UI on http://127.0.0.1:5000 over the local store
 
 bench: $(STAMP)  ## the benchmarks (each prints a table with ratios against a reference)
 	for b in lake generate etl train serve; do $(BIN)/python bench/$$b.py || exit 1; done
+
+load-test: $(STAMP)  ## 60 s at 8 clients against a local API on 127.0.0.1 (needs a champion: make run)
+	LOAD_SECONDS=60 CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest -q -s tests/reliability/test_api_fuzz_and_load.py -k load
 
 bench-full: $(STAMP)  ## the whole job on 2.9M generated loans -> bench/RESULTS.md (about an hour; not in CI)
 	$(BIN)/python bench/full.py

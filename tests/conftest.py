@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+SERVING_MODEL = "serving_test_pd"  # registered by the serving_registry fixture
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "lendingclub"
 
 
@@ -98,3 +99,35 @@ def trained(gold, tmp_path_factory):
     lineage = {"git_sha": "test", "gold_version": 0, "splits_version": 0, "dataset": None}
     result = train_all(splits.where("split = 'train'"), splits.where("split = 'valid'"), cfg, lineage)
     return cfg, result
+
+
+@pytest.fixture(scope="session")
+def serving_registry(trained, gold):
+    """The shared trained models' store: LR registered as champion, GBT as a second version, KMeans segments."""
+    import dataclasses
+
+    import mlflow
+    from mlflow import MlflowClient
+
+    from credit_risk.register import CHAMPION
+    from credit_risk.runtime.config import load_config
+    from credit_risk.runtime.tracking import configure_mlflow
+    from credit_risk.segments import build_segments
+    from credit_risk.serving.portable import PORTABLE_ARTIFACT, export_pipeline
+    from credit_risk.split import make_splits
+
+    cfg, result = trained
+    cfg = dataclasses.replace(cfg, model_name=SERVING_MODEL)
+    configure_mlflow(cfg)
+    train = make_splits(gold, load_config()).where("split = 'train'")
+    segments = build_segments(train, seed=1, ks=range(3, 4))["kmeans"]
+    with mlflow.start_run(run_name="train_segments"), mlflow.start_run(run_name="kmeans", nested=True,
+                                                                        tags={"model_type": "segments_kmeans"}):
+        mlflow.log_dict(export_pipeline(segments["model"], 1.0, segment_of_cluster=segments["order"]), PORTABLE_ARTIFACT)
+    client = MlflowClient()
+    versions = {}
+    for name in ("logistic_regression", "gbt"):
+        versions[name] = mlflow.register_model(f"runs:/{result['models'][name]['run_id']}/model", SERVING_MODEL).version
+    client.set_registered_model_alias(SERVING_MODEL, CHAMPION, versions["logistic_regression"])
+    yield {"cfg": cfg, "versions": versions}
+    mlflow.end_run()

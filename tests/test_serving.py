@@ -3,7 +3,6 @@ the Model Serving protocol through the real databricks-sdk, reason codes, the in
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -17,7 +16,6 @@ import time
 from pathlib import Path
 
 import httpx
-import mlflow
 import numpy as np
 import pandas as pd
 import pytest
@@ -25,39 +23,16 @@ from fastapi.testclient import TestClient
 
 from credit_risk import features
 from credit_risk.register import CHAMPION
-from credit_risk.runtime.config import load_config
-from credit_risk.runtime.tracking import configure_mlflow
 from credit_risk.serving.app import ServeSettings, create_app
 from credit_risk.serving.schema import applications_from_gold
-from credit_risk.split import make_splits
 
 MODEL = "serving_test_pd"
 DOCKERFILE = Path(__file__).resolve().parents[1] / "docker" / "Dockerfile"
 
 
 @pytest.fixture(scope="module")
-def registry(trained, gold):
-    """The shared trained models' store: LR registered as champion, GBT as a second version, KMeans segments."""
-    from mlflow import MlflowClient
-
-    from credit_risk.segments import build_segments
-    from credit_risk.serving.portable import PORTABLE_ARTIFACT, export_pipeline
-
-    cfg, result = trained
-    cfg = dataclasses.replace(cfg, model_name=MODEL)
-    configure_mlflow(cfg)
-    train = make_splits(gold, load_config()).where("split = 'train'")
-    segments = build_segments(train, seed=1, ks=range(3, 4))["kmeans"]
-    with mlflow.start_run(run_name="train_segments"), mlflow.start_run(run_name="kmeans", nested=True,
-                                                                        tags={"model_type": "segments_kmeans"}):
-        mlflow.log_dict(export_pipeline(segments["model"], 1.0, segment_of_cluster=segments["order"]), PORTABLE_ARTIFACT)
-    client = MlflowClient()
-    versions = {}
-    for name in ("logistic_regression", "gbt"):
-        versions[name] = mlflow.register_model(f"runs:/{result['models'][name]['run_id']}/model", MODEL).version
-    client.set_registered_model_alias(MODEL, CHAMPION, versions["logistic_regression"])
-    yield {"cfg": cfg, "versions": versions}
-    mlflow.end_run()
+def registry(serving_registry):
+    return serving_registry
 
 
 def settings(tmp_path: Path, **kw) -> ServeSettings:

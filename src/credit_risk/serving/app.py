@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+import math
 import os
 import time
 import uuid
@@ -233,8 +234,12 @@ def create_app(settings: ServeSettings | None = None, store: ModelStore | None =
         model = _model()
         if model is None:
             raise _Unavailable
+        if not records:  # an empty list is a valid request with an empty answer
+            return model, []
         frame = to_features(records, model.scorer.known_titles)
         answers = model.scorer.score(frame, explain=explain)
+        if not all(math.isfinite(a["pd"]) for a in answers):
+            raise _Unscorable
         for a in answers:
             metrics.pd.observe(a["pd"])
             metrics.predictions.labels(a["decision"]).inc()
@@ -245,6 +250,10 @@ def create_app(settings: ServeSettings | None = None, store: ModelStore | None =
     @app.exception_handler(_Unavailable)
     async def unavailable(request: Request, exc: Exception) -> JSONResponse:
         return _error(503, f"no model loaded ({store.last_error or 'champion not found yet'})")
+
+    @app.exception_handler(_Unscorable)
+    async def unscorable(request: Request, exc: Exception) -> JSONResponse:
+        return _error(422, "inputs outside what the model can score (the PD is not a finite number)")
 
     @app.get("/health", summary="Liveness: the process answers")
     def health() -> dict[str, str]:
@@ -310,6 +319,10 @@ def create_app(settings: ServeSettings | None = None, store: ModelStore | None =
 
 
 class _Unavailable(Exception):
+    pass
+
+
+class _Unscorable(Exception):
     pass
 
 

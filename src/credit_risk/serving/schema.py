@@ -8,6 +8,7 @@ what an application form holds.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import Any, Literal
 
@@ -76,6 +77,14 @@ def normalise_title(title: str | None) -> str | None:
     return text or None
 
 
+def _ratio(amount: float, income: float | None) -> float | None:
+    """amount / income; None (missing, so imputed) where income is absent or so small the ratio overflows."""
+    if not income:
+        return None
+    value = amount / income
+    return value if math.isfinite(value) else None
+
+
 def to_features(records: list[dict[str, Any]], known_titles: list[str]) -> dict[str, list[Any]]:
     """Application records (already validated) -> gold feature columns (name -> values), as gold derives them.
 
@@ -85,8 +94,8 @@ def to_features(records: list[dict[str, Any]], known_titles: list[str]) -> dict[
     invalid = [d is not None and (d > 100 or d < 0) for d in cols["dti"]]
     cols["dti"] = [None if bad else d for d, bad in zip(cols["dti"], invalid, strict=True)]
     income = [i if i is not None and i > 0 else None for i in cols["annual_inc"]]
-    cols["loan_to_income"] = [a / i if i else None for a, i in zip(cols["loan_amnt"], income, strict=True)]
-    cols["installment_to_income"] = [a * 12 / i if i else None for a, i in zip(cols["installment"], income, strict=True)]
+    cols["loan_to_income"] = [_ratio(a, i) for a, i in zip(cols["loan_amnt"], income, strict=True)]
+    cols["installment_to_income"] = [_ratio(a * 12, i) for a, i in zip(cols["installment"], income, strict=True)]
     cols["tot_cur_bal_missing"] = [int(v is None) for v in cols["tot_cur_bal"]]
     cols["bc_util_missing"] = [int(v is None) for v in cols["bc_util"]]
     cols["mo_sin_old_rev_tl_op_missing"] = [int(v is None) for v in cols["mo_sin_old_rev_tl_op"]]
