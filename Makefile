@@ -46,7 +46,7 @@ ui: $(STAMP)  ## MLflow UI on http://127.0.0.1:5000 over the local store
 bench: $(STAMP)  ## the benchmarks (each prints a table with ratios against a reference)
 	for b in lake generate etl train serve; do $(BIN)/python bench/$$b.py || exit 1; done
 
-load-test: $(STAMP)  ## 60 s at 8 clients against a local API on 127.0.0.1 (needs a champion: make run)
+load-test: $(STAMP)  ## 60 s at 8 clients against a local API on 127.0.0.1 (trains a small champion first)
 	LOAD_SECONDS=60 CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest -q -s tests/reliability/test_api_fuzz_and_load.py -k load
 
 bench-full: $(STAMP)  ## the whole job on 2.9M generated loans -> bench/RESULTS.md (about an hour; not in CI)

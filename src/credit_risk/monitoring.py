@@ -119,6 +119,7 @@ def run_monitor(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `monitor_drift`: reports, monitoring tables, latest.json for the API, and the `retrain` task value."""
     import mlflow
     from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
     from pyspark.sql import functions as F
 
     from credit_risk.register import CHAMPION, registered_name
@@ -131,7 +132,12 @@ def run_monitor(cfg: Any, dbutils: Any) -> dict[str, Any]:
     configure_mlflow(cfg)
     lake = get_lake(root=cfg.lake_path, catalog=cfg.catalog, schema_prefix=cfg.schema_prefix)
     policy = DriftPolicy.from_config(cfg)
-    champion = load_champion(registered_name(cfg), CHAMPION, cfg.decision_threshold)
+    try:
+        champion = load_champion(registered_name(cfg), CHAMPION, cfg.decision_threshold)
+    except MlflowException as exc:
+        message = f"no {CHAMPION} of {registered_name(cfg)} to monitor yet ({exc.message.splitlines()[0]})"
+        dbutils.jobs.taskValues.set(key="retrain", value="false")
+        return {"retrain": False, "reasons": [message]}
     model = champion.scorer.model
     baseline_auc = MlflowClient().get_run(champion.run_id).data.metrics.get("val_auc")
     splits_version = lake.version(SPLITS_TABLE)
