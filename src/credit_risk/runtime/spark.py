@@ -66,6 +66,11 @@ def delta_mode() -> str:
     return mode
 
 
+def _blas_option() -> str:
+    """CREDIT_RISK_BLAS=java makes MLlib skip the system BLAS (netlib looks for a library that does not exist)."""
+    return " -Ddev.ludovic.netlib.blas.nativeLib=no-native-blas.so" if os.environ.get("CREDIT_RISK_BLAS") == "java" else ""
+
+
 def native_blas() -> str | None:
     """Path of the system BLAS that Spark MLlib will load, or None (MLlib then falls back to Java BLAS)."""
     return next((p for p in _BLAS_PATHS if os.path.exists(p)), None)
@@ -85,7 +90,7 @@ def _local_builder() -> SparkSession.Builder:
         .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
         .config("spark.sql.session.timeZone", "UTC")
         .config("spark.driver.memory", os.environ.get("CREDIT_RISK_DRIVER_MEMORY", "6g"))
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC -Dlog4j2.level=WARN")
+        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC -Dlog4j2.level=WARN" + _blas_option())
         .config("spark.sql.adaptive.enabled", "true")
         .config("spark.sql.warehouse.dir", str(project_home() / "spark-warehouse"))
         .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
