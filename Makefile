@@ -11,7 +11,7 @@ run: $(STAMP)  ## run the whole pipeline job locally on the generated default da
 
 test: $(STAMP) system-deps  ## lint, then every test and every notebook
 	$(BIN)/ruff check src tests notebooks bench
-	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests
+	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests --durations=15
 	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest --nbmake --nbmake-timeout=900 notebooks
 
 install: $(STAMP)
