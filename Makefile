@@ -11,8 +11,12 @@ run: $(STAMP)  ## run the whole pipeline job locally on the generated default da
 
 test: $(STAMP) system-deps  ## lint, then every test and every notebook
 	$(BIN)/ruff check src tests notebooks bench
-	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests --durations=15
-	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest --nbmake --nbmake-timeout=900 notebooks
+	@# the notebooks (nbmake) run beside the test suite: both wait on JVMs and kernels as much as on the 2 cores
+	@nblog=$$(mktemp); \
+	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest --nbmake --nbmake-timeout=900 notebooks >$$nblog 2>&1 & nb=$$!; \
+	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests --durations=15; tests=$$?; \
+	wait $$nb; notebooks=$$?; echo "--- notebooks (pytest --nbmake notebooks):"; cat $$nblog; \
+	echo "tests exit $$tests, notebooks exit $$notebooks"; [ $$tests -eq 0 ] && [ $$notebooks -eq 0 ]
 
 install: $(STAMP)
 

@@ -46,7 +46,7 @@ def samples(spark, trained, tmp_path_factory):
     out = {}
     for name, seed, shift in (("reference", 21, None), ("unshifted", 22, None),
                               ("shifted", 23, "annual_inc=-0.2,dti=+5")):
-        frame = _gold(spark, tmp_path_factory.mktemp(name), 4000, seed, shift)
+        frame = _gold(spark, tmp_path_factory.mktemp(name), 2500, seed, shift)
         frame["pd"] = model.predict_pd(frame[features.FEATURES])
         out[name] = frame
     return out
