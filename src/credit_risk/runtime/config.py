@@ -27,7 +27,7 @@ class Config:
     lake_root: str = "lakehouse"
     data_source: str = "generated"  # generated | kaggle | <folder or file of raw exports>
     raw_dir: str = "data/raw"
-    rows: int = 5000  # tiny on purpose: notebooks under nbmake use the defaults
+    rows: int = 3000  # tiny on purpose: notebooks under nbmake use the defaults
     seed: int = 42
     layout: str = "kaggle"
     split_kind: str = "temporal"  # temporal | stratified
