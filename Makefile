@@ -11,12 +11,18 @@ run: $(STAMP)  ## run the whole pipeline job locally on the generated default da
 
 test: $(STAMP) system-deps  ## lint, then every test and every notebook
 	$(BIN)/ruff check src tests notebooks bench
-	@# the notebooks (nbmake) run beside the test suite: both wait on JVMs and kernels as much as on the 2 cores
-	@nblog=$$(mktemp); \
+	@# three lanes on the 2 cores, as each waits on JVMs, kernels and subprocesses as much as on the CPU:
+	@# the notebooks (nbmake), the crash/fault suite (its own Spark processes), and the rest of the tests
+	@nblog=$$(mktemp); rellog=$$(mktemp); \
 	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest --nbmake --nbmake-timeout=900 notebooks >$$nblog 2>&1 & nb=$$!; \
-	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests --durations=15; tests=$$?; \
-	wait $$nb; notebooks=$$?; echo "--- notebooks (pytest --nbmake notebooks):"; cat $$nblog; \
-	echo "tests exit $$tests, notebooks exit $$notebooks"; [ $$tests -eq 0 ] && [ $$notebooks -eq 0 ]
+	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest $(CRASH_TESTS) >$$rellog 2>&1 & rel=$$!; \
+	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests $(addprefix --ignore=,$(CRASH_TESTS)) --durations=15; \
+	tests=$$?; wait $$rel; crash=$$?; wait $$nb; notebooks=$$?; \
+	echo "--- crash and fault tests:"; cat $$rellog; echo "--- notebooks (pytest --nbmake notebooks):"; cat $$nblog; \
+	echo "tests exit $$tests, crash/fault tests exit $$crash, notebooks exit $$notebooks"; \
+	[ $$tests -eq 0 ] && [ $$crash -eq 0 ] && [ $$notebooks -eq 0 ]
+
+CRASH_TESTS := tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py
 
 install: $(STAMP)
 
