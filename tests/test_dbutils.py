@@ -96,3 +96,13 @@ def test_notebook_exit_recorded(monkeypatch, tmp_path):
 def test_get_dbutils_is_the_local_shim_off_databricks():
     assert isinstance(get_dbutils(), LocalDbutils)
     assert get_dbutils() is get_dbutils()
+
+
+def test_job_parameters_that_are_not_config_fields_reach_extra(monkeypatch, tmp_path):
+    """Model and monitoring settings are job parameters too; they reach `cfg.extra` through the widgets."""
+    from credit_risk.runtime.config import config_from_widgets
+
+    monkeypatch.setenv(WIDGETS_ENV, json.dumps({"rows": "500", "monitor_min_rows": "42", "segment_sample_rows": "900"}))
+    cfg = config_from_widgets(LocalDbutils(tmp_path))
+    assert cfg.rows == 500
+    assert cfg.extra == {"monitor_min_rows": "42", "segment_sample_rows": "900"}

@@ -6,6 +6,7 @@ target's, so an interactive session without widgets behaves like `credit-risk bu
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 from collections.abc import Mapping
@@ -137,4 +138,9 @@ def config_from_widgets(dbutils: Any, **task_widgets: str) -> Config:
     for name, default in task_widgets.items():
         dbutils.widgets.text(name, default)
     names = [f.name for f in fields(Config) if f.name != "extra"] + list(task_widgets)
-    return load_config({name: dbutils.widgets.get(name) for name in names})
+    values = {name: dbutils.widgets.get(name) for name in names}
+    # The job's other parameters (model and monitoring settings such as monitor_min_rows) reach the
+    # notebook as widgets nobody declared: getAll() returns them, and they land in `extra`.
+    with contextlib.suppress(AttributeError):  # older runtimes have no widgets.getAll()
+        values = {**{str(k): v for k, v in dbutils.widgets.getAll().items()}, **values}
+    return load_config(values)
