@@ -88,39 +88,48 @@ def assign_segments(models: dict[str, tuple[PipelineModel, dict[int, int]]], loa
     return out
 
 
-def build_segments(train: DataFrame, seed: int, ks: range = range(2, 7)) -> dict[str, Any]:
-    """Fit both clusterings on the training loans; return models, scores and the ordered profiles."""
-    prep = _prep(train)
-    data = prep.transform(train).cache()
+def build_segments(train: DataFrame, seed: int, ks: range = range(2, 7), sample_rows: int = 200_000) -> dict[str, Any]:
+    """Fit both clusterings on the training loans; return models, scores and the ordered profiles.
+
+    The k search fits on a seeded sample of at most `sample_rows` loans: seven standardised features settle
+    long before millions of rows, and the full search (ten fits plus silhouettes) took 23 minutes at 2.9M
+    loans. Profiles (size, default rate, means) still count every training loan.
+    """
+    n = train.count()
+    fit_on = train.sample(fraction=sample_rows / n, seed=seed) if n > sample_rows else train
+    prep = _prep(fit_on)
+    data = prep.transform(fit_on).cache()
+    everyone = prep.transform(train)
     out = {}
     for method, chooser in (("kmeans", choose_kmeans), ("gmm", choose_gmm)):
         model, scores = chooser(data, ks, seed)
-        table, order = profile(model.transform(data), method)
+        table, order = profile(model.transform(everyone), method)
         out[method] = {"model": PipelineModel(stages=[*prep.stages, model]), "scores": scores, "k": len(order),
-                       "profile": table, "order": order}
+                       "profile": table, "order": order, "fit_rows": data.count()}
+    data.unpersist()
     return out
 
 
 def run_segments(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `train_segments`: both clusterings on the training split, logged to MLflow, profile to gold."""
     from credit_risk.runtime.lake import get_lake
-    from credit_risk.runtime.tracking import configure_mlflow
+    from credit_risk.runtime.tracking import configure_mlflow, spark_model_requirements, start_task_run
     from credit_risk.split import SPLITS_TABLE
 
     configure_mlflow(cfg)
     lake = get_lake()
     version = int(dbutils.jobs.taskValues.get(taskKey="split", key="splits_version", debugValue=lake.version(SPLITS_TABLE)))
     train = lake.read(SPLITS_TABLE, version=version).where("split = 'train'")
-    built = build_segments(train, cfg.seed)
+    built = build_segments(train, cfg.seed, sample_rows=int(cfg.extra.get("segment_sample_rows", 200_000)))
     run_ids = {}
-    with mlflow.start_run(run_name="train_segments", tags={"splits_version": str(version)}):
+    with start_task_run("train_segments", {"splits_version": str(version)}):
         for method, item in built.items():
             with mlflow.start_run(run_name=method, nested=True, tags={"model_type": f"segments_{method}"}) as child:
                 run_ids[method] = child.info.run_id
                 mlflow.log_metrics({f"{'silhouette' if method == 'kmeans' else 'bic'}_k{k}": s for k, s in item["scores"].items()})
-                mlflow.log_params({"k": item["k"], "features": ",".join(RISK_FEATURES),
+                mlflow.log_params({"k": item["k"], "features": ",".join(RISK_FEATURES), "fit_rows": item["fit_rows"],
                                    "segment_of_cluster": str(item["order"])})
-                mlflow.spark.log_model(item["model"], "model")
+                mlflow.spark.log_model(item["model"], "model", pip_requirements=spark_model_requirements())
                 if method == "kmeans":  # the API assigns segments without Spark (nearest centre)
                     mlflow.log_dict(export_pipeline(item["model"], 1.0, segment_of_cluster=item["order"]),
                                     PORTABLE_ARTIFACT)
