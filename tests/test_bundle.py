@@ -143,6 +143,36 @@ def test_runner_python_wheel_and_spark_python_tasks(tmp_path):
     assert (run.run_dir / "logs" / "wheel.log").exists()
 
 
+def test_runner_opens_one_mlflow_parent_run_per_job_run(tmp_path):
+    """Jobs that name an experiment get a parent run; each task's run nests under it."""
+    from mlflow import MlflowClient
+
+    params = '["KEY", "{{job.parameters.experiment_name}}", "{{job.parameters.tracking_uri}}"]'
+    tasks = "".join(f"- task_key: {key}\n{dep}  spark_python_task:\n    python_file: ../scripts/task.py\n"
+                    f"    parameters: {params.replace('KEY', key)}\n"
+                    for key, dep in (("first", ""), ("second", "  depends_on: [{task_key: first}]\n")))
+    root = _bundle(tmp_path / "b", tasks)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    job = root / "resources" / "j.job.yml"
+    job.write_text(job.read_text().replace("      tasks:", "        - name: experiment_name\n          default: jobs-test\n"
+                                           f"        - name: tracking_uri\n          default: {uri}\n      tasks:"))
+    (root / "scripts").mkdir()
+    (root / "scripts" / "task.py").write_text(
+        "import sys, mlflow\nfrom credit_risk.runtime.config import load_config\n"
+        "from credit_risk.runtime.tracking import configure_mlflow, start_task_run\n"
+        "configure_mlflow(load_config({'experiment_name': sys.argv[2], 'tracking_uri': sys.argv[3]}))\n"
+        "with start_task_run(sys.argv[1]):\n    mlflow.log_metric('done', 1)\n")
+    run = LocalJobRunner(validate_bundle(root), echo=lambda _: None).run("j")
+    assert run.ok, run.summary()
+    client = MlflowClient(uri)
+    runs = client.search_runs([client.get_experiment_by_name("jobs-test").experiment_id])
+    parents = [r for r in runs if r.data.tags.get("job") == "j"]
+    assert len(parents) == 1 and parents[0].info.run_id == run.mlflow_run_id
+    assert parents[0].info.status == "FINISHED" and parents[0].data.tags["job_run_id"] == run.run_id
+    children = {r.info.run_name: r.data.tags.get("mlflow.parentRunId") for r in runs if r.info.run_id != run.mlflow_run_id}
+    assert children == {"first": run.mlflow_run_id, "second": run.mlflow_run_id}
+
+
 def test_cli_validate_and_run_exit_codes(tmp_path, capsys):
     root = _bundle(tmp_path, _task("a"))
     _notebook(root / "nb" / "a.ipynb", "raise SystemError('boom')")

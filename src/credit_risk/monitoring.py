@@ -125,7 +125,7 @@ def run_monitor(cfg: Any, dbutils: Any) -> dict[str, Any]:
     from credit_risk.register import CHAMPION, registered_name
     from credit_risk.runtime.lake import get_lake
     from credit_risk.runtime.spark import get_spark
-    from credit_risk.runtime.tracking import configure_mlflow
+    from credit_risk.runtime.tracking import configure_mlflow, start_task_run
     from credit_risk.serving.model_store import load_champion
     from credit_risk.split import SPLITS_TABLE
 
@@ -173,8 +173,8 @@ def run_monitor(cfg: Any, dbutils: Any) -> dict[str, Any]:
                 "performance": performance, "policy": policy.__dict__}
     (out / "decision.json").write_text(json.dumps(decision, indent=2, default=str))
     (out.parent / "latest.json").write_text(json.dumps(decision, default=str))
-    with mlflow.start_run(run_name="monitor_drift", tags={"model_version": champion.version, "source": source,
-                                                          "retrain": str(retrain).lower()}):
+    with start_task_run("monitor_drift", {"model_version": champion.version, "source": source,
+                                          "retrain": str(retrain).lower()}):
         mlflow.log_metrics({"drift_share": summary["drift_share"], "score_psi": summary["score_psi"] or 0.0,
                             **{f"auc_{p['issue_year']}": p["auc"] for p in performance if p["auc"] is not None}})
         mlflow.log_artifacts(str(out), "monitoring")

@@ -28,6 +28,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from credit_risk import features, metrics
+from credit_risk.runtime.tracking import spark_model_requirements, start_task_run
 from credit_risk.serving.portable import PORTABLE_ARTIFACT, export_pipeline
 from credit_risk.weights import WEIGHT_COL, add_weight_column, compute_class_weights
 
@@ -131,7 +132,7 @@ def train_all(train: DataFrame, valid: DataFrame, cfg: Any, lineage: dict[str, A
     results: dict[str, Any] = {}
     tags = {"git_sha": lineage["git_sha"], "data_source": cfg.data_source, "target_definition": TARGET_DEFINITION,
             "gold_version": str(lineage["gold_version"]), "splits_version": str(lineage["splits_version"])}
-    with mlflow.start_run(run_name="train_supervised", tags=tags) as parent:
+    with start_task_run("train_supervised", tags) as parent:
         if lineage.get("dataset") is not None:
             mlflow.log_input(lineage["dataset"], context="training")
         for name in models:
@@ -144,7 +145,7 @@ def train_all(train: DataFrame, valid: DataFrame, cfg: Any, lineage: dict[str, A
                 mlflow.log_metrics({f"val_{k}": v for k, v in scores.items()})
                 signature = infer_signature(example, np.zeros(len(example)))
                 mlflow.spark.log_model(model, "model", signature=signature, input_example=example,
-                                       metadata={"pd_odds_factor": factor})
+                                       metadata={"pd_odds_factor": factor}, pip_requirements=spark_model_requirements())
                 mlflow.log_dict(export_pipeline(model, factor, model_type=name), PORTABLE_ARTIFACT)
                 results[name] = {"run_id": child.info.run_id, "odds_factor": factor, **{f"val_{k}": v for k, v in scores.items()}}
                 log.info("%s: validation AUC %.4f, KS %.4f, ECE %.4f", name, scores["auc"], scores["ks"], scores["ece"])

@@ -4,6 +4,7 @@ Each notebook task gets a fresh kernel (as each task gets its own REPL on a job 
 hold the job parameters plus the task's base_parameters. Task values travel through files under the
 run folder (`runs/<job>/<run id>/`), where every executed notebook is saved with its outputs. Tasks run
 one after another: a 2-core machine gains nothing from running two Spark sessions at once.
+Jobs that name an MLflow experiment get one MLflow parent run per job run; the tasks' runs nest under it.
 Python wheel tasks run the installed package's entry point and Spark Python tasks their file, each in its
 own process. Condition tasks (`{{tasks.<key>.values.<name>}} == "true"`) and run-job tasks are honoured.
 """
@@ -21,7 +22,7 @@ from typing import Any
 
 from credit_risk.bundle.loader import Bundle, BundleError
 from credit_risk.bundle.validate import task_order
-from credit_risk.runtime.context import GIT_ENV, HOME_ENV, JOB_ENV, RUN_ENV, TASK_ENV
+from credit_risk.runtime.context import GIT_ENV, HOME_ENV, JOB_ENV, JOB_RUN_ENV, RUN_ENV, TASK_ENV
 from credit_risk.runtime.dbutils import RUN_DIR_ENV, WIDGETS_ENV
 
 VALUE_REF = re.compile(r"\{\{\s*tasks\.([a-zA-Z0-9_]+)\.values\.([a-zA-Z0-9_]+)\s*\}\}")
@@ -45,6 +46,7 @@ class JobRun:
     run_id: str
     run_dir: Path
     results: list[TaskResult] = field(default_factory=list)
+    mlflow_run_id: str | None = None  # the parent run of the tasks' MLflow runs
 
     @property
     def ok(self) -> bool:
@@ -135,6 +137,8 @@ class LocalJobRunner:
         widgets = {**params, **((task.get("notebook_task") or {}).get("base_parameters") or {})}
         env = {**os.environ, WIDGETS_ENV: json.dumps({k: str(v) for k, v in widgets.items()}),
                RUN_DIR_ENV: str(run.run_dir), TASK_ENV: task["task_key"], JOB_ENV: job_key, RUN_ENV: run.run_id}
+        if run.mlflow_run_id:
+            env[JOB_RUN_ENV] = run.mlflow_run_id
         env.setdefault(HOME_ENV, str(self.bundle.root))
         if params.get("git_sha"):
             env[GIT_ENV] = str(params["git_sha"])
@@ -154,6 +158,7 @@ class LocalJobRunner:
         params = {p["name"]: p.get("default", "") for p in job.get("parameters") or []}
         tasks = {t["task_key"]: t for t in job["tasks"]}
         status: dict[str, TaskResult] = {}
+        run.mlflow_run_id = self._open_mlflow_run(job_key, run_id, params)
         for key in order:
             task = tasks[key]
             if key not in selected:
@@ -167,8 +172,27 @@ class LocalJobRunner:
             else:
                 status[key] = self._run_task(job_key, run, task, params)
             run.results.append(status[key])
+        if run.mlflow_run_id:
+            from credit_risk.runtime.tracking import close_job_run
+
+            close_job_run(run.mlflow_run_id, run.ok)
         (run.run_dir / "summary.txt").write_text(run.summary() + "\n")
         return run
+
+    def _open_mlflow_run(self, job_key: str, run_id: str, params: dict[str, Any]) -> str | None:
+        """The job run's MLflow parent run, for jobs that name an experiment; tasks nest their runs under it."""
+        if "experiment_name" not in params:
+            return None
+        from credit_risk.runtime.config import load_config
+        from credit_risk.runtime.tracking import open_job_run
+
+        home = os.environ.get(HOME_ENV)
+        os.environ.setdefault(HOME_ENV, str(self.bundle.root))  # the tasks' home, so the same local store
+        try:
+            return open_job_run(load_config(params), job_key, run_id)
+        finally:
+            if home is None:
+                os.environ.pop(HOME_ENV, None)
 
     @staticmethod
     def _blocked(task: dict[str, Any], status: dict[str, TaskResult], selected: set[str]) -> str:

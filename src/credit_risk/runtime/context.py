@@ -13,6 +13,7 @@ TASK_ENV = "CREDIT_RISK_TASK_KEY"
 RUN_ENV = "CREDIT_RISK_RUN_ID"
 GIT_ENV = "CREDIT_RISK_GIT_SHA"
 HOME_ENV = "CREDIT_RISK_HOME"
+JOB_RUN_ENV = "CREDIT_RISK_MLFLOW_JOB_RUN"  # MLflow run id of the job run (the local runner sets it for its tasks)
 
 
 def on_databricks() -> bool:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
 import mlflow
 
 from credit_risk.runtime.config import Config
+from credit_risk.runtime.context import JOB_RUN_ENV
 
 
 def configure_mlflow(cfg: Config) -> str:
@@ -23,3 +26,40 @@ def configure_mlflow(cfg: Config) -> str:
     experiment_id = mlflow.create_experiment(cfg.experiment_name, artifact_location=location)
     mlflow.set_experiment(experiment_id=experiment_id)
     return experiment_id
+
+
+
+def start_task_run(run_name: str, tags: dict[str, str] | None = None) -> mlflow.ActiveRun:
+    """A task's MLflow run: nested under the job run's parent run when the local runner opened one.
+
+    On Databricks the job run itself groups its tasks (the variable is not set there).
+    """
+    parent = os.environ.get(JOB_RUN_ENV) or None
+    return mlflow.start_run(run_name=run_name, tags=tags, parent_run_id=parent, nested=parent is not None)
+
+
+def open_job_run(cfg: Config, job: str, run_id: str) -> str:
+    """One MLflow parent run per local job run (its tasks' runs nest under it); returns its id."""
+    from mlflow import MlflowClient
+
+    experiment_id = configure_mlflow(cfg)
+    run = MlflowClient().create_run(experiment_id, run_name=f"{job} {run_id}",
+                                    tags={"job": job, "job_run_id": run_id, "runner": "credit-risk bundle run"})
+    return run.info.run_id
+
+
+def close_job_run(mlflow_run_id: str, ok: bool) -> None:
+    from mlflow import MlflowClient
+
+    MlflowClient().set_terminated(mlflow_run_id, "FINISHED" if ok else "FAILED")
+
+
+def spark_model_requirements() -> list[str]:
+    """Pinned pip requirements of a logged Spark model: the versions this run used.
+
+    Given explicitly because MLflow otherwise infers them by loading the model in a fresh process,
+    which starts a second JVM: about 12 s per logged model on 2 cores, for the same answer.
+    """
+    from importlib.metadata import version
+
+    return [f"{p}=={version(p)}" for p in ("pyspark", "numpy", "pandas", "pyarrow")]
