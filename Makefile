@@ -4,7 +4,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install system-deps check-java lint ui bench bench-full load-test clean
+.PHONY: run test install system-deps check-java lint ui bench bench-full load-test audit clean
 
 run: $(STAMP)  ## run the whole pipeline job locally on the generated default dataset
 	$(BIN)/credit-risk bundle run credit_risk_pipeline -t local
@@ -58,6 +58,11 @@ bench: $(STAMP)  ## the benchmarks (each prints a table with ratios against a re
 
 load-test: $(STAMP)  ## 60 s at 8 clients against a local API on 127.0.0.1 (trains a small champion first)
 	LOAD_SECONDS=60 CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest -q -s tests/reliability/test_api_fuzz_and_load.py -k load
+
+audit: $(STAMP)  ## dependency review: pip-audit (needs PyPI's vulnerability API or OSV) and the pin review table
+	$(BIN)/python -m pip install --quiet pip-audit==2.10.1
+	-$(BIN)/pip-audit --strict -r requirements.txt -r requirements-serve.txt
+	$(BIN)/python scripts/review_pins.py requirements.txt requirements-serve.txt
 
 bench-full: $(STAMP)  ## the whole job on 2.9M generated loans -> bench/RESULTS.md (about an hour; not in CI)
 	$(BIN)/python bench/full.py
