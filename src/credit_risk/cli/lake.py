@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+from collections.abc import Iterator
 
 from credit_risk.cli import CliError
 
@@ -34,13 +36,20 @@ def _lake():
     return get_lake()
 
 
-def _history(args: argparse.Namespace) -> int:
+@contextlib.contextmanager
+def _lake_errors() -> Iterator[None]:
+    """A lake error (unknown table, unreadable commit) becomes the CLI's one-line error and exit status 2."""
     from credit_risk.runtime.lake import LakeError
 
     try:
-        rows = _lake().history(args.table, args.limit)
+        yield
     except LakeError as exc:
         raise CliError(str(exc)) from exc
+
+
+def _history(args: argparse.Namespace) -> int:
+    with _lake_errors():
+        rows = _lake().history(args.table, args.limit)
     print(f"{'version':>7}  {'timestamp':19}  {'operation':10}  job/task  git")
     for h in rows:
         m = h["metadata"]
@@ -50,42 +59,30 @@ def _history(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    from credit_risk.runtime.lake import LakeError
-
     if args.limit < 0:
         raise CliError("--limit must be 0 or more")
-    try:
+    with _lake_errors():
         lake = _lake()
         df = lake.read(args.table, version=args.version)
         version = args.version if args.version is not None else lake.version(args.table)
-    except LakeError as exc:
-        raise CliError(str(exc)) from exc
     print(f"{lake.name(args.table)} @ version {version} ({lake.path(args.table)})")
     df.show(args.limit, truncate=40)
     return 0
 
 
 def _restore(args: argparse.Namespace) -> int:
-    from credit_risk.runtime.lake import LakeError
-
-    try:
+    with _lake_errors():
         version = _lake().restore(args.table, args.version)
-    except LakeError as exc:
-        raise CliError(str(exc)) from exc
     print(f"{args.table}: version {args.version} restored as version {version}")
     return 0
 
 
 def _recover(args: argparse.Namespace) -> int:
-    from credit_risk.runtime.lake import LakeError
-
     lake = _lake()
     if not hasattr(lake, "recover"):
         raise CliError("recover works on the local delta-rs lake; with delta-spark use RESTORE TABLE")
-    try:
+    with _lake_errors():
         result = lake.recover(args.table)
-    except LakeError as exc:
-        raise CliError(str(exc)) from exc
     if result["recovered"]:
         print(f"{result['table']}: commit {result['corrupt_version']} set aside ({result['set_aside']}); "
               f"the table is at version {result['version']} (`credit-risk lake restore` goes back further)")
