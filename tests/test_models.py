@@ -155,6 +155,14 @@ def test_batch_scoring_is_idempotent(trained, gold, spark, tmp_path):
                         keys=["loan_id", "model_version"])
     table = lake.read("gold.loan_scores")
     assert second == first + 1 and table.count() == gold.count()
+    # the inference log's shape: same names and types as the API's predictions, plus loan_id and issue_year
+    from credit_risk.serving.inference_log import schema as log_schema
+
+    arrow = table.limit(5).toArrow().schema
+    assert arrow.names == ["loan_id", "issue_year", *log_schema().names]
+    assert all(arrow.field(f.name).type == f.type for f in log_schema()), arrow
+    threshold_ok = table.where("(pd >= 0.2) != (decision = 1) OR source != 'batch'").count() == 0
+    assert threshold_ok and table.select("feature_hash").distinct().count() > 0.99 * gold.count()
     assert table.where("pd < 0 OR pd > 1 OR pd IS NULL").count() == 0
     lake.merge(score_loans(model, gold.limit(10), best["odds_factor"], cfg.model_name, 8), "gold.loan_scores",
                keys=["loan_id", "model_version"])

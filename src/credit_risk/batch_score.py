@@ -1,4 +1,4 @@
-"""Batch scoring: the champion scores a Delta table on Spark into `gold.loan_scores`.
+"""Batch scoring: the champion scores a Delta table on Spark into `gold.loan_scores`, in the inference log's shape.
 
 Idempotent: rows are merged by (loan_id, model_version), so re-running a night's job rewrites the same
 rows instead of adding copies, and a new champion adds its own scores beside the old one's.
@@ -22,16 +22,31 @@ from credit_risk.train_supervised import pd_column
 SCORES_TABLE = "gold.loan_scores"
 
 
-def score_loans(model: Any, loans: DataFrame, odds_factor: float, model_name: str, model_version: int) -> DataFrame:
-    """One row per loan: PD under the model, with the model's name, version and the scoring time."""
-    scored = pd_column(model.transform(loans), odds_factor)
-    return scored.select(features.KEY, "issue_year", F.col("pd").alias("pd"),
-                         F.lit(model_name).alias("model_name"), F.lit(int(model_version)).alias("model_version"),
-                         F.lit(datetime.now(UTC).replace(tzinfo=None)).cast("timestamp").alias("scored_at"))
+def score_loans(model: Any, loans: DataFrame, odds_factor: float, model_name: str, model_version: int,
+                threshold: float = 0.2, request_id: str = "batch") -> DataFrame:
+    """One row per loan in the inference log's shape (the API's predictions), plus loan_id and issue_year.
+
+    Same column names and types as `monitoring.inference_log` (features for drift, PD, decision at the
+    threshold, model name and version, scoring time, source "batch"), so the monitor and anyone comparing
+    online with offline scores read both alike. `request_id` is the job run; `feature_hash` is Spark's
+    xxhash64 of the features (the API hashes with pandas: a hash identifies repeats within one source).
+    """
+    from credit_risk.serving.inference_log import schema as log_schema
+
+    spark_type = {"double": "double", "int32": "int", "string": "string", "timestamp[us, tz=UTC]": "timestamp"}
+    scored = pd_column(model.transform(loans), odds_factor).withColumns({
+        "request_id": F.lit(request_id),
+        "feature_hash": F.format_string("%016x", F.xxhash64(*features.FEATURES)),
+        "decision": (F.col("pd") >= F.lit(threshold)).cast("int"),
+        "model_name": F.lit(model_name), "model_version": F.lit(int(model_version)),
+        "scored_at": F.lit(datetime.now(UTC).replace(tzinfo=None)), "source": F.lit("batch")})
+    return scored.select(features.KEY, "issue_year",
+                         *[F.col(f.name).cast(spark_type[str(f.type)]) for f in log_schema()])
 
 
 def run_batch_score(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `batch_score`: the champion over the pinned gold version; a run without a champion scores nothing."""
+    from credit_risk.runtime.context import commit_metadata
     from credit_risk.runtime.lake import get_lake
     from credit_risk.runtime.tracking import configure_mlflow
 
@@ -48,7 +63,8 @@ def run_batch_score(cfg: Any, dbutils: Any) -> dict[str, Any]:
                                                    debugValue=lake.version("gold.loan_features")))
     model = mlflow.spark.load_model(f"models:/{name}@{CHAMPION}")
     factor = float(mlflow.get_run(champion.run_id).data.params["pd_odds_factor"])
-    scores = score_loans(model, lake.read("gold.loan_features", version=gold_version), factor, name, int(champion.version))
+    scores = score_loans(model, lake.read("gold.loan_features", version=gold_version), factor, name, int(champion.version),
+                         threshold=cfg.decision_threshold, request_id=f"batch:{commit_metadata()['run_id'] or 'interactive'}")
     version = lake.merge(scores, SCORES_TABLE, keys=[features.KEY, "model_version"],
                          metadata={"gold_version": gold_version, "model_version": int(champion.version)})
     dbutils.jobs.taskValues.set(key="scores_version", value=version)
