@@ -99,13 +99,13 @@ def build_segments(train: DataFrame, seed: int, ks: range = range(2, 7), sample_
     fit_on = train.sample(fraction=sample_rows / n, seed=seed) if n > sample_rows else train
     prep = _prep(fit_on)
     data = prep.transform(fit_on).cache()
-    everyone = prep.transform(train)
+    fit_rows, everyone = data.count(), prep.transform(train)
     out = {}
     for method, chooser in (("kmeans", choose_kmeans), ("gmm", choose_gmm)):
         model, scores = chooser(data, ks, seed)
         table, order = profile(model.transform(everyone), method)
         out[method] = {"model": PipelineModel(stages=[*prep.stages, model]), "scores": scores, "k": len(order),
-                       "profile": table, "order": order, "fit_rows": data.count()}
+                       "profile": table, "order": order, "fit_rows": fit_rows}
     data.unpersist()
     return out
 

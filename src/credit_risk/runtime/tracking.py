@@ -28,7 +28,6 @@ def configure_mlflow(cfg: Config) -> str:
     return experiment_id
 
 
-
 def start_task_run(run_name: str, tags: dict[str, str] | None = None) -> mlflow.ActiveRun:
     """A task's MLflow run: nested under the job run's parent run when the local runner opened one.
 
