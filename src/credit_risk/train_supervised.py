@@ -97,10 +97,24 @@ def _balanced_sample(train: DataFrame) -> tuple[DataFrame, float]:
     return out, 1.0 / copies
 
 
-def fit_model(name: str, train: DataFrame, params: dict[str, Any], seed: int) -> tuple[PipelineModel, float, dict[str, str]]:
-    """Fit one model's full pipeline; returns it, its PD odds factor and tags describing class balance."""
+SHARED_STAGES = 3  # Imputer, StringIndexer, OneHotEncoder: the same for every model
+
+
+def fit_shared_stages(train: DataFrame) -> list:
+    """The data-dependent stages every model shares (medians, category indexes), fitted once per training set.
+
+    Refitting them per model cost four passes of median and category counting over the training split.
+    """
+    return Pipeline(stages=feature_stages(scale=False)[:SHARED_STAGES]).fit(train).stages
+
+
+def fit_model(name: str, train: DataFrame, params: dict[str, Any], seed: int,
+              shared: list | None = None) -> tuple[PipelineModel, float, dict[str, str]]:
+    """Fit one model's full pipeline (reusing `shared` fitted stages if given); returns it, its PD odds factor
+    and tags describing class balance."""
     scale = name in {"logistic_regression", "mlp"}
-    prep = Pipeline(stages=feature_stages(scale, one_hot=name != "mlp")).fit(train)
+    stages = feature_stages(scale, one_hot=name != "mlp")
+    prep = Pipeline(stages=[*(shared or stages[:SHARED_STAGES]), *stages[SHARED_STAGES:]]).fit(train)
     n_features = prep.transform(train.limit(1)).first()["features"].size
     if name == "mlp":
         data, factor = _balanced_sample(train)
@@ -135,9 +149,10 @@ def train_all(train: DataFrame, valid: DataFrame, cfg: Any, lineage: dict[str, A
     with start_task_run("train_supervised", tags) as parent:
         if lineage.get("dataset") is not None:
             mlflow.log_input(lineage["dataset"], context="training")
+        shared = fit_shared_stages(train)
         for name in models:
             with mlflow.start_run(run_name=name, nested=True, tags={**tags, "model_type": name}) as child:
-                model, factor, balance = fit_model(name, train, params, cfg.seed)
+                model, factor, balance = fit_model(name, train, params, cfg.seed, shared)
                 y, p = evaluate_pd(model, valid, factor)
                 scores = metrics.summary(y, p)
                 mlflow.set_tags(balance)
