@@ -48,22 +48,6 @@ def shared_data() -> Path:
     return SHARED_DATA
 
 
-@pytest.fixture()
-def mlflow_config(tmp_path: Path):
-    """A Config whose MLflow stores (sqlite + artifact folder) live in a fresh temp folder."""
-    import dataclasses
-
-    import mlflow
-
-    from credit_risk.runtime.config import load_config
-    from credit_risk.runtime.tracking import configure_mlflow
-
-    cfg = dataclasses.replace(load_config(), tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}", experiment_name="test")
-    configure_mlflow(cfg)
-    yield cfg
-    mlflow.end_run()
-
-
 @pytest.fixture(scope="session")
 def gold(spark, tmp_path_factory):
     """Gold features of 5,000 generated loans, through the real bronze -> silver -> gold code."""
@@ -81,7 +65,7 @@ def gold(spark, tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def trained(gold, tmp_path_factory):
+def _trained_once(gold, tmp_path_factory):
     """The four models trained once (stratified split) in a sqlite MLflow store: shared by model, export and API tests."""
     import dataclasses
 
@@ -101,8 +85,17 @@ def trained(gold, tmp_path_factory):
     return cfg, result
 
 
+@pytest.fixture()
+def trained(_trained_once):
+    """The shared trained models, with MLflow pointed back at their store (other tests point it elsewhere)."""
+    from credit_risk.runtime.tracking import configure_mlflow
+
+    configure_mlflow(_trained_once[0])
+    return _trained_once
+
+
 @pytest.fixture(scope="session")
-def serving_registry(trained, gold):
+def _serving_registry_once(_trained_once, gold):
     """The shared trained models' store: LR registered as champion, GBT as a second version, KMeans segments."""
     import dataclasses
 
@@ -116,7 +109,7 @@ def serving_registry(trained, gold):
     from credit_risk.serving.portable import PORTABLE_ARTIFACT, export_pipeline
     from credit_risk.split import make_splits
 
-    cfg, result = trained
+    cfg, result = _trained_once
     cfg = dataclasses.replace(cfg, model_name=SERVING_MODEL)
     configure_mlflow(cfg)
     train = make_splits(gold, load_config()).where("split = 'train'")
@@ -131,3 +124,12 @@ def serving_registry(trained, gold):
     client.set_registered_model_alias(SERVING_MODEL, CHAMPION, versions["logistic_regression"])
     yield {"cfg": cfg, "versions": versions}
     mlflow.end_run()
+
+
+@pytest.fixture()
+def serving_registry(_serving_registry_once):
+    """The shared serving registry, with MLflow pointed back at its store (other tests point it elsewhere)."""
+    from credit_risk.runtime.tracking import configure_mlflow
+
+    configure_mlflow(_serving_registry_once["cfg"])
+    return _serving_registry_once

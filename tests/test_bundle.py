@@ -145,6 +145,7 @@ def test_runner_python_wheel_and_spark_python_tasks(tmp_path):
 
 def test_runner_opens_one_mlflow_parent_run_per_job_run(tmp_path):
     """Jobs that name an experiment get a parent run; each task's run nests under it."""
+    import mlflow
     from mlflow import MlflowClient
 
     params = '["KEY", "{{job.parameters.experiment_name}}", "{{job.parameters.tracking_uri}}"]'
@@ -162,8 +163,10 @@ def test_runner_opens_one_mlflow_parent_run_per_job_run(tmp_path):
         "from credit_risk.runtime.tracking import configure_mlflow, start_task_run\n"
         "configure_mlflow(load_config({'experiment_name': sys.argv[2], 'tracking_uri': sys.argv[3]}))\n"
         "with start_task_run(sys.argv[1]):\n    mlflow.log_metric('done', 1)\n")
+    callers_store = mlflow.get_tracking_uri()
     run = LocalJobRunner(validate_bundle(root), echo=lambda _: None).run("j")
     assert run.ok, run.summary()
+    assert mlflow.get_tracking_uri() == callers_store  # the runner leaves the caller's MLflow settings alone
     client = MlflowClient(uri)
     runs = client.search_runs([client.get_experiment_by_name("jobs-test").experiment_id])
     parents = [r for r in runs if r.data.tags.get("job") == "j"]

@@ -38,8 +38,8 @@ def _gold(spark, tmp, rows: int, seed: int, shift: str | None = None):
 
 
 @pytest.fixture(scope="module")
-def samples(spark, trained, tmp_path_factory):
-    cfg, result = trained
+def samples(spark, _trained_once, tmp_path_factory):
+    cfg, result = _trained_once
     mlflow.set_tracking_uri(cfg.tracking_uri)
     run_id = result["models"]["logistic_regression"]["run_id"]
     model = PortableModel(mlflow.artifacts.load_dict(f"runs:/{run_id}/{PORTABLE_ARTIFACT}"))

@@ -30,7 +30,7 @@ MODEL = "serving_test_pd"
 DOCKERFILE = Path(__file__).resolve().parents[1] / "docker" / "Dockerfile"
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture()
 def registry(serving_registry):
     return serving_registry
 

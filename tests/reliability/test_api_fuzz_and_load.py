@@ -31,9 +31,12 @@ JSON = st.recursive(
 
 
 @pytest.fixture(scope="module")
-def client(serving_registry, tmp_path_factory):
+def client(_serving_registry_once, tmp_path_factory):
+    from credit_risk.runtime.tracking import configure_mlflow
+
+    configure_mlflow(_serving_registry_once["cfg"])  # the app loads its champion from the current store
     tmp = tmp_path_factory.mktemp("fuzz")
-    app = create_app(ServeSettings(model_name=serving_registry["cfg"].model_name, reload_seconds=0,
+    app = create_app(ServeSettings(model_name=_serving_registry_once["cfg"].model_name, reload_seconds=0,
                                    inference_log=str(tmp / "log"), drift_summary="", max_batch=50))
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c

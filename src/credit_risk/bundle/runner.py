@@ -47,6 +47,7 @@ class JobRun:
     run_dir: Path
     results: list[TaskResult] = field(default_factory=list)
     mlflow_run_id: str | None = None  # the parent run of the tasks' MLflow runs
+    mlflow_tracking_uri: str = ""  # the store that parent run lives in
 
     @property
     def ok(self) -> bool:
@@ -158,7 +159,7 @@ class LocalJobRunner:
         params = {p["name"]: p.get("default", "") for p in job.get("parameters") or []}
         tasks = {t["task_key"]: t for t in job["tasks"]}
         status: dict[str, TaskResult] = {}
-        run.mlflow_run_id = self._open_mlflow_run(job_key, run_id, params)
+        self._open_mlflow_run(run, params)
         for key in order:
             task = tasks[key]
             if key not in selected:
@@ -175,21 +176,23 @@ class LocalJobRunner:
         if run.mlflow_run_id:
             from credit_risk.runtime.tracking import close_job_run
 
-            close_job_run(run.mlflow_run_id, run.ok)
+            close_job_run(run.mlflow_tracking_uri, run.mlflow_run_id, run.ok)
         (run.run_dir / "summary.txt").write_text(run.summary() + "\n")
         return run
 
-    def _open_mlflow_run(self, job_key: str, run_id: str, params: dict[str, Any]) -> str | None:
+    def _open_mlflow_run(self, run: JobRun, params: dict[str, Any]) -> None:
         """The job run's MLflow parent run, for jobs that name an experiment; tasks nest their runs under it."""
         if "experiment_name" not in params:
-            return None
+            return
         from credit_risk.runtime.config import load_config
         from credit_risk.runtime.tracking import open_job_run
 
         home = os.environ.get(HOME_ENV)
         os.environ.setdefault(HOME_ENV, str(self.bundle.root))  # the tasks' home, so the same local store
         try:
-            return open_job_run(load_config(params), job_key, run_id)
+            cfg = load_config(params)
+            run.mlflow_tracking_uri = cfg.mlflow_tracking_uri
+            run.mlflow_run_id = open_job_run(cfg, run.job, run.run_id)
         finally:
             if home is None:
                 os.environ.pop(HOME_ENV, None)

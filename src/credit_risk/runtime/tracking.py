@@ -38,19 +38,25 @@ def start_task_run(run_name: str, tags: dict[str, str] | None = None) -> mlflow.
 
 
 def open_job_run(cfg: Config, job: str, run_id: str) -> str:
-    """One MLflow parent run per local job run (its tasks' runs nest under it); returns its id."""
+    """One MLflow parent run per local job run (its tasks' runs nest under it); returns its id.
+
+    Through a client bound to the target's store, so the caller's own MLflow settings stay as they were.
+    """
     from mlflow import MlflowClient
 
-    experiment_id = configure_mlflow(cfg)
-    run = MlflowClient().create_run(experiment_id, run_name=f"{job} {run_id}",
-                                    tags={"job": job, "job_run_id": run_id, "runner": "credit-risk bundle run"})
+    client = MlflowClient(cfg.mlflow_tracking_uri)
+    experiment = client.get_experiment_by_name(cfg.experiment_name)
+    experiment_id = experiment.experiment_id if experiment else client.create_experiment(
+        cfg.experiment_name, artifact_location=cfg.artifact_root.as_uri())
+    run = client.create_run(experiment_id, run_name=f"{job} {run_id}",
+                            tags={"job": job, "job_run_id": run_id, "runner": "credit-risk bundle run"})
     return run.info.run_id
 
 
-def close_job_run(mlflow_run_id: str, ok: bool) -> None:
+def close_job_run(tracking_uri: str, mlflow_run_id: str, ok: bool) -> None:
     from mlflow import MlflowClient
 
-    MlflowClient().set_terminated(mlflow_run_id, "FINISHED" if ok else "FAILED")
+    MlflowClient(tracking_uri).set_terminated(mlflow_run_id, "FINISHED" if ok else "FAILED")
 
 
 def spark_model_requirements() -> list[str]:
