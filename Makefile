@@ -57,7 +57,7 @@ bench: $(STAMP)  ## the benchmarks (each prints a table with ratios against a re
 	for b in lake generate etl train serve; do $(BIN)/python bench/$$b.py || exit 1; done
 
 load-test: $(STAMP)  ## 60 s at 8 clients against a local API on 127.0.0.1 (trains a small champion first)
-	LOAD_SECONDS=60 CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest -q -s tests/reliability/test_api_fuzz_and_load.py -k load
+	LOAD_SECONDS=60 CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest -q -s tests/reliability/test_api_fuzz_and_load.py -k bounded_load
 
 audit: $(STAMP)  ## dependency review: pip-audit (needs PyPI's vulnerability API or OSV) and the pin review table
 	$(BIN)/python -m pip install --quiet pip-audit==2.10.1
