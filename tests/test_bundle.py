@@ -51,6 +51,16 @@ def test_real_bundle_is_valid_in_every_target():
     assert validate_bundle(ROOT, "prod").resources["jobs"]["credit_risk_pipeline"]["schedule"]["pause_status"] == "UNPAUSED"
 
 
+def test_model_settings_are_bundle_variables_with_the_code_defaults():
+    """Hyper-parameters reach train_supervised as base_parameters from variables; the code's fallbacks agree."""
+    from credit_risk.train_supervised import HYPERPARAMETERS
+
+    bundle = load_bundle(ROOT, "local")
+    assert {k: str(bundle.variables[k]) for k in HYPERPARAMETERS} == HYPERPARAMETERS
+    task = next(t for t in bundle.job("credit_risk_pipeline")["tasks"] if t["task_key"] == "train_supervised")
+    assert {k: str(v) for k, v in task["notebook_task"]["base_parameters"].items()} == HYPERPARAMETERS
+
+
 @pytest.mark.parametrize(("tasks", "message"), [
     (_task("a") + "  bogus_key: 1\n", "Unexpected field 'bogus_key' for class Task"),
     (_task("a", ("nope",)), "tasks[a].depends_on: unknown task 'nope'"),
@@ -104,6 +114,41 @@ def test_runner_order_task_values_failure_retries_only_and_from(tmp_path):
     assert {r.task_key: r.status for r in frm.results}["after_broken"] == "SKIPPED"
     with pytest.raises(BundleError, match="no such task"):
         LocalJobRunner(bundle).run("j", only="ghost")
+
+
+def test_notebook_tasks_share_one_kernel_but_not_their_state(tmp_path):
+    """One kernel (one Spark session) per job run; each task sees only its own widgets and names, and a task
+    that kills its kernel leaves the next task a new one."""
+    tasks = """\
+    - task_key: first
+      notebook_task: {notebook_path: ../nb/first.ipynb, base_parameters: {only_first: "yes"}}
+    - task_key: second
+      depends_on: [{task_key: first}]
+      notebook_task: {notebook_path: ../nb/second.ipynb}
+    - task_key: crash
+      depends_on: [{task_key: second}]
+      notebook_task: {notebook_path: ../nb/crash.ipynb}
+    - task_key: after_crash
+      depends_on: [{task_key: second}]
+      notebook_task: {notebook_path: ../nb/after_crash.ipynb}
+    """
+    root = _bundle(tmp_path, tasks)
+    setup = "import os\nfrom credit_risk.runtime.dbutils import get_dbutils\ndbutils = get_dbutils()"
+    _notebook(root / "nb" / "first.ipynb", setup, "assert dbutils.widgets.get('only_first') == 'yes'\n"
+              "dbutils.jobs.taskValues.set('pid', os.getpid())\nleftover = 1")
+    _notebook(root / "nb" / "second.ipynb", setup, "assert dbutils.jobs.taskValues.get('first', 'pid') == os.getpid()\n"
+              "assert 'leftover' not in globals() and dbutils.widgets.getArgument('only_first') is None\n"
+              "assert dbutils.widgets.get('greeting') == 'hi' and os.environ['CREDIT_RISK_TASK_KEY'] == 'second'")
+    _notebook(root / "nb" / "crash.ipynb", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)")
+    _notebook(root / "nb" / "after_crash.ipynb", setup,
+              "dbutils.jobs.taskValues.set('new_kernel', dbutils.jobs.taskValues.get('first', 'pid') != os.getpid())")
+    runner = LocalJobRunner(validate_bundle(root), echo=lambda _: None)
+    run = runner.run("j")
+    assert [(r.task_key, r.status) for r in run.results] == [
+        ("first", "SUCCESS"), ("second", "SUCCESS"), ("crash", "FAILED"), ("after_crash", "SUCCESS")], run.summary()
+    assert json.loads((run.run_dir / "task_values" / "after_crash.json").read_text()) == {"new_kernel": True}
+    saved = nbformat.read(run.run_dir / "notebooks" / "second.ipynb", as_version=4)
+    assert saved.cells[0].metadata["tags"] == ["injected-context"] and runner.kernel is None
 
 
 def test_runner_python_wheel_and_spark_python_tasks(tmp_path):

@@ -1,12 +1,14 @@
 """Run a bundle job on this machine: its tasks in dependency order, notebooks on a real Jupyter kernel.
 
-Each notebook task gets a fresh kernel (as each task gets its own REPL on a job cluster) whose widgets
-hold the job parameters plus the task's base_parameters. Task values travel through files under the
+The notebook tasks of a job run share one kernel, so one Python process and one Spark session, as the
+tasks of a run share a job cluster's driver (see `credit_risk.bundle.kernel`); each task still sees only
+its own widgets: the job parameters plus its base_parameters. Task values travel through files under the
 run folder (`runs/<job>/<run id>/`), where every executed notebook is saved with its outputs. Tasks run
-one after another: a 2-core machine gains nothing from running two Spark sessions at once.
+one after another: a 2-core machine gains nothing from running two Spark jobs at once.
 Jobs that name an MLflow experiment get one MLflow parent run per job run; the tasks' runs nest under it.
 Python wheel tasks run the installed package's entry point and Spark Python tasks their file, each in its
-own process. Condition tasks (`{{tasks.<key>.values.<name>}} == "true"`) and run-job tasks are honoured.
+own process. Condition tasks (`{{tasks.<key>.values.<name>}} == "true"`) and run-job tasks are honoured;
+a run-job task's notebooks run in the same kernel.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from credit_risk.bundle.kernel import TASK_CONTEXT_ENV, SharedKernel
 from credit_risk.bundle.loader import Bundle, BundleError
 from credit_risk.bundle.validate import task_order
 from credit_risk.runtime.context import GIT_ENV, HOME_ENV, JOB_ENV, JOB_RUN_ENV, RUN_ENV, TASK_ENV
@@ -107,20 +110,6 @@ def _condition(task: dict[str, Any], run_dir: Path) -> str:
                 "LESS_THAN_OR_EQUAL": a <= b}[cond["op"]]).lower()
 
 
-def _run_notebook(path: Path, env: dict[str, str], timeout: int | None, out: Path) -> None:
-    import nbformat
-    from nbclient import NotebookClient
-
-    nb = nbformat.read(path, as_version=4)
-    client = NotebookClient(nb, timeout=timeout or None, kernel_name="python3",
-                            resources={"metadata": {"path": str(path.parent)}})
-    try:
-        client.execute(env=env)
-    finally:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        nbformat.write(nb, out)
-
-
 def _error_text(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     last = [ln for ln in text if ln.strip()][-1:] or [type(exc).__name__]
@@ -130,9 +119,11 @@ def _error_text(exc: BaseException) -> str:
 class LocalJobRunner:
     """Runs the jobs of one resolved bundle."""
 
-    def __init__(self, bundle: Bundle, echo: Any = print) -> None:
+    def __init__(self, bundle: Bundle, echo: Any = print, kernel_per_task: bool = False) -> None:
         self.bundle = bundle
         self.echo = echo
+        self.kernel_per_task = kernel_per_task
+        self.kernel: SharedKernel | None = None  # the notebook tasks' kernel while a job runs
 
     def _env(self, job_key: str, run: JobRun, task: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
         widgets = {**params, **((task.get("notebook_task") or {}).get("base_parameters") or {})}
@@ -147,6 +138,18 @@ class LocalJobRunner:
 
     def run(self, job_key: str, only: str | None = None, from_task: str | None = None,
             run_dir: Path | None = None) -> JobRun:
+        """Run the job's selected tasks; a run-job task's job runs nested, in the same kernel."""
+        if self.kernel is not None:
+            return self._run(job_key, only, from_task, run_dir)
+        self.kernel = SharedKernel({**os.environ, HOME_ENV: os.environ.get(HOME_ENV) or str(self.bundle.root)},
+                                   per_task=self.kernel_per_task)
+        try:
+            return self._run(job_key, only, from_task, run_dir)
+        finally:
+            self.kernel.close()
+            self.kernel = None
+
+    def _run(self, job_key: str, only: str | None, from_task: str | None, run_dir: Path | None) -> JobRun:
         job = self.bundle.job(job_key)
         order = task_order(job, f"resources.jobs.{job_key}")
         for name, value in (("--only", only), ("--from", from_task)):
@@ -228,8 +231,10 @@ class LocalJobRunner:
                 elif "notebook_task" in task:
                     source = self.bundle.sources[("jobs", job_key)]
                     path = (source.parent / task["notebook_task"]["notebook_path"]).resolve()
-                    _run_notebook(path, self._env(job_key, run, task, params), task.get("timeout_seconds"),
-                                  run.run_dir / "notebooks" / f"{key}.ipynb")
+                    env = self._env(job_key, run, task, params)
+                    assert self.kernel is not None
+                    self.kernel.run_notebook(path, {k: env[k] for k in TASK_CONTEXT_ENV if k in env},
+                                             task.get("timeout_seconds"), run.run_dir / "notebooks" / f"{key}.ipynb")
                 elif "python_wheel_task" in task:
                     spec = task["python_wheel_task"]
                     argv = _wheel_entry_point(spec["package_name"], spec["entry_point"])

@@ -26,6 +26,8 @@ def register(sub: argparse._SubParsersAction) -> None:
     group = run.add_mutually_exclusive_group()
     group.add_argument("--only", help="run just this task")
     group.add_argument("--from", dest="from_task", help="run this task and everything after it")
+    run.add_argument("--kernel-per-task", action="store_true",
+                     help="a fresh kernel (and Spark session) for every notebook task instead of one per job run")
     for p in (val, run):
         p.add_argument("-t", "--target", default=None, help="bundle target (default: the default target, local)")
         p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="override a bundle variable")
@@ -54,7 +56,8 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         bundle = validate_bundle(args.root, args.target, _vars(args.var))
-        run = LocalJobRunner(bundle, echo=lambda m: print(m, flush=True)).run(args.job, args.only, args.from_task)
+        runner = LocalJobRunner(bundle, echo=lambda m: print(m, flush=True), kernel_per_task=args.kernel_per_task)
+        run = runner.run(args.job, args.only, args.from_task)
     except BundleError as exc:
         raise CliError(str(exc)) from exc
     print("\n" + run.summary())

@@ -270,3 +270,9 @@ def get_dbutils() -> Any:
     if _LOCAL is None:
         _LOCAL = LocalDbutils()
     return _LOCAL
+
+
+def reset_local_dbutils() -> None:
+    """Forget the local shim, so the next `get_dbutils()` reads the widgets of the task now running."""
+    global _LOCAL
+    _LOCAL = None
