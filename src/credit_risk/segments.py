@@ -120,7 +120,8 @@ def run_segments(cfg: Any, dbutils: Any) -> dict[str, Any]:
     lake = get_lake()
     version = int(dbutils.jobs.taskValues.get(taskKey="split", key="splits_version", debugValue=lake.version(SPLITS_TABLE)))
     train = lake.read(SPLITS_TABLE, version=version).where("split = 'train'")
-    built = build_segments(train, cfg.seed, sample_rows=int(cfg.extra.get("segment_sample_rows", 200_000)))
+    ks = range(int(cfg.extra.get("segment_k_min", 2)), int(cfg.extra.get("segment_k_max", 6)) + 1)
+    built = build_segments(train, cfg.seed, ks, sample_rows=int(cfg.extra.get("segment_sample_rows", 200_000)))
     run_ids = {}
     with start_task_run("train_segments", {"splits_version": str(version)}):
         for method, item in built.items():

@@ -60,22 +60,29 @@ def feature_stages(scale: bool, one_hot: bool = True) -> list:
     return stages
 
 
+# Defaults sized for a 2-core machine. The job passes the bundle variables of the same names (databricks.yml),
+# whose defaults a test keeps equal to these; these serve direct calls (tests, an interactive session).
+HYPERPARAMETERS = {"lr_max_iter": "100", "lr_reg_param": "0.01", "rf_num_trees": "40", "rf_max_depth": "6",
+                   "gbt_max_iter": "30", "gbt_max_depth": "4", "mlp_hidden": "16", "mlp_max_iter": "150"}
+
+
 def estimator(name: str, params: dict[str, Any], n_features: int, seed: int):
-    """The model stage with its hyper-parameters (defaults sized for a 2-core machine)."""
+    """The model stage with its hyper-parameters: `params` over HYPERPARAMETERS."""
     common = {"featuresCol": "features", "labelCol": features.TARGET}
+    params = {**HYPERPARAMETERS, **params}
     if name == "logistic_regression":
-        return LogisticRegression(**common, weightCol=WEIGHT_COL, maxIter=int(params.get("lr_max_iter", 100)),
-                                  regParam=float(params.get("lr_reg_param", 0.01)), elasticNetParam=0.0)
+        return LogisticRegression(**common, weightCol=WEIGHT_COL, maxIter=int(params["lr_max_iter"]),
+                                  regParam=float(params["lr_reg_param"]), elasticNetParam=0.0)
     if name == "random_forest":
-        return RandomForestClassifier(**common, weightCol=WEIGHT_COL, numTrees=int(params.get("rf_num_trees", 40)),
-                                      maxDepth=int(params.get("rf_max_depth", 6)), subsamplingRate=0.8, seed=seed)
+        return RandomForestClassifier(**common, weightCol=WEIGHT_COL, numTrees=int(params["rf_num_trees"]),
+                                      maxDepth=int(params["rf_max_depth"]), subsamplingRate=0.8, seed=seed)
     if name == "gbt":
-        return GBTClassifier(**common, weightCol=WEIGHT_COL, maxIter=int(params.get("gbt_max_iter", 30)),
-                             maxDepth=int(params.get("gbt_max_depth", 4)), stepSize=0.1, seed=seed)
+        return GBTClassifier(**common, weightCol=WEIGHT_COL, maxIter=int(params["gbt_max_iter"]),
+                             maxDepth=int(params["gbt_max_depth"]), stepSize=0.1, seed=seed)
     if name == "mlp":
-        hidden = [int(h) for h in str(params.get("mlp_hidden", "16")).split(",") if h]
+        hidden = [int(h) for h in str(params["mlp_hidden"]).split(",") if h]
         return MultilayerPerceptronClassifier(**common, layers=[n_features, *hidden, 2],
-                                              maxIter=int(params.get("mlp_max_iter", 150)), seed=seed, blockSize=128)
+                                              maxIter=int(params["mlp_max_iter"]), seed=seed, blockSize=128)
     raise ValueError(f"unknown model {name!r}: choose from {MODELS}")
 
 
@@ -137,11 +144,19 @@ def evaluate_pd(model: PipelineModel, df: DataFrame, odds_factor: float) -> tupl
 
 def train_all(train: DataFrame, valid: DataFrame, cfg: Any, lineage: dict[str, Any],
               models: tuple[str, ...] = MODELS) -> dict[str, Any]:
-    """One MLflow parent run; a child run per model with validation metrics, signature and lineage."""
+    """One MLflow parent run; a child run per model with validation metrics, signature and lineage (autologged)."""
+    mlflow.pyspark.ml.autolog(log_models=False, log_datasets=False, silent=True)
+    try:
+        return _train_and_log(train, valid, cfg, lineage, models)
+    finally:  # the session may go on to other tasks (one kernel per local job run): their fits are not ours
+        mlflow.pyspark.ml.autolog(disable=True, silent=True)
+
+
+def _train_and_log(train: DataFrame, valid: DataFrame, cfg: Any, lineage: dict[str, Any],
+                   models: tuple[str, ...]) -> dict[str, Any]:
     from mlflow.models import infer_signature
 
     params = dict(cfg.extra)
-    mlflow.pyspark.ml.autolog(log_models=False, log_datasets=False, silent=True)
     example = train.select(*features.FEATURES).limit(5).toPandas()
     results: dict[str, Any] = {}
     tags = {"git_sha": lineage["git_sha"], "data_source": cfg.data_source, "target_definition": TARGET_DEFINITION,
