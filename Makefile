@@ -12,8 +12,9 @@ run: $(STAMP)  ## run the whole pipeline job locally on the generated default da
 test: $(STAMP) system-deps  ## lint, then every test and every notebook
 	$(BIN)/ruff check src tests notebooks bench
 	@# three lanes on the 2 cores, as each waits on JVMs, kernels and subprocesses as much as on the CPU:
-	@# the notebooks (nbmake), the crash/fault suite (its own Spark processes), and the rest of the tests
-	@nblog=$$(mktemp); rellog=$$(mktemp); \
+	@# the notebooks (nbmake), the crash/fault suite (its own Spark processes), and the rest of the tests.
+	@# One BLAS thread per process: three lanes of JVMs and numpy on 2 cores, OpenBLAS threads would only spin.
+	@export OPENBLAS_NUM_THREADS=1; nblog=$$(mktemp); rellog=$$(mktemp); \
 	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest --nbmake --nbmake-timeout=900 notebooks >$$nblog 2>&1 & nb=$$!; \
 	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest $(CRASH_TESTS) >$$rellog 2>&1 & rel=$$!; \
 	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests $(addprefix --ignore=,$(CRASH_TESTS)) --durations=15; \

@@ -114,6 +114,9 @@ def get_spark() -> SparkSession:
     if on_databricks():
         active = SparkSession.getActiveSession()
         return active if active is not None else SparkSession.builder.getOrCreate()
+    # Spark runs MLlib's BLAS calls from its own task threads; OpenBLAS threads on top of them spin on the
+    # same cores (Spark's MLlib linear algebra guide: one native thread). The JVM inherits this environment.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
     spark = _local_builder().getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     blas = native_blas()
