@@ -12,18 +12,20 @@ run: $(STAMP)  ## run the whole pipeline job locally on the generated default da
 test: $(STAMP) system-deps  ## lint, then every test and every notebook
 	$(BIN)/ruff check src tests notebooks bench
 	@# three lanes on the 2 cores, as each waits on JVMs, kernels and subprocesses as much as on the CPU:
-	@# the notebooks (nbmake), the crash/fault suite (its own Spark processes), and the rest of the tests.
+	@# the notebooks (nbmake), the tests that drive their own Spark processes (crashes, faults, a whole job run),
+	@# and the rest of the tests.
 	@# One BLAS thread per process: three lanes of JVMs and numpy on 2 cores, OpenBLAS threads would only spin.
 	@export OPENBLAS_NUM_THREADS=1; nblog=$$(mktemp); rellog=$$(mktemp); \
 	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest --nbmake --nbmake-timeout=900 notebooks >$$nblog 2>&1 & nb=$$!; \
-	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest $(CRASH_TESTS) >$$rellog 2>&1 & rel=$$!; \
-	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests $(addprefix --ignore=,$(CRASH_TESTS)) --durations=15; \
+	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest $(PROCESS_TESTS) >$$rellog 2>&1 & rel=$$!; \
+	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests $(addprefix --ignore=,$(PROCESS_TESTS)) --durations=15; \
 	tests=$$?; wait $$rel; crash=$$?; wait $$nb; notebooks=$$?; \
-	echo "--- crash and fault tests:"; cat $$rellog; echo "--- notebooks (pytest --nbmake notebooks):"; cat $$nblog; \
-	echo "tests exit $$tests, crash/fault tests exit $$crash, notebooks exit $$notebooks"; \
+	echo "--- crash, fault and job-run tests:"; cat $$rellog; echo "--- notebooks (pytest --nbmake notebooks):"; cat $$nblog; \
+	echo "tests exit $$tests, crash/fault/job tests exit $$crash, notebooks exit $$notebooks"; \
 	[ $$tests -eq 0 ] && [ $$crash -eq 0 ] && [ $$notebooks -eq 0 ]
 
-CRASH_TESTS := tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py
+PROCESS_TESTS := tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py \
+	tests/reliability/test_pipeline_job.py
 
 install: $(STAMP)
 
@@ -55,7 +57,7 @@ ui: $(STAMP)  ## MLflow UI on http://127.0.0.1:5000 over the local store
 	$(BIN)/credit-risk ui
 
 bench: $(STAMP)  ## the benchmarks (each prints a table with ratios against a reference)
-	for b in lake generate etl train serve; do $(BIN)/python bench/$$b.py || exit 1; done
+	for b in lake generate etl train serve runner; do $(BIN)/python bench/$$b.py || exit 1; done
 
 load-test: $(STAMP)  ## 60 s at 8 clients against a local API on 127.0.0.1 (trains a small champion first)
 	LOAD_SECONDS=60 CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest -q -s tests/reliability/test_api_fuzz_and_load.py -k bounded_load

@@ -93,7 +93,8 @@ def test_no_post_origination_column_in_any_model_signature(trained):
 
 def test_registry_gate_first_champion_promotion_and_refusal(trained):
     cfg, result = trained
-    loose = dataclasses.replace(cfg, max_ece=1.0, min_auc=0.5, promotion_margin=0.0)
+    # a model name of its own: nothing else registered in the shared store can stand as its champion
+    loose = dataclasses.replace(cfg, model_name="registry_gate_test", max_ece=1.0, min_auc=0.5, promotion_margin=0.0)
     runs = sorted(result["models"].values(), key=lambda m: m["val_auc"])
     first = register_run(loose, runs[-2]["run_id"])
     assert first["champion"] and first["previous_champion"] is None
@@ -102,9 +103,9 @@ def test_registry_gate_first_champion_promotion_and_refusal(trained):
     worse = register_run(loose, runs[0]["run_id"])
     assert not worse["champion"] and "does not beat the champion" in worse["reasons"][0]
     client = mlflow.MlflowClient()
-    assert int(client.get_model_version_by_alias(cfg.model_name, "champion").version) == better["model_version"]
-    assert int(client.get_model_version_by_alias(cfg.model_name, "challenger").version) == worse["model_version"]
-    tags = client.get_model_version(cfg.model_name, str(worse["model_version"])).tags
+    assert int(client.get_model_version_by_alias(loose.model_name, "champion").version) == better["model_version"]
+    assert int(client.get_model_version_by_alias(loose.model_name, "challenger").version) == worse["model_version"]
+    tags = client.get_model_version(loose.model_name, str(worse["model_version"])).tags
     assert tags["promotion"] == "refused" and "champion" in tags["refusal_reasons"]
     leak = gate({"val_auc": 0.95, "val_ece": 0.01}, None, cfg)
     assert leak and leak[0].startswith("leakage alarm")
