@@ -4,7 +4,7 @@ On a job cluster the tasks of a run share the cluster's driver JVM; locally a fr
 start a JVM, import pyspark and MLflow and warm Spark up again for every task. Each notebook here runs in the
 run's kernel after an injected first cell (tagged `injected-context`, as papermill tags its parameters)
 that clears the previous task's names and sets this task's context. A task that fails, times out or kills
-its kernel leaves no state behind for the next one: the kernel is restarted before it.
+its kernel leaves no state behind for the next one: that kernel is shut down and the next task starts a new one.
 """
 
 from __future__ import annotations
