@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from credit_risk.bundle.kernel import TASK_CONTEXT_ENV, SharedKernel
+from credit_risk.bundle.kernel import SharedKernel
 from credit_risk.bundle.loader import Bundle, BundleError
 from credit_risk.bundle.validate import task_order
 from credit_risk.runtime.context import GIT_ENV, HOME_ENV, JOB_ENV, JOB_RUN_ENV, RUN_ENV, TASK_ENV
@@ -125,24 +125,27 @@ class LocalJobRunner:
         self.kernel_per_task = kernel_per_task
         self.kernel: SharedKernel | None = None  # the notebook tasks' kernel while a job runs
 
-    def _env(self, job_key: str, run: JobRun, task: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
+    def _base_env(self) -> dict[str, str]:
+        """Every task's environment: this process's, the project home defaulting to the bundle's folder."""
+        return {**os.environ, HOME_ENV: os.environ.get(HOME_ENV) or str(self.bundle.root)}
+
+    def _context(self, job_key: str, run: JobRun, task: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
+        """What a task knows of its run: its widgets (job parameters, then base_parameters), keys, folder, MLflow parent."""
         widgets = {**params, **((task.get("notebook_task") or {}).get("base_parameters") or {})}
-        env = {**os.environ, WIDGETS_ENV: json.dumps({k: str(v) for k, v in widgets.items()}),
-               RUN_DIR_ENV: str(run.run_dir), TASK_ENV: task["task_key"], JOB_ENV: job_key, RUN_ENV: run.run_id}
+        context = {WIDGETS_ENV: json.dumps({k: str(v) for k, v in widgets.items()}), RUN_DIR_ENV: str(run.run_dir),
+                   TASK_ENV: task["task_key"], JOB_ENV: job_key, RUN_ENV: run.run_id}
         if run.mlflow_run_id:
-            env[JOB_RUN_ENV] = run.mlflow_run_id
-        env.setdefault(HOME_ENV, str(self.bundle.root))
+            context[JOB_RUN_ENV] = run.mlflow_run_id
         if params.get("git_sha"):
-            env[GIT_ENV] = str(params["git_sha"])
-        return env
+            context[GIT_ENV] = str(params["git_sha"])
+        return context
 
     def run(self, job_key: str, only: str | None = None, from_task: str | None = None,
             run_dir: Path | None = None) -> JobRun:
         """Run the job's selected tasks; a run-job task's job runs nested, in the same kernel."""
         if self.kernel is not None:
             return self._run(job_key, only, from_task, run_dir)
-        self.kernel = SharedKernel({**os.environ, HOME_ENV: os.environ.get(HOME_ENV) or str(self.bundle.root)},
-                                   per_task=self.kernel_per_task)
+        self.kernel = SharedKernel(self._base_env(), per_task=self.kernel_per_task)
         try:
             return self._run(job_key, only, from_task, run_dir)
         finally:
@@ -212,6 +215,7 @@ class LocalJobRunner:
 
     def _run_task(self, job_key: str, run: JobRun, task: dict[str, Any], params: dict[str, Any]) -> TaskResult:
         key = task["task_key"]
+        context = self._context(job_key, run, task, params)
         result = TaskResult(key, "FAILED")
         retries = int(task.get("max_retries", 0) or 0)
         wait = min(MAX_LOCAL_RETRY_WAIT_S, int(task.get("min_retry_interval_millis", 0) or 0) / 1000)
@@ -231,9 +235,8 @@ class LocalJobRunner:
                 elif "notebook_task" in task:
                     source = self.bundle.sources[("jobs", job_key)]
                     path = (source.parent / task["notebook_task"]["notebook_path"]).resolve()
-                    env = self._env(job_key, run, task, params)
                     assert self.kernel is not None
-                    self.kernel.run_notebook(path, {k: env[k] for k in TASK_CONTEXT_ENV if k in env},
+                    self.kernel.run_notebook(path, context,
                                              task.get("timeout_seconds"), run.run_dir / "notebooks" / f"{key}.ipynb")
                 elif "python_wheel_task" in task:
                     spec = task["python_wheel_task"]
@@ -241,7 +244,7 @@ class LocalJobRunner:
                     args = [_substitute(str(a), run.run_dir, params) for a in spec.get("parameters") or []]
                     args += [f"--{k}={_substitute(str(v), run.run_dir, params)}"
                              for k, v in (spec.get("named_parameters") or {}).items()]
-                    _run_process([*argv, *args], self._env(job_key, run, task, params),
+                    _run_process([*argv, *args], {**self._base_env(), **context},
                                  task.get("timeout_seconds"), run.run_dir / "logs" / f"{key}.log")
                 elif "spark_python_task" in task:
                     import sys
@@ -250,7 +253,7 @@ class LocalJobRunner:
                     source = self.bundle.sources[("jobs", job_key)]
                     script = (source.parent / spec["python_file"]).resolve()
                     args = [_substitute(str(a), run.run_dir, params) for a in spec.get("parameters") or []]
-                    _run_process([sys.executable, str(script), *args], self._env(job_key, run, task, params),
+                    _run_process([sys.executable, str(script), *args], {**self._base_env(), **context},
                                  task.get("timeout_seconds"), run.run_dir / "logs" / f"{key}.log")
                 else:
                     kinds = sorted(k for k in task if k.endswith("_task"))
