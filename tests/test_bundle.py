@@ -53,12 +53,16 @@ def test_real_bundle_is_valid_in_every_target():
 
 def test_model_settings_are_bundle_variables_with_the_code_defaults():
     """Hyper-parameters reach train_supervised as base_parameters from variables; the code's fallbacks agree."""
+    from credit_risk.segments import SEGMENT_KS
     from credit_risk.train_supervised import HYPERPARAMETERS
 
     bundle = load_bundle(ROOT, "local")
     assert {k: str(bundle.variables[k]) for k in HYPERPARAMETERS} == HYPERPARAMETERS
     task = next(t for t in bundle.job("credit_risk_pipeline")["tasks"] if t["task_key"] == "train_supervised")
     assert {k: str(v) for k, v in task["notebook_task"]["base_parameters"].items()} == HYPERPARAMETERS
+    segments = next(t for t in bundle.job("credit_risk_pipeline")["tasks"] if t["task_key"] == "train_segments")
+    k_min, k_max = (int(segments["notebook_task"]["base_parameters"][k]) for k in ("segment_k_min", "segment_k_max"))
+    assert range(k_min, k_max + 1) == SEGMENT_KS
 
 
 @pytest.mark.parametrize(("tasks", "message"), [

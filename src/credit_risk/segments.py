@@ -32,6 +32,10 @@ def _prep(df: DataFrame) -> PipelineModel:
                             StandardScaler(inputCol="raw_features", outputCol="features", withMean=True, withStd=True)]).fit(df)
 
 
+# Numbers of segments the k search tries; the bundle's segment_k_min / segment_k_max default to these (a test keeps them equal).
+SEGMENT_KS = range(2, 7)
+
+
 def choose_kmeans(data: DataFrame, ks: range, seed: int) -> tuple[Any, dict[int, float]]:
     """The KMeans model with the best silhouette in `ks`, and every k's silhouette."""
     scores, models = {}, {}
@@ -88,7 +92,7 @@ def assign_segments(models: dict[str, tuple[PipelineModel, dict[int, int]]], loa
     return out
 
 
-def build_segments(train: DataFrame, seed: int, ks: range = range(2, 7), sample_rows: int = 200_000) -> dict[str, Any]:
+def build_segments(train: DataFrame, seed: int, ks: range = SEGMENT_KS, sample_rows: int = 200_000) -> dict[str, Any]:
     """Fit both clusterings on the training loans; return models, scores and the ordered profiles.
 
     The k search fits on a seeded sample of at most `sample_rows` loans: seven standardised features settle
@@ -120,7 +124,7 @@ def run_segments(cfg: Any, dbutils: Any) -> dict[str, Any]:
     lake = get_lake()
     version = int(dbutils.jobs.taskValues.get(taskKey="split", key="splits_version", debugValue=lake.version(SPLITS_TABLE)))
     train = lake.read(SPLITS_TABLE, version=version).where("split = 'train'")
-    ks = range(int(cfg.extra.get("segment_k_min", 2)), int(cfg.extra.get("segment_k_max", 6)) + 1)
+    ks = range(int(cfg.extra.get("segment_k_min", SEGMENT_KS.start)), int(cfg.extra.get("segment_k_max", SEGMENT_KS.stop - 1)) + 1)
     built = build_segments(train, cfg.seed, ks, sample_rows=int(cfg.extra.get("segment_sample_rows", 200_000)))
     run_ids = {}
     with start_task_run("train_segments", {"splits_version": str(version)}):
