@@ -69,23 +69,36 @@ def valid_value(prop: dict) -> st.SearchStrategy:
     return JSON
 
 
-@st.composite
-def applications(draw, schema: dict) -> dict:
-    """A schema-valid application, then 0-3 mutations: a field dropped, junk, an edge number, an unknown key."""
+EDGE = st.sampled_from([0, -1, 1e308, -1e308, 10**40, -0.0, True, "", "NaN", "1e999", 5e-324])
+
+
+def applications(schema: dict) -> st.SearchStrategy:
+    """A schema-valid application, then 0-3 mutations: a field dropped, junk, an edge number, an unknown key.
+
+    The strategies are built once per schema: built per example they cost as much as the requests.
+    """
     props, required = schema["properties"], set(schema.get("required", []))
-    app = {name: draw(valid_value(prop)) for name, prop in props.items() if name in required or draw(st.booleans())}
-    for _ in range(draw(st.integers(0, 3))):
-        name = draw(st.sampled_from(sorted(props)))
-        op = draw(st.sampled_from(["drop", "junk", "edge", "extra"]))
-        if op == "drop":
-            app.pop(name, None)
-        elif op == "junk":
-            app[name] = draw(JSON)
-        elif op == "edge":
-            app[name] = draw(st.sampled_from([0, -1, 1e308, -1e308, 10**40, -0.0, True, "", "NaN", "1e999", 5e-324]))
-        else:
-            app[draw(st.text(min_size=1, max_size=12))] = draw(JSON)
-    return app
+    names = sorted(props)
+    valid = st.fixed_dictionaries({n: valid_value(props[n]) for n in names if n in required},
+                                  optional={n: valid_value(props[n]) for n in names if n not in required})
+
+    @st.composite
+    def mutated(draw) -> dict:
+        app = dict(draw(valid))
+        for _ in range(draw(st.integers(0, 3))):
+            name = draw(st.sampled_from(names))
+            op = draw(st.sampled_from(["drop", "junk", "edge", "extra"]))
+            if op == "drop":
+                app.pop(name, None)
+            elif op == "junk":
+                app[name] = draw(JSON)
+            elif op == "edge":
+                app[name] = draw(EDGE)
+            else:
+                app[draw(st.text(min_size=1, max_size=12))] = draw(JSON)
+        return app
+
+    return mutated()
 
 
 def post(client: TestClient, url: str, **kw) -> httpx.Response:
@@ -114,17 +127,20 @@ def test_fuzz_serving_protocol(client, schema):
 
     @st.composite
     def bodies(draw):
+        shape = draw(st.sampled_from(["records", "split", "inputs", "inputs_columns", "junk_split", "junk_instances",
+                                      "junk"]))
+        if shape.startswith("junk"):
+            junk = draw(JSON)
+            return {"junk_split": {"dataframe_split": junk}, "junk_instances": {"instances": junk}}.get(shape, junk)
         rows = draw(records)
         columns = sorted({k for r in rows for k in r})
-        return draw(st.sampled_from([
-            {"dataframe_records": rows},
-            {"dataframe_split": {"columns": columns, "data": [[r.get(c) for c in columns] for r in rows]}},
-            {"inputs": rows},
-            {"inputs": {c: [r.get(c) for r in rows] for c in columns}},
-            {"dataframe_split": draw(JSON)},
-            {"instances": draw(JSON)},
-            draw(JSON),
-        ]))
+        if shape == "records":
+            return {"dataframe_records": rows}
+        if shape == "split":
+            return {"dataframe_split": {"columns": columns, "data": [[r.get(c) for c in columns] for r in rows]}}
+        if shape == "inputs":
+            return {"inputs": rows}
+        return {"inputs": {c: [r.get(c) for r in rows] for c in columns}}
 
     @settings(FUZZ, max_examples=3000)
     @given(bodies())
