@@ -106,3 +106,16 @@ def test_job_parameters_that_are_not_config_fields_reach_extra(monkeypatch, tmp_
     cfg = config_from_widgets(LocalDbutils(tmp_path))
     assert cfg.rows == 500
     assert cfg.extra == {"monitor_min_rows": "42", "segment_sample_rows": "900"}
+
+
+def test_extra_settings_from_the_environment_yield_to_job_parameters(monkeypatch, tmp_path):
+    """CREDIT_RISK_EXTRA gives notebooks run without job parameters (nbmake) their model settings."""
+    from credit_risk.runtime.config import EXTRA_ENV, config_from_widgets, load_config
+
+    monkeypatch.setenv(EXTRA_ENV, "rf_num_trees=10, gbt_max_iter = 5,")
+    assert load_config().extra == {"rf_num_trees": "10", "gbt_max_iter": "5"}
+    monkeypatch.setenv(WIDGETS_ENV, json.dumps({"rf_num_trees": "30"}))
+    assert config_from_widgets(LocalDbutils(tmp_path)).extra == {"rf_num_trees": "30", "gbt_max_iter": "5"}
+    monkeypatch.setenv(EXTRA_ENV, "rf_num_trees")
+    with pytest.raises(ValueError, match="CREDIT_RISK_EXTRA must be key=value pairs.*'rf_num_trees'"):
+        load_config()

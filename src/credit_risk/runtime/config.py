@@ -17,6 +17,7 @@ from typing import Any, get_type_hints
 from credit_risk.runtime.context import on_databricks, project_home
 
 PREFIX_ENV = "CREDIT_RISK_"  # CREDIT_RISK_<FIELD> overrides a default, e.g. CREDIT_RISK_LAKE_ROOT
+EXTRA_ENV = PREFIX_ENV + "EXTRA"  # task settings as key=value,key=value, e.g. rf_num_trees=10 (make test's notebooks)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,8 @@ def load_config(params: Mapping[str, Any] | None = None) -> Config:
     """Defaults, then CREDIT_RISK_<FIELD> environment variables, then `params` (widgets); unknown keys go to `extra`.
 
     A widget still at its default does not override the environment: notebooks run by hand with
-    CREDIT_RISK_* set (as `make test` does) follow the environment.
+    CREDIT_RISK_* set (as `make test` does) follow the environment. The settings that are not fields
+    (model settings such as rf_num_trees) can come from CREDIT_RISK_EXTRA; job parameters win over it.
     """
     hints = get_type_hints(Config)
     known = {f.name for f in fields(Config) if f.name != "extra"}
@@ -109,7 +111,7 @@ def load_config(params: Mapping[str, Any] | None = None) -> Config:
         env = os.environ.get(PREFIX_ENV + name.upper())
         if env is not None:
             values[name] = env
-    extra: dict[str, str] = {}
+    extra = _extra_from_env()
     defaults = Config()
     for key, value in (params or {}).items():
         if key in known:
@@ -123,6 +125,17 @@ def load_config(params: Mapping[str, Any] | None = None) -> Config:
     except ValueError as exc:
         raise ValueError(f"configuration value has the wrong type: {exc}") from exc
     return dataclasses.replace(Config(), **typed, extra=extra)
+
+
+def _extra_from_env() -> dict[str, str]:
+    """CREDIT_RISK_EXTRA="rf_num_trees=10,gbt_max_iter=10" as {"rf_num_trees": "10", "gbt_max_iter": "10"}."""
+    extra: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in os.environ.get(EXTRA_ENV, "").split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise ValueError(f"{EXTRA_ENV} must be key=value pairs separated by commas; {item!r} is not")
+        extra[key.strip()] = value.strip()
+    return extra
 
 
 def config_from_widgets(dbutils: Any, **task_widgets: str) -> Config:
