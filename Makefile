@@ -12,21 +12,17 @@ run: $(STAMP)  ## run the whole pipeline job locally on the generated default da
 test: $(STAMP) system-deps  ## lint, then every test and every notebook
 	$(BIN)/ruff check src tests notebooks bench
 	@# three lanes on the 2 cores, as each waits on JVMs, kernels and subprocesses as much as on the CPU:
-	@# the notebooks (nbmake) and then the ingestion and contract tests, the tests that drive their own Spark
-	@# processes (crashes, faults, a whole job run), and the rest of the tests.
+	@# the notebooks (nbmake), the tests that drive their own Spark processes (crashes, faults, a whole job run),
+	@# and the rest of the tests.
 	@# One BLAS thread per process: three lanes of JVMs and numpy on 2 cores, OpenBLAS threads would only spin.
 	@export OPENBLAS_NUM_THREADS=1 JDK_JAVA_OPTIONS="$(TEST_JVM)"; nblog=$$(mktemp); rellog=$$(mktemp); \
-	(CREDIT_RISK_EXTRA="$(NOTEBOOK_SETTINGS)" CREDIT_RISK_HOME=$$(mktemp -d) \
-		$(BIN)/python -m pytest --nbmake --nbmake-timeout=900 notebooks --durations=5; nb=$$?; \
-	 CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest $(NOTEBOOK_LANE_TESTS) --durations=5 && exit $$nb) \
-		>$$nblog 2>&1 & nb=$$!; \
+	CREDIT_RISK_EXTRA="$(NOTEBOOK_SETTINGS)" CREDIT_RISK_HOME=$$(mktemp -d) \
+		$(BIN)/python -m pytest --nbmake --nbmake-timeout=900 notebooks --durations=5 >$$nblog 2>&1 & nb=$$!; \
 	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest $(PROCESS_TESTS) --durations=5 >$$rellog 2>&1 & rel=$$!; \
-	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests $(addprefix --ignore=,$(PROCESS_TESTS) $(NOTEBOOK_LANE_TESTS)) \
-		--durations=15; \
+	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests $(addprefix --ignore=,$(PROCESS_TESTS)) --durations=15; \
 	tests=$$?; wait $$rel; crash=$$?; wait $$nb; notebooks=$$?; \
-	echo "--- crash, fault and job-run tests:"; cat $$rellog; \
-	echo "--- notebooks (pytest --nbmake notebooks), then $(NOTEBOOK_LANE_TESTS):"; cat $$nblog; \
-	echo "tests exit $$tests, crash/fault/job tests exit $$crash, notebook lane exit $$notebooks"; \
+	echo "--- crash, fault and job-run tests:"; cat $$rellog; echo "--- notebooks (pytest --nbmake notebooks):"; cat $$nblog; \
+	echo "tests exit $$tests, crash/fault/job tests exit $$crash, notebooks exit $$notebooks"; \
 	[ $$tests -eq 0 ] && [ $$crash -eq 0 ] && [ $$notebooks -eq 0 ]
 
 # The test lanes' JVMs compile with C1 only (bench/jvm.py): a test JVM lives seconds to minutes, and the C2
@@ -39,8 +35,6 @@ NOTEBOOK_SETTINGS := rf_num_trees=10,gbt_max_iter=10,mlp_max_iter=50,segment_k_m
 
 PROCESS_TESTS := tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py \
 	tests/reliability/test_pipeline_job.py
-# The notebooks lane ends first by minutes; these take that slack from the main lane.
-NOTEBOOK_LANE_TESTS := tests/test_bronze.py tests/test_contracts.py
 
 install: $(STAMP)
 
