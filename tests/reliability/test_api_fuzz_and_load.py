@@ -111,8 +111,10 @@ def post(client: TestClient, url: str, **kw) -> httpx.Response:
 
 
 def test_fuzz_predict(client, schema):
+    application = applications(schema)
+
     @settings(FUZZ, max_examples=4000)
-    @given(st.one_of(applications(schema), st.lists(applications(schema), max_size=4), JSON))
+    @given(st.one_of(application, st.lists(application, max_size=4), JSON))
     def run(body):
         response = post(client, "/predict", json=body)
         if response.status_code == 200:
