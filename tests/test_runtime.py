@@ -37,6 +37,9 @@ def test_delta_mode_is_decided_once_and_logged_once(monkeypatch, caplog):
         spark_mod.delta_mode()
     spark_mod.delta_mode.cache_clear()
     monkeypatch.setenv(spark_mod.MODE_ENV, "auto")
+    monkeypatch.setenv(spark_mod.REMOTE_ENV, "sc://127.0.0.1:15002")  # a Spark Connect server has no Delta jars here
+    assert spark_mod.delta_mode() == "delta-rs"
+    spark_mod.delta_mode.cache_clear()
     monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "16.4")
     assert spark_mod.delta_mode() == "delta-spark"
     spark_mod.delta_mode.cache_clear()

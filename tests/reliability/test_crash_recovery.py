@@ -39,8 +39,25 @@ POINTS = [
 VOLATILE = {"batch_id", "ingested_at", "silver_version"}
 
 
-def run_job(home: Path, run_dir: Path, failpoint: str | None) -> subprocess.CompletedProcess:
-    env = {**os.environ, "CREDIT_RISK_HOME": str(home)}
+@pytest.fixture(scope="module")
+def spark_remote(tmp_path_factory):
+    """One Spark Connect server for the module's dozen job runs: each run is a fresh process with its own
+    session, killed mid-commit, but none pays for starting and warming a JVM of its own."""
+    import socket
+
+    from credit_risk.runtime.spark import start_connect_server
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = start_connect_server(port, tmp_path_factory.mktemp("spark") / "connect.log")
+    yield f"sc://127.0.0.1:{port}"
+    server.terminate()
+    server.wait(timeout=60)
+
+
+def run_job(home: Path, run_dir: Path, failpoint: str | None, remote: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "CREDIT_RISK_HOME": str(home), "SPARK_REMOTE": remote}
     env.pop("CREDIT_RISK_FAILPOINT", None)
     if failpoint:
         env["CREDIT_RISK_FAILPOINT"] = failpoint
@@ -73,18 +90,18 @@ def row_hashes(path: Path) -> pd.Series:
 
 
 @pytest.fixture(scope="module")
-def clean(tmp_path_factory):
+def clean(tmp_path_factory, spark_remote):
     home = tmp_path_factory.mktemp("clean")
-    done = run_job(home, home / "run", None)
+    done = run_job(home, home / "run", None, spark_remote)
     assert done.returncode == 0, done.stderr[-2000:]
     return home
 
 
-def test_kill_9_at_ten_points_then_repair_equals_a_clean_run(clean, tmp_path):
+def test_kill_9_at_ten_points_then_repair_equals_a_clean_run(clean, spark_remote, tmp_path):
     home, run_dir = tmp_path / "home", tmp_path / "run"
     for point in POINTS:
         before = versions(home)
-        crashed = run_job(home, run_dir, point)
+        crashed = run_job(home, run_dir, point, spark_remote)
         assert crashed.returncode == -signal.SIGKILL, f"{point} was not reached: {crashed.stderr[-1500:]}"
         check_readable(home)
         after = versions(home)
@@ -93,7 +110,7 @@ def test_kill_9_at_ten_points_then_repair_equals_a_clean_run(clean, tmp_path):
             assert after[table] == before.get(table, -1) + 1, f"{point}: the commit before the kill is kept"
         else:
             assert after.get(table) == before.get(table), f"{point}: a kill before the commit left a new version"
-    repaired = run_job(home, run_dir, None)
+    repaired = run_job(home, run_dir, None, spark_remote)
     assert repaired.returncode == 0, repaired.stderr[-2000:]
     check_readable(home)
     expected, got = tables(clean), tables(home)

@@ -10,6 +10,11 @@ from __future__ import annotations
 import glob
 import logging
 import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from functools import lru_cache
 from pathlib import Path
 
@@ -23,6 +28,7 @@ DELTA_SPARK = "delta-spark"
 DELTA_RS = "delta-rs"
 MODE_ENV = "CREDIT_RISK_LAKE_MODE"  # auto (default) | delta-spark | delta-rs
 JARS_ENV = "CREDIT_RISK_DELTA_JARS"  # a folder holding delta-spark_2.13-*.jar and delta-storage-*.jar
+REMOTE_ENV = "SPARK_REMOTE"  # Spark's own: sc://host:port of a Spark Connect server to use instead of a local JVM
 _DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
@@ -56,6 +62,8 @@ def delta_mode() -> str:
         mode, why = DELTA_SPARK, "Databricks runtime"
     elif wanted != "auto":
         mode, why = wanted, f"{MODE_ENV}={wanted}"
+    elif os.environ.get(REMOTE_ENV):
+        mode, why = DELTA_RS, f"Spark Connect ({REMOTE_ENV}): Spark writes the files, delta-rs here keeps the log"
     elif os.environ.get(JARS_ENV):
         mode, why = DELTA_SPARK, f"jars from {JARS_ENV}"
     elif _ivy_has_delta():
@@ -76,25 +84,32 @@ def native_blas() -> str | None:
     return next((p for p in _BLAS_PATHS if os.path.exists(p)), None)
 
 
-def _local_builder() -> SparkSession.Builder:
+def local_conf() -> dict[str, str]:
+    """The settings of a local session: a `local[*]` session takes them, and so does a local Spark Connect server."""
     cores = os.cpu_count() or 2
-    builder = (
-        SparkSession.builder.master(os.environ.get("CREDIT_RISK_SPARK_MASTER", "local[*]"))
-        .appName("credit-risk")
-        .config("spark.sql.shuffle.partitions", str(max(4, 2 * cores)))
-        .config("spark.default.parallelism", str(max(4, 2 * cores)))
-        .config("spark.ui.enabled", "false")
-        .config("spark.ui.showConsoleProgress", "false")
-        .config("spark.sql.execution.arrow.pyspark.enabled", "true")
-        .config("spark.sql.execution.arrow.pyspark.fallback.enabled", "true")
-        .config("spark.sql.parquet.outputTimestampType", "TIMESTAMP_MICROS")
-        .config("spark.sql.session.timeZone", "UTC")
-        .config("spark.driver.memory", os.environ.get("CREDIT_RISK_DRIVER_MEMORY", "6g"))
-        .config("spark.driver.extraJavaOptions", "-Duser.timezone=UTC -Dlog4j2.level=WARN" + _blas_option())
-        .config("spark.sql.adaptive.enabled", "true")
-        .config("spark.sql.warehouse.dir", str(project_home() / "spark-warehouse"))
-        .config("spark.sql.legacy.timeParserPolicy", "CORRECTED")
-    )
+    return {
+        "spark.master": os.environ.get("CREDIT_RISK_SPARK_MASTER", "local[*]"),
+        "spark.app.name": "credit-risk",
+        "spark.sql.shuffle.partitions": str(max(4, 2 * cores)),
+        "spark.default.parallelism": str(max(4, 2 * cores)),
+        "spark.ui.enabled": "false",
+        "spark.ui.showConsoleProgress": "false",
+        "spark.sql.execution.arrow.pyspark.enabled": "true",
+        "spark.sql.execution.arrow.pyspark.fallback.enabled": "true",
+        "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
+        "spark.sql.session.timeZone": "UTC",
+        "spark.driver.memory": os.environ.get("CREDIT_RISK_DRIVER_MEMORY", "6g"),
+        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC -Dlog4j2.level=WARN" + _blas_option(),
+        "spark.sql.adaptive.enabled": "true",
+        "spark.sql.warehouse.dir": str(project_home() / "spark-warehouse"),
+        "spark.sql.legacy.timeParserPolicy": "CORRECTED",
+    }
+
+
+def _local_builder() -> SparkSession.Builder:
+    builder = SparkSession.builder
+    for key, value in local_conf().items():
+        builder = builder.config(key, value)
     if delta_mode() == DELTA_SPARK:
         for key, value in _DELTA_CONF.items():
             builder = builder.config(key, value)
@@ -117,8 +132,55 @@ def get_spark() -> SparkSession:
     # Spark runs MLlib's BLAS calls from its own task threads; OpenBLAS threads on top of them spin on the
     # same cores (Spark's MLlib linear algebra guide: one native thread). The JVM inherits this environment.
     os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    if os.environ.get(REMOTE_ENV):
+        spark = SparkSession.builder.remote(os.environ[REMOTE_ENV]).getOrCreate()
+        log.info("Spark %s over Spark Connect at %s", spark.version, os.environ[REMOTE_ENV])
+        return spark
     spark = _local_builder().getOrCreate()
     spark.sparkContext.setLogLevel("WARN")
     blas = native_blas()
     log.info("Spark %s local session; native BLAS: %s", spark.version, blas or "absent (Java BLAS fallback)")
     return spark
+
+
+def start_connect_server(port: int, log_file: Path, timeout: float = 120.0) -> subprocess.Popen:
+    """A local Spark Connect server with the settings of a local session, for processes that set
+    SPARK_REMOTE=sc://127.0.0.1:<port>: several short runs then share one warm JVM instead of starting their own.
+
+    It stops with the process that started it (Linux) or when its `terminate()` is called; `log_file` gets its
+    output, and its tail is in the error if it does not come up within `timeout` seconds.
+    """
+    import pyspark
+
+    spark_home = os.path.dirname(pyspark.__file__)
+    conf = {**local_conf(), "spark.connect.grpc.binding.address": "127.0.0.1", "spark.connect.grpc.binding.port": str(port)}
+    command = [os.path.join(spark_home, "bin", "spark-submit"), "--class",
+               "org.apache.spark.sql.connect.service.SparkConnectServer", "--driver-memory", conf.pop("spark.driver.memory")]
+    for key, value in conf.items():
+        command += ["--conf", f"{key}={value}"]
+    env = {**os.environ, "SPARK_HOME": spark_home, "OPENBLAS_NUM_THREADS": "1"}
+    env.pop(REMOTE_ENV, None)
+    with open(log_file, "ab") as out:
+        server = subprocess.Popen([*command, "spark-internal"], env=env, stdout=out, stderr=subprocess.STDOUT,
+                                  stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if server.poll() is not None:
+            break
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return server
+        except OSError:
+            time.sleep(0.5)
+    server.kill()
+    tail = Path(log_file).read_text(errors="replace")[-2000:]
+    raise RuntimeError(f"the Spark Connect server on port {port} did not start (exit {server.poll()}); its log "
+                       f"{log_file} ends:\n{tail}")
+
+
+def _die_with_parent() -> None:
+    """In the server's process before exec: SIGTERM it when its parent dies (Linux prctl PR_SET_PDEATHSIG)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
