@@ -17,7 +17,10 @@ def layers(spark):
              "int_rate": str(6 + i % 20)} for i in range(40)]
     bronze = bronze_frame(spark, rows).withColumn("_rescued", F.lit(None).cast("string"))
     silver, _, _ = build_silver(bronze, 2017)
-    return {"bronze": bronze, "silver": silver, "gold": build_features(silver, [])}
+    # Materialized, as the task reads them from their tables: each expectation is a Spark query, and one over
+    # the whole bronze -> gold plan costs seconds of planning.
+    return {name: df.localCheckpoint() for name, df in
+            {"bronze": bronze, "silver": silver, "gold": build_features(silver, [])}.items()}
 
 
 def test_clean_layers_pass_and_write_data_docs(layers, tmp_path):
