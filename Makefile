@@ -12,8 +12,8 @@ run: $(STAMP)  ## run the whole pipeline job locally on the generated default da
 test: $(STAMP) system-deps  ## lint, then every test and every notebook
 	$(BIN)/ruff check src tests notebooks bench
 	@# three lanes on the 2 cores, as each waits on JVMs, kernels and subprocesses as much as on the CPU:
-	@# the notebooks (nbmake), the tests that drive their own Spark processes (crashes, faults, a whole job run),
-	@# and the rest of the tests.
+	@# the notebooks (nbmake), the tests that drive their own Spark processes (crashes, faults, a whole job run)
+	@# with the ingestion and contract tests (the lanes end closer together), and the rest of the tests.
 	@# One BLAS thread per process: three lanes of JVMs and numpy on 2 cores, OpenBLAS threads would only spin.
 	@export OPENBLAS_NUM_THREADS=1 JDK_JAVA_OPTIONS="$(TEST_JVM)"; nblog=$$(mktemp); rellog=$$(mktemp); \
 	CREDIT_RISK_EXTRA="$(NOTEBOOK_SETTINGS)" CREDIT_RISK_HOME=$$(mktemp -d) \
@@ -21,8 +21,8 @@ test: $(STAMP) system-deps  ## lint, then every test and every notebook
 	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest $(PROCESS_TESTS) --durations=5 >$$rellog 2>&1 & rel=$$!; \
 	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests $(addprefix --ignore=,$(PROCESS_TESTS)) --durations=15; \
 	tests=$$?; wait $$rel; crash=$$?; wait $$nb; notebooks=$$?; \
-	echo "--- crash, fault and job-run tests:"; cat $$rellog; echo "--- notebooks (pytest --nbmake notebooks):"; cat $$nblog; \
-	echo "tests exit $$tests, crash/fault/job tests exit $$crash, notebooks exit $$notebooks"; \
+	echo "--- crash, fault, job-run, ingestion and contract tests:"; cat $$rellog; echo "--- notebooks (pytest --nbmake notebooks):"; cat $$nblog; \
+	echo "tests exit $$tests, crash/fault/job/ingestion/contract tests exit $$crash, notebooks exit $$notebooks"; \
 	[ $$tests -eq 0 ] && [ $$crash -eq 0 ] && [ $$notebooks -eq 0 ]
 
 # The test lanes' JVMs compile with C1 only (bench/jvm.py): a test JVM lives seconds to minutes, and the C2
@@ -34,7 +34,7 @@ TEST_JVM := -XX:TieredStopAtLevel=1
 NOTEBOOK_SETTINGS := rf_num_trees=10,gbt_max_iter=10,mlp_max_iter=50,segment_k_max=3
 
 PROCESS_TESTS := tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py \
-	tests/reliability/test_pipeline_job.py
+	tests/reliability/test_pipeline_job.py tests/test_bronze.py tests/test_contracts.py
 
 install: $(STAMP)
 
