@@ -66,8 +66,8 @@ HYPERPARAMETERS = {"lr_max_iter": "100", "lr_reg_param": "0.01", "rf_num_trees":
                    "gbt_max_iter": "30", "gbt_max_depth": "4", "mlp_hidden": "16", "mlp_max_iter": "150"}
 
 
-def estimator(name: str, params: dict[str, Any], n_features: int, seed: int):
-    """The model stage with its hyper-parameters: `params` over HYPERPARAMETERS."""
+def estimator(name: str, params: dict[str, Any], n_features: int | None, seed: int):
+    """The model stage with its hyper-parameters: `params` over HYPERPARAMETERS (`n_features`: the MLP's input size)."""
     common = {"featuresCol": "features", "labelCol": features.TARGET}
     params = {**HYPERPARAMETERS, **params}
     if name == "logistic_regression":
@@ -80,6 +80,8 @@ def estimator(name: str, params: dict[str, Any], n_features: int, seed: int):
         return GBTClassifier(**common, weightCol=WEIGHT_COL, maxIter=int(params["gbt_max_iter"]),
                              maxDepth=int(params["gbt_max_depth"]), stepSize=0.1, seed=seed)
     if name == "mlp":
+        if not n_features:
+            raise ValueError("the MLP needs n_features, the size of its input vector")
         hidden = [int(h) for h in str(params["mlp_hidden"]).split(",") if h]
         return MultilayerPerceptronClassifier(**common, layers=[n_features, *hidden, 2],
                                               maxIter=int(params["mlp_max_iter"]), seed=seed, blockSize=128)
@@ -122,7 +124,8 @@ def fit_model(name: str, train: DataFrame, params: dict[str, Any], seed: int,
     scale = name in {"logistic_regression", "mlp"}
     stages = feature_stages(scale, one_hot=name != "mlp")
     prep = Pipeline(stages=[*(shared or stages[:SHARED_STAGES]), *stages[SHARED_STAGES:]]).fit(train)
-    n_features = prep.transform(train.limit(1)).first()["features"].size
+    # Only the MLP's input layer needs the vector size (one Spark job to read it off a transformed row).
+    n_features = prep.transform(train.limit(1)).first()["features"].size if name == "mlp" else None
     if name == "mlp":
         data, factor = _balanced_sample(train)
         tags = {"class_balance": "oversampled defaults: each repeated to balance the classes (MLP has no weightCol)",

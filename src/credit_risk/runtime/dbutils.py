@@ -12,9 +12,7 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import Any
-
-from databricks.sdk.dbutils import FileInfo
+from typing import TYPE_CHECKING, Any
 
 from credit_risk.runtime.context import TASK_ENV, project_home
 from credit_risk.runtime.spark import on_databricks
@@ -22,6 +20,9 @@ from credit_risk.runtime.spark import on_databricks
 WIDGETS_ENV = "CREDIT_RISK_WIDGETS"  # JSON object of widget values, set by the local job runner
 RUN_DIR_ENV = "CREDIT_RISK_RUN_DIR"  # the local job run's folder (task values, exit values, notebooks)
 FS_ROOT_ENV = "CREDIT_RISK_FS_ROOT"
+
+if TYPE_CHECKING:
+    from databricks.sdk.dbutils import FileInfo
 
 
 class InputWidgetNotDefined(KeyError):
@@ -151,6 +152,8 @@ class _Fs:
         return Path(path)
 
     def ls(self, path: str) -> list[FileInfo]:
+        from databricks.sdk.dbutils import FileInfo  # Databricks' own type; importing the SDK costs seconds
+
         folder = self.local(path)
         if not folder.exists():
             raise FileNotFoundError(f"{path}: no such file or directory")
