@@ -8,7 +8,6 @@ import logging
 import os
 import re
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -20,6 +19,7 @@ import numpy as np
 import pandas as pd
 import pytest
 from fastapi.testclient import TestClient
+from net_helpers import free_port
 
 from credit_risk import features
 from credit_risk.register import CHAMPION
@@ -211,18 +211,12 @@ def test_serving_protocol_formats(client, applications):
     assert client.get("/serving-endpoints/credit-risk-pd").json()["state"]["ready"] == "READY"
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_databricks_sdk_queries_the_endpoint(registry, applications, tmp_path):
     import uvicorn
     from databricks.sdk import WorkspaceClient
 
     apps, _ = applications
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings(tmp_path, api_token="sdk-token")), host="127.0.0.1",
                                            port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -270,7 +264,7 @@ def test_serving_needs_no_spark():
 
 def test_credit_risk_serve_command_starts_answers_and_stops_gracefully(registry, applications, tmp_path):
     apps, _ = applications
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "CREDIT_RISK_TRACKING_URI": registry["cfg"].tracking_uri, "CREDIT_RISK_MODEL_NAME": MODEL,
            "API_TOKEN": "cli-token", "CREDIT_RISK_INFERENCE_LOG": str(tmp_path / "log")}
     # the image's own entry command (docker/Dockerfile CMD), run outside docker on a free port
@@ -315,7 +309,7 @@ def test_prometheus_scrapes_the_api_and_answers_a_query(registry, applications, 
     if binary is None:
         pytest.skip("prometheus not installed (Debian: apt-get install prometheus; `make test` does it when root)")
     apps, _ = applications
-    api_port, prom_port = _free_port(), _free_port()
+    api_port, prom_port = free_port(), free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(settings(tmp_path)), host="127.0.0.1", port=api_port,
                                            log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -16,6 +15,7 @@ import pytest
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from net_helpers import free_port
 
 from credit_risk.serving.app import ServeSettings, create_app
 
@@ -169,12 +169,6 @@ def test_fuzz_sent_at_least_10000_requests():
     assert SENT["n"] >= 10_000, SENT["n"]
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
 def test_bounded_load_against_127_0_0_1(serving_registry, tmp_path):
     """8 clients for a few seconds (60 with LOAD_SECONDS=60; `make load-test`): zero errors, it stops itself."""
     sys.path.insert(0, str(ROOT / "bench"))
@@ -182,7 +176,7 @@ def test_bounded_load_against_127_0_0_1(serving_registry, tmp_path):
 
     with pytest.raises(ValueError, match="127.0.0.1 only"):
         run_load("http://example.com/predict", [EXAMPLE], 1, 1, 1)
-    port = _free_port()
+    port = free_port()
     env = {**os.environ, "CREDIT_RISK_TRACKING_URI": serving_registry["cfg"].tracking_uri,
            "CREDIT_RISK_MODEL_NAME": serving_registry["cfg"].model_name, "CREDIT_RISK_INFERENCE_LOG": str(tmp_path / "log")}
     server = subprocess.Popen([sys.executable, "-m", "credit_risk.cli", "serve", "--port", str(port), "--log-level",

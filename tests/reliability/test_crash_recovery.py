@@ -19,6 +19,7 @@ import pandas as pd
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable
+from net_helpers import free_port
 
 JOB = Path(__file__).with_name("etl_job.py")
 ROWS = "600"
@@ -43,13 +44,9 @@ VOLATILE = {"batch_id", "ingested_at", "silver_version"}
 def spark_remote(tmp_path_factory):
     """One Spark Connect server for the module's dozen job runs: each run is a fresh process with its own
     session, killed mid-commit, but none pays for starting and warming a JVM of its own."""
-    import socket
-
     from credit_risk.runtime.spark import start_connect_server
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port = free_port()
     server = start_connect_server(port, tmp_path_factory.mktemp("spark") / "connect.log")
     yield f"sc://127.0.0.1:{port}"
     server.terminate()
