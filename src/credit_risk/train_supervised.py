@@ -124,9 +124,9 @@ def fit_model(name: str, train: DataFrame, params: dict[str, Any], seed: int,
     scale = name in {"logistic_regression", "mlp"}
     stages = feature_stages(scale, one_hot=name != "mlp")
     prep = Pipeline(stages=[*(shared or stages[:SHARED_STAGES]), *stages[SHARED_STAGES:]]).fit(train)
-    # Only the MLP's input layer needs the vector size (one Spark job to read it off a transformed row).
-    n_features = prep.transform(train.limit(1)).first()["features"].size if name == "mlp" else None
+    n_features = None  # only the MLP's input layer needs the vector size (a Spark job to read it off a row)
     if name == "mlp":
+        n_features = prep.transform(train.limit(1)).first()["features"].size
         data, factor = _balanced_sample(train)
         data = data.cache()  # L-BFGS reads it once per iteration; uncached, every pass rebuilt the union (0.82x CPU)
         tags = {"class_balance": "oversampled defaults: each repeated to balance the classes (MLP has no weightCol)",
