@@ -106,6 +106,16 @@ def _promtool(*args: str) -> subprocess.CompletedProcess:
 # --- requirements-serve.txt
 
 
+def test_the_lock_holds_every_direct_pin_and_what_is_installed():
+    """constraints.txt (the full resolution make install applies) agrees with requirements.txt and this venv."""
+    project = _requirements(ROOT / "requirements.txt")
+    lock = _requirements(ROOT / "constraints.txt")
+    for name, version in project.items():
+        assert lock.get(name) == version, f"constraints.txt has {name}=={lock.get(name)}, requirements.txt {version}"
+    for name, version in lock.items():
+        assert metadata.version(name) == version, f"installed {name} {metadata.version(name)}, constraints.txt {version}"
+
+
 def test_serve_requirements_pin_the_project_versions():
     project = _requirements(ROOT / "requirements.txt")
     serve = _requirements(ROOT / "requirements-serve.txt")
