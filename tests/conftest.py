@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from etl_helpers import make_lake
 
 SERVING_MODEL = "serving_test_pd"  # registered by the serving_registry fixture
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "lendingclub"
@@ -33,11 +34,7 @@ def spark(project_home: Path):
 @pytest.fixture()
 def lake(spark, tmp_path: Path):
     """A lake of the active Delta mode under a fresh temp root."""
-    from credit_risk.runtime.lake import DeltaRsLake, DeltaSparkLake
-    from credit_risk.runtime.spark import DELTA_RS, delta_mode
-
-    cls = DeltaRsLake if delta_mode() == DELTA_RS else DeltaSparkLake
-    return cls(spark, tmp_path / "lake", catalog="test")
+    return make_lake(spark, tmp_path / "lake")
 
 
 @pytest.fixture(scope="session")

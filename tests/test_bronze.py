@@ -8,6 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from etl_helpers import make_lake
 from pyspark.sql import functions as F
 
 from credit_risk.bronze import QUARANTINE_TABLE, RAW_TABLE, ingest_files, list_raw_files
@@ -26,10 +27,17 @@ def _by_file(lake, table):
     return {r["source_file"]: r["count"] for r in lake.read(table).groupBy("source_file").count().collect()}
 
 
-def test_real_extracts_are_ingested_and_reconciled(spark, lake, shared_data, tmp_path):
-    files = list_raw_files(shared_data)
+@pytest.fixture(scope="module")
+def real(spark, shared_data, tmp_path_factory):
+    """The six real extracts ingested once, for the bronze and the silver checks below."""
+    tmp = tmp_path_factory.mktemp("real")
+    lake, files = make_lake(spark, tmp / "lake"), list_raw_files(shared_data)
+    return {"lake": lake, "files": files, "tmp": tmp, "result": _ingest(spark, lake, files, tmp)}
+
+
+def test_real_extracts_are_ingested_and_reconciled(spark, real):
+    lake, files, result = real["lake"], real["files"], real["result"]
     assert len(files) == 6
-    result = _ingest(spark, lake, files, tmp_path)
     rows = _by_file(lake, RAW_TABLE)
     assert rows == {"JGFuentesC__lending_club_sample.csv.gz": 2000, "bbodami__lending_club_sample.csv.gz": 1000,
                     "Raghav192__lending_club_sample.csv.gz": 999, "mshtelma__lendingclub_parquet_2016.csv.gz": 1000,
@@ -43,7 +51,7 @@ def test_real_extracts_are_ingested_and_reconciled(spark, lake, shared_data, tmp
     assert msh["open_act_il"] is not None  # `open_il_6m` renamed to today's name
     sneha = bronze.where(F.col("source_file").startswith("snehachada__2019")).first()
     assert sneha["int_rate"].startswith("0.") and json.loads(sneha["_rescued"])["target"] in {"low_risk", "high_risk"}
-    again = _ingest(spark, lake, files, tmp_path)  # the same bytes: nothing new
+    again = _ingest(spark, lake, files, real["tmp"])  # the same bytes: nothing new
     assert again["files"] == 0 and len(again["skipped"]) == 6 and lake.read(RAW_TABLE).count() == 21881
 
 
@@ -118,15 +126,15 @@ def test_missing_location_is_a_clear_error(tmp_path):
         list_raw_files(tmp_path)
 
 
-def test_real_extracts_are_typed_in_silver(spark, lake, shared_data, tmp_path):
+def test_real_extracts_are_typed_in_silver(real):
     """Spot values of every real layout, typed, against the raw text they came from."""
     import datetime as dt
 
     from credit_risk.silver import build_silver
 
-    _ingest(spark, lake, list_raw_files(shared_data), tmp_path)
-    silver, quarantine, _ = build_silver(lake.read(RAW_TABLE), train_end_year=2017)
+    silver, quarantine, _ = build_silver(real["lake"].read(RAW_TABLE), train_end_year=2017)
     assert quarantine.count() == 0
+    silver = silver.localCheckpoint()  # computed once for the lookups below, not once per lookup
     rows = {r["loan_id"]: r for r in silver.where(F.col("loan_id") == "90134693").collect()}
     jgf = rows["90134693"]  # raw: 9.49, ` 36 months`, Sep-2016, 10+ years, Aug-1998, dti 15.99
     assert (jgf["int_rate"], jgf["term_months"], jgf["issue_date"], jgf["emp_length_years"]) == (9.49, 36, dt.date(2016, 9, 1), 10)

@@ -8,6 +8,7 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -72,33 +73,40 @@ def valid_value(prop: dict) -> st.SearchStrategy:
 EDGE = st.sampled_from([0, -1, 1e308, -1e308, 10**40, -0.0, True, "", "NaN", "1e999", 5e-324])
 
 
-def applications(schema: dict) -> st.SearchStrategy:
-    """A schema-valid application, then 0-3 mutations: a field dropped, junk, an edge number, an unknown key.
+VARIANTS = 4  # requests per drawn application: a full draw of every field costs more than sending a request
+
+
+def applications(schema: dict) -> tuple[st.SearchStrategy, Callable[[dict], st.SearchStrategy]]:
+    """A schema-valid application, and its variants: 0-3 mutations (a field dropped, junk, an edge number, another
+    valid value, an unknown key) of a given one.
 
     The strategies are built once per schema: built per example they cost as much as the requests.
     """
     props, required = schema["properties"], set(schema.get("required", []))
     names = sorted(props)
-    valid = st.fixed_dictionaries({n: valid_value(props[n]) for n in names if n in required},
-                                  optional={n: valid_value(props[n]) for n in names if n not in required})
+    fields = {n: valid_value(props[n]) for n in names}
+    valid = st.fixed_dictionaries({n: fields[n] for n in names if n in required},
+                                  optional={n: fields[n] for n in names if n not in required})
 
     @st.composite
-    def mutated(draw) -> dict:
-        app = dict(draw(valid))
+    def variant(draw, base: dict) -> dict:
+        app = dict(base)
         for _ in range(draw(st.integers(0, 3))):
             name = draw(st.sampled_from(names))
-            op = draw(st.sampled_from(["drop", "junk", "edge", "extra"]))
+            op = draw(st.sampled_from(["drop", "junk", "edge", "valid", "extra"]))
             if op == "drop":
                 app.pop(name, None)
             elif op == "junk":
                 app[name] = draw(JSON)
             elif op == "edge":
                 app[name] = draw(EDGE)
+            elif op == "valid":
+                app[name] = draw(fields[name])
             else:
                 app[draw(st.text(min_size=1, max_size=12))] = draw(JSON)
         return app
 
-    return mutated()
+    return valid, variant
 
 
 def post(client: TestClient, url: str, **kw) -> httpx.Response:
@@ -111,30 +119,33 @@ def post(client: TestClient, url: str, **kw) -> httpx.Response:
 
 
 def test_fuzz_predict(client, schema):
-    application = applications(schema)
+    valid, variant = applications(schema)
 
-    @settings(FUZZ, max_examples=4000)
-    @given(st.one_of(application, st.lists(application, max_size=4), JSON))
-    def run(body):
-        response = post(client, "/predict", json=body)
-        if response.status_code == 200:
-            for answer in response.json()["predictions"]:
-                assert 0 <= answer["pd"] <= 1 and math.isfinite(answer["pd"])
+    @settings(FUZZ, max_examples=1050)
+    @given(valid, st.data())
+    def run(base, data):
+        for _ in range(VARIANTS):
+            one = variant(base)
+            body = data.draw(st.one_of(one, st.lists(one, max_size=4), JSON))
+            response = post(client, "/predict", json=body)
+            if response.status_code == 200:
+                for answer in response.json()["predictions"]:
+                    assert 0 <= answer["pd"] <= 1 and math.isfinite(answer["pd"])
 
     run()
 
 
 def test_fuzz_serving_protocol(client, schema):
-    records = st.lists(applications(schema), max_size=3)
+    valid, variant = applications(schema)
 
     @st.composite
-    def bodies(draw):
+    def bodies(draw, base: dict):
         shape = draw(st.sampled_from(["records", "split", "inputs", "inputs_columns", "junk_split", "junk_instances",
                                       "junk"]))
         if shape.startswith("junk"):
             junk = draw(JSON)
             return {"junk_split": {"dataframe_split": junk}, "junk_instances": {"instances": junk}}.get(shape, junk)
-        rows = draw(records)
+        rows = draw(st.lists(variant(base), max_size=3))
         columns = sorted({k for r in rows for k in r})
         if shape == "records":
             return {"dataframe_records": rows}
@@ -144,12 +155,13 @@ def test_fuzz_serving_protocol(client, schema):
             return {"inputs": rows}
         return {"inputs": {c: [r.get(c) for r in rows] for c in columns}}
 
-    @settings(FUZZ, max_examples=3000)
-    @given(bodies())
-    def run(body):
-        response = post(client, "/serving-endpoints/credit-risk-pd/invocations", json=body)
-        if response.status_code == 200:
-            assert all(0 <= p <= 1 for p in response.json()["predictions"])
+    @settings(FUZZ, max_examples=800)
+    @given(valid, st.data())
+    def run(base, data):
+        for _ in range(VARIANTS):
+            response = post(client, "/serving-endpoints/credit-risk-pd/invocations", json=data.draw(bodies(base)))
+            if response.status_code == 200:
+                assert all(0 <= p <= 1 for p in response.json()["predictions"])
 
     run()
 
