@@ -128,18 +128,26 @@ def fit_model(name: str, train: DataFrame, params: dict[str, Any], seed: int,
     if name == "mlp":
         n_features = prep.transform(train.limit(1)).first()["features"].size
         data, factor = _balanced_sample(train)
-        data = data.cache()  # L-BFGS reads it once per iteration; uncached, every pass rebuilt the union (0.82x CPU)
         tags = {"class_balance": "oversampled defaults: each repeated to balance the classes (MLP has no weightCol)",
                 "default_copies": str(round(1 / factor))}
+        # The balanced sample is cached, not the prepared vectors: given an uncached input the MLP keeps its own
+        # stacked blocks for L-BFGS, given a cached one it restacks them every iteration (200 iterations: 2x the CPU).
+        cached = data.cache()
+        model_input = prep.transform(cached)
     else:
         weights = compute_class_weights(train)
         data, factor = add_weight_column(train, weights), weights[1] / weights[0]
         factor = 1 / factor
         tags = {"class_balance": f"weightCol {WEIGHT_COL}: balanced class weights {weights}"}
-    model = Pipeline(stages=[*prep.stages, estimator(name, params, n_features, seed)]).fit(data)
-    if name == "mlp":
-        data.unpersist()
-    return model, factor, tags
+        # LR's L-BFGS and the tree learners pass over their input once per iteration or level, each pass through
+        # the uncached preparation: on the prepared input, cached, LR (40 iterations on 4,000 loans) took 17.6 ->
+        # 10.7 CPU s, and the fixture's random forest and GBT about 0.5x and 0.7x.
+        cached = model_input = prep.transform(data).select("features", features.TARGET, WEIGHT_COL).cache()
+    try:
+        fitted = estimator(name, params, n_features, seed).fit(model_input)
+    finally:
+        cached.unpersist()
+    return PipelineModel(stages=[*prep.stages, fitted]), factor, tags
 
 
 def evaluate_pd(model: PipelineModel, df: DataFrame, odds_factor: float) -> tuple[np.ndarray, np.ndarray]:
