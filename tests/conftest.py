@@ -76,9 +76,12 @@ def _trained_once(gold, tmp_path_factory):
     from credit_risk.split import make_splits
     from credit_risk.train_supervised import train_all
 
+    # The MLP's validation AUC on 4,000 loans hangs on its initial weights: 16 hidden units, 200 iterations gave
+    # 0.53 (seed 42) to 0.60 (seed 3), against the test's floor of about 0.56; 8 units, 50 iterations gave 0.58-0.65
+    # over seeds 42, 7, 3, 11 and 5, at a quarter of the CPU.
     cfg = dataclasses.replace(load_config(), experiment_name="models-test",
                               tracking_uri=f"sqlite:///{tmp_path_factory.mktemp('mlf') / 'mlflow.db'}",
-                              extra={"rf_num_trees": "20", "gbt_max_iter": "15", "mlp_max_iter": "200"})
+                              extra={"rf_num_trees": "20", "gbt_max_iter": "15", "mlp_max_iter": "50", "mlp_hidden": "8"})
     from credit_risk.runtime.tracking import configure_mlflow
 
     configure_mlflow(cfg)

@@ -96,13 +96,15 @@ def pd_column(model_output: DataFrame, odds_factor: float, col: str = "pd") -> D
 
 
 def _balanced_sample(train: DataFrame) -> tuple[DataFrame, float]:
-    """Every loan, with each default repeated k times (k = repaid / defaulted, for the MLP); returns it and 1/k."""
+    """Every loan, with each default repeated k times (k = repaid / defaulted, for the MLP); returns it and 1/k.
+
+    The copies are made in place (explode), so the sample keeps the partitions of `train`: a union of k - 1 copies
+    of the defaults multiplied them, and with them the tasks of every L-BFGS iteration.
+    """
     weights = compute_class_weights(train)
     copies = max(1, round(weights[1] / weights[0]))
-    defaults = train.where(F.col(features.TARGET) == 1)
-    out = train
-    for _ in range(copies - 1):
-        out = out.unionByName(defaults)
+    repeat = F.when(F.col(features.TARGET) == 1, F.lit(copies)).otherwise(F.lit(1))
+    out = train.withColumn("_copy", F.explode(F.sequence(F.lit(1), repeat))).drop("_copy")
     return out, 1.0 / copies
 
 
