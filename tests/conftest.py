@@ -6,7 +6,6 @@ import os
 from pathlib import Path
 
 import pytest
-from etl_helpers import make_lake
 
 SERVING_MODEL = "serving_test_pd"  # registered by the serving_registry fixture
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "lendingclub"
@@ -33,8 +32,10 @@ def spark(project_home: Path):
 
 @pytest.fixture()
 def lake(spark, tmp_path: Path):
-    """A lake of the active Delta mode under a fresh temp root."""
-    return make_lake(spark, tmp_path / "lake")
+    """A lake of the active Delta mode under a fresh temp root (on the fixture's session)."""
+    from credit_risk.runtime.lake import get_lake
+
+    return get_lake(tmp_path / "lake", catalog="test", schema_prefix="")
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Small builders for ETL tests: a lake, bronze-shaped rows without going through files."""
+"""Small builders for ETL tests: bronze-shaped rows without going through files."""
 
 from __future__ import annotations
 
@@ -27,11 +27,3 @@ def bronze_frame(spark, rows: list[dict[str, str]], source_file: str = "test.csv
         ", _rescued string, line_number long, source_file string, source_sha256 string, batch_id string, ingested_at timestamp")
     return spark.createDataFrame(records, schema)
 
-
-def make_lake(spark, root):
-    """A lake of the active Delta mode under `root`."""
-    from credit_risk.runtime.lake import DeltaRsLake, DeltaSparkLake
-    from credit_risk.runtime.spark import DELTA_RS, delta_mode
-
-    cls = DeltaRsLake if delta_mode() == DELTA_RS else DeltaSparkLake
-    return cls(spark, root, catalog="test")

@@ -103,7 +103,7 @@ def _promtool(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([exe, *args], capture_output=True, text=True, timeout=60, cwd=ROOT)
 
 
-# --- requirements-serve.txt
+# --- constraints.txt
 
 
 def test_the_lock_holds_every_direct_pin_and_what_is_installed():
@@ -114,6 +114,9 @@ def test_the_lock_holds_every_direct_pin_and_what_is_installed():
         assert lock.get(name) == version, f"constraints.txt has {name}=={lock.get(name)}, requirements.txt {version}"
     for name, version in lock.items():
         assert metadata.version(name) == version, f"installed {name} {metadata.version(name)}, constraints.txt {version}"
+
+
+# --- requirements-serve.txt
 
 
 def test_serve_requirements_pin_the_project_versions():
