@@ -24,7 +24,8 @@ def test_the_whole_pipeline_job_runs_end_to_end_and_never_writes_the_secrets(tmp
     monkeypatch.setenv("CREDIT_RISK_HOME", str(home))
     monkeypatch.setenv("API_TOKEN", SECRET)
     monkeypatch.setenv("KAGGLE_USERNAME", "someone")
-    small = {"rf_num_trees": "10", "gbt_max_iter": "10", "mlp_max_iter": "50", "segment_k_max": "3"}  # tiny data
+    small = {"rf_num_trees": "10", "gbt_max_iter": "10", "lr_max_iter": "30", "mlp_max_iter": "30",  # tiny data
+             "segment_k_min": "3", "segment_k_max": "3"}
     bundle = validate_bundle(ROOT, target="local", overrides={"rows": "3000", **small})
     job = bundle.job("credit_risk_pipeline")
     run = LocalJobRunner(bundle, echo=lambda _: None).run("credit_risk_pipeline", run_dir=tmp_path / "run")
