@@ -31,7 +31,8 @@ test: $(STAMP) system-deps  ## lint, then every test and every notebook
 TEST_JVM := -XX:TieredStopAtLevel=1
 # The notebooks under nbmake run on the default 3,000 loans; small models keep the lane short (the real
 # settings are the bundle's, as every job run passes them). One k for the segments (the k search has its own
-# test), 30 L-BFGS iterations: the train and segments notebooks 145 -> 121 CPU s (same champion, the forest).
+# test), 30 L-BFGS iterations: the train and segments notebooks 145 -> 121 CPU s (the 145 beside another run,
+# so partly contention; same champion, the forest).
 NOTEBOOK_SETTINGS := rf_num_trees=10,gbt_max_iter=10,lr_max_iter=30,mlp_max_iter=30,segment_k_min=3,segment_k_max=3
 
 PROCESS_TESTS := tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py \
