@@ -3,7 +3,7 @@
 The notebook tasks of a job run share one kernel, so one Python process and one Spark session, as the
 tasks of a run share a job cluster's driver (see `credit_risk.bundle.kernel`); each task still sees only
 its own widgets: the job parameters plus its base_parameters. Task values travel through files under the
-run folder (`runs/<job>/<run id>/`), where every executed notebook is saved with its outputs. Tasks run
+run folder (`runs/<job>/<run id>/` in the project home), where every executed notebook is saved with its outputs. Tasks run
 one after another: a 2-core machine gains nothing from running two Spark jobs at once.
 Jobs that name an MLflow experiment get one MLflow parent run per job run; the tasks' runs nest under it.
 Python wheel tasks run the installed package's entry point and Spark Python tasks their file, each in its
@@ -125,9 +125,13 @@ class LocalJobRunner:
         self.kernel_per_task = kernel_per_task
         self.kernel: SharedKernel | None = None  # the notebook tasks' kernel while a job runs
 
+    def _home(self) -> str:
+        """The project home the tasks write under (lake, MLflow store, run folders): the bundle's folder by default."""
+        return os.environ.get(HOME_ENV) or str(self.bundle.root)
+
     def _base_env(self) -> dict[str, str]:
-        """Every task's environment: this process's, the project home defaulting to the bundle's folder."""
-        return {**os.environ, HOME_ENV: os.environ.get(HOME_ENV) or str(self.bundle.root)}
+        """Every task's environment: this process's, with the project home."""
+        return {**os.environ, HOME_ENV: self._home()}
 
     def _context(self, job_key: str, run: JobRun, task: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
         """What a task knows of its run: its widgets (job parameters, then base_parameters), keys, folder, MLflow parent."""
@@ -160,7 +164,7 @@ class LocalJobRunner:
                 raise BundleError(f"{name} {value}: job {job_key} has no such task (tasks: {', '.join(order)})")
         selected = {only} if only else set(order[order.index(from_task):]) if from_task else set(order)
         run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
-        run = JobRun(job_key, run_id, run_dir or self.bundle.root / "runs" / job_key / run_id)
+        run = JobRun(job_key, run_id, run_dir or Path(self._home()) / "runs" / job_key / run_id)
         run.run_dir.mkdir(parents=True, exist_ok=True)
         params = {p["name"]: p.get("default", "") for p in job.get("parameters") or []}
         tasks = {t["task_key"]: t for t in job["tasks"]}
