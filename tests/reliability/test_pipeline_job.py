@@ -1,43 +1,56 @@
-"""The real bundle's pipeline job end to end through the local runner, and no secret in anything it wrote."""
+"""The real bundle's pipeline job end to end, as `make run` runs it, and no secret in anything it printed or wrote."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "tok-9f8e7d6c5b4a-never-log-me"
 
 
-def test_the_whole_pipeline_job_runs_end_to_end_and_never_writes_the_secrets(tmp_path, monkeypatch):
-    """The real bundle's pipeline job, every task, through the local runner on tiny generated data, with tokens
-    in the environment and in .env; then every file the run produced (executed notebooks, task logs and values,
-    Delta logs and data, MLflow store and artifacts, reports) is searched for them."""
+def test_the_whole_pipeline_job_runs_end_to_end_and_never_writes_the_secrets(tmp_path):
+    """The real bundle's pipeline job, every task, run as `make run` runs it (the CLI, in its own process) on tiny
+    generated data, with tokens in the environment and in .env; then its output and every file the run produced
+    (executed notebooks, task logs and values, Delta logs and data, MLflow store and artifacts, reports) are
+    searched for them."""
     from deltalake import DeltaTable
     from mlflow import MlflowClient
 
-    from credit_risk.bundle.runner import LocalJobRunner
     from credit_risk.bundle.validate import validate_bundle
 
     home = tmp_path / "home"
     home.mkdir()
     (home / ".env").write_text(f"KAGGLE_KEY={SECRET}-kaggle\nDATABRICKS_TOKEN={SECRET}-dbx\n")
-    monkeypatch.setenv("CREDIT_RISK_HOME", str(home))
-    monkeypatch.setenv("API_TOKEN", SECRET)
-    monkeypatch.setenv("KAGGLE_USERNAME", "someone")
     small = {"rf_num_trees": "10", "gbt_max_iter": "10", "lr_max_iter": "30", "mlp_max_iter": "30",  # tiny data
              "segment_k_min": "3", "segment_k_max": "3"}
-    bundle = validate_bundle(ROOT, target="local", overrides={"rows": "3000", **small})
-    job = bundle.job("credit_risk_pipeline")
-    run = LocalJobRunner(bundle, echo=lambda _: None).run("credit_risk_pipeline", run_dir=tmp_path / "run")
-    assert run.ok, run.summary()
-    assert [r.task_key for r in run.results if r.status == "SUCCESS"] == [t["task_key"] for t in job["tasks"]]
+    variables = {"rows": "3000", **small}
+    command = [sys.executable, "-m", "credit_risk.cli", "bundle", "run", "credit_risk_pipeline", "-t", "local",
+               "--root", str(ROOT), *[arg for k, v in variables.items() for arg in ("--var", f"{k}={v}")]]
+    env = {**os.environ, "CREDIT_RISK_HOME": str(home), "API_TOKEN": SECRET, "KAGGLE_USERNAME": "someone"}
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1500)
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    job = validate_bundle(ROOT, target="local", overrides=variables).job("credit_risk_pipeline")
+    assert _succeeded(done.stdout) == [t["task_key"] for t in job["tasks"]], done.stdout[-3000:]
+    assert SECRET not in done.stdout and SECRET not in done.stderr, "a secret leaked into the run's output"
     lake = home / "lakehouse" / "credit_risk"
     for table in ("bronze/loans_raw", "silver/loans", "gold/loan_features", "gold/loan_splits", "gold/loan_scores"):
         assert DeltaTable(str(lake / table)).version() >= 0, table
     champion = MlflowClient(f"sqlite:///{home / 'mlflow.db'}").get_model_version_by_alias("credit_risk_pd", "champion")
     assert int(champion.version) >= 1
-    produced = [p for p in [*home.rglob("*"), *(tmp_path / "run").rglob("*")] if p.is_file() and p.name != ".env"]
+    produced = [p for p in home.rglob("*") if p.is_file() and p.name != ".env"]
     assert any(p.suffix == ".ipynb" for p in produced) and any("_delta_log" in str(p) for p in produced)
     for path in produced:
         data = path.read_bytes()
         assert SECRET.encode() not in data, f"a secret leaked into {path}"
+
+
+def _succeeded(output: str) -> list[str]:
+    """The tasks the run's summary table (as `credit-risk bundle run` prints it) lists as SUCCESS, in order."""
+    lines = output.splitlines()
+    rule = max(i for i, line in enumerate(lines) if line.startswith("-" * 78))  # the summary's, printed last
+    table = lines[rule + 1:]
+    rows = [line.split() for line in table[:next((i for i, line in enumerate(table) if not line.strip()), len(table))]]
+    return [row[0] for row in rows if len(row) > 1 and row[1] == "SUCCESS"]
