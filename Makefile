@@ -11,19 +11,11 @@ run: $(STAMP)  ## run the whole pipeline job locally on the generated default da
 
 test: $(STAMP) system-deps  ## lint, then every test and every notebook
 	$(BIN)/ruff check src tests notebooks bench
-	@# three lanes on the 2 cores, as each waits on JVMs, kernels and subprocesses as much as on the CPU:
-	@# the notebooks (nbmake), the tests that drive their own Spark processes (crashes, faults, a whole job run)
-	@# with the ingestion and contract tests (the lanes end closer together), and the rest of the tests.
-	@# One BLAS thread per process: three lanes of JVMs and numpy on 2 cores, OpenBLAS threads would only spin.
-	@export OPENBLAS_NUM_THREADS=1 JDK_JAVA_OPTIONS="$(TEST_JVM)"; nblog=$$(mktemp); rellog=$$(mktemp); \
-	CREDIT_RISK_EXTRA="$(NOTEBOOK_SETTINGS)" CREDIT_RISK_HOME=$$(mktemp -d) \
-		$(BIN)/python -m pytest --nbmake --nbmake-timeout=900 notebooks --durations=5 >$$nblog 2>&1 & nb=$$!; \
-	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest $(PROCESS_TESTS) --durations=5 >$$rellog 2>&1 & rel=$$!; \
-	CREDIT_RISK_HOME=$$(mktemp -d) $(BIN)/python -m pytest tests $(addprefix --ignore=,$(PROCESS_TESTS)) --durations=15; \
-	tests=$$?; wait $$rel; crash=$$?; wait $$nb; notebooks=$$?; \
-	echo "--- crash, fault, job-run, ingestion and contract tests:"; cat $$rellog; echo "--- notebooks (pytest --nbmake notebooks):"; cat $$nblog; \
-	echo "tests exit $$tests, crash/fault/job/ingestion/contract tests exit $$crash, notebooks exit $$notebooks"; \
-	[ $$tests -eq 0 ] && [ $$crash -eq 0 ] && [ $$notebooks -eq 0 ]
+	@# three pytest lanes side by side (the notebooks, the tests that drive their own Spark processes, the rest):
+	@# scripts/test_lanes.sh. One BLAS thread per process: with three lanes of JVMs and numpy on 2 cores,
+	@# OpenBLAS threads would only spin.
+	OPENBLAS_NUM_THREADS=1 JDK_JAVA_OPTIONS="$(TEST_JVM)" PYTHON_BIN=$(BIN)/python PROCESS_TESTS="$(PROCESS_TESTS)" \
+		NOTEBOOK_SETTINGS="$(NOTEBOOK_SETTINGS)" bash scripts/test_lanes.sh
 
 # The test lanes' JVMs compile with C1 only (bench/jvm.py): a test JVM lives seconds to minutes, and the C2
 # compiler's CPU does not pay back in it; on 2 cores busy with three lanes, CPU is what the wall time follows.

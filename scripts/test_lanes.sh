@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# `make test`'s pytest runs, as three lanes side by side on the 2 cores (each waits on JVMs, kernels and
+# subprocesses as much as on the CPU): the notebooks under nbmake, the tests that drive their own Spark
+# processes (crashes, faults, a whole job run; $PROCESS_TESTS), and the rest of the tests, shown live.
+# Every lane gets its own project home and log. The logs of the two background lanes follow the live one;
+# then, for each lane that failed, its error lines and last lines again, at the very end, where a CI log that
+# is cut in the middle still shows why. The homes are removed when every lane passed, kept otherwise.
+# Called by `make test` with PYTHON_BIN, PROCESS_TESTS and NOTEBOOK_SETTINGS set.
+set -u
+: "${PYTHON_BIN:?} ${PROCESS_TESTS:?} ${NOTEBOOK_SETTINGS:?}"
+work=$(mktemp -d)
+touch "$work/tests.log"
+
+lane() {  # a lane name, then its pytest arguments: its output goes to $work/<name>.log
+  local name=$1
+  shift
+  mkdir -p "$work/$name"
+  CREDIT_RISK_HOME="$work/$name" "$PYTHON_BIN" -m pytest "$@" >"$work/$name.log" 2>&1
+}
+
+why() {  # a failed lane: pytest's internal errors, failures and error lines, then the log's end
+  local log="$work/$1.log"
+  echo "=== lane '$1' failed (exit $2); its log: $log"
+  grep -E '^INTERNALERROR>' "$log" | tail -15
+  grep -E '^(FAILED|ERROR) ' "$log" | tail -10
+  grep -E '^E  ' "$log" | tail -10
+  echo "--- its last lines:"
+  tail -8 "$log"
+}
+
+# shellcheck disable=SC2086  # PROCESS_TESTS is a list of paths
+CREDIT_RISK_EXTRA="$NOTEBOOK_SETTINGS" lane notebooks --nbmake --nbmake-timeout=900 notebooks --durations=5 &
+notebooks_pid=$!
+# shellcheck disable=SC2086
+lane processes $PROCESS_TESTS --durations=5 &
+processes_pid=$!
+ignore=()
+for path in $PROCESS_TESTS; do ignore+=("--ignore=$path"); done
+lane tests tests "${ignore[@]}" --durations=15 &
+tests_pid=$!
+tail -n +1 -f --pid=$tests_pid "$work/tests.log" 2>/dev/null
+wait $tests_pid; tests=$?
+wait $processes_pid; processes=$?
+wait $notebooks_pid; notebooks=$?
+
+echo "--- crash, fault, job-run, ingestion and contract tests:"; cat "$work/processes.log"
+echo "--- notebooks (pytest --nbmake notebooks):"; cat "$work/notebooks.log"
+echo "tests exit $tests, crash/fault/job/ingestion/contract tests exit $processes, notebooks exit $notebooks"
+[ $tests -eq 0 ] || why tests $tests
+[ $processes -eq 0 ] || why processes $processes
+[ $notebooks -eq 0 ] || why notebooks $notebooks
+if [ $tests -eq 0 ] && [ $processes -eq 0 ] && [ $notebooks -eq 0 ]; then
+  rm -rf "$work"
+else
+  echo "the lanes' logs and project homes are kept in $work"
+  exit 1
+fi
