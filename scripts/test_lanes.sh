@@ -2,7 +2,7 @@
 # `make test`'s pytest runs, as three lanes side by side on the 2 cores (each waits on JVMs, kernels and
 # subprocesses as much as on the CPU): the notebooks under nbmake, the tests that drive their own Spark
 # processes (crashes, faults, a whole job run; $PROCESS_TESTS), and the rest of the tests, shown live.
-# Every lane gets its own project home and log. The logs of the two background lanes follow the live one;
+# Every lane gets its own project home and log (and a crashed JVM's report goes to that home). The logs of the two background lanes follow the live one;
 # then, for each lane that failed, its error lines and last lines again, at the very end, where a CI log that
 # is cut in the middle still shows why. The homes are removed when every lane passed, kept otherwise.
 # Called by `make test` with PYTHON_BIN, PROCESS_TESTS and NOTEBOOK_SETTINGS set.
@@ -15,7 +15,9 @@ lane() {  # a lane name, then its pytest arguments: its output goes to $work/<na
   local name=$1
   shift
   mkdir -p "$work/$name"
-  CREDIT_RISK_HOME="$work/$name" "$PYTHON_BIN" -m pytest "$@" >"$work/$name.log" 2>&1
+  # a JVM that crashes leaves its report in the lane's home, where why() looks
+  JDK_JAVA_OPTIONS="${JDK_JAVA_OPTIONS:-} -XX:ErrorFile=$work/$name/hs_err_%p.log" \
+    CREDIT_RISK_HOME="$work/$name" "$PYTHON_BIN" -m pytest "$@" >"$work/$name.log" 2>&1
 }
 
 why() {  # a failed lane: pytest's internal errors, failures and error lines, then the log's end
@@ -24,6 +26,9 @@ why() {  # a failed lane: pytest's internal errors, failures and error lines, th
   grep -E '^INTERNALERROR>' "$log" | tail -15
   grep -E '^(FAILED|ERROR) ' "$log" | tail -10
   grep -E '^E  ' "$log" | tail -10
+  for crash in "$work/$1"/hs_err_*.log; do
+    [ -e "$crash" ] && { echo "--- a JVM crashed: $crash"; grep -E '^# ' "$crash" | head -12; }
+  done
   echo "--- its last lines:"
   tail -8 "$log"
 }
