@@ -2,9 +2,10 @@
 # `make test`'s pytest runs, as three lanes side by side on the 2 cores (each waits on JVMs, kernels and
 # subprocesses as much as on the CPU): the notebooks under nbmake, the tests that drive their own Spark
 # processes (crashes, faults, a whole job run; $PROCESS_TESTS), and the rest of the tests, shown live.
-# Every lane gets its own project home and log (and a crashed JVM's report goes to that home). The logs of the two background lanes follow the live one;
-# then, for each lane that failed, its error lines and last lines again, at the very end, where a CI log that
-# is cut in the middle still shows why. The homes are removed when every lane passed, kept otherwise.
+# Every lane gets its own project home (where a crashed JVM leaves its report) and log. The logs of the two
+# background lanes follow the live one; then, for each lane that failed, its error lines and last lines again,
+# at the very end, where a CI log that is cut in the middle still shows why. The homes are removed when every
+# lane passed, kept otherwise.
 # Called by `make test` with PYTHON_BIN, PROCESS_TESTS and NOTEBOOK_SETTINGS set.
 set -u
 : "${PYTHON_BIN:?} ${PROCESS_TESTS:?} ${NOTEBOOK_SETTINGS:?}"

@@ -3,8 +3,8 @@
 The notebook tasks of a job run share one kernel, so one Python process and one Spark session, as the
 tasks of a run share a job cluster's driver (see `credit_risk.bundle.kernel`); each task still sees only
 its own widgets: the job parameters plus its base_parameters. Task values travel through files under the
-run folder (`runs/<job>/<run id>/` in the project home), where every executed notebook is saved with its outputs. Tasks run
-one after another: a 2-core machine gains nothing from running two Spark jobs at once.
+run folder (`runs/<job>/<run id>/` in the project home), where every executed notebook is saved with its
+outputs. Tasks run one after another: a 2-core machine gains nothing from running two Spark jobs at once.
 Jobs that name an MLflow experiment get one MLflow parent run per job run; the tasks' runs nest under it.
 Python wheel tasks run the installed package's entry point and Spark Python tasks their file, each in its
 own process. Condition tasks (`{{tasks.<key>.values.<name>}} == "true"`) and run-job tasks are honoured;
