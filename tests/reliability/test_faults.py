@@ -51,7 +51,7 @@ def test_full_disk_gives_a_clear_error_and_nothing_committed(tmp_path):
         spark = get_spark()
         lake = DeltaRsLake(spark, {str(tmp_path / 'lake')!r}, "c")
         lake.write(spark.range(10), "gold.t")
-        big = spark.range(2_000_000).selectExpr("id", "uuid() AS u", "rand() AS r").coalesce(1)
+        big = spark.range(100_000).selectExpr("id", "uuid() AS u", "rand() AS r").coalesce(1)
         try:
             lake.write(big, "gold.t")
         except LakeError as exc:
