@@ -34,10 +34,9 @@ why() {  # a failed lane: pytest's internal errors, failures and error lines, th
   tail -8 "$log"
 }
 
-# shellcheck disable=SC2086  # PROCESS_TESTS is a list of paths
 CREDIT_RISK_EXTRA="$NOTEBOOK_SETTINGS" lane notebooks --nbmake --nbmake-timeout=900 notebooks --durations=5 &
 notebooks_pid=$!
-# shellcheck disable=SC2086
+# shellcheck disable=SC2086  # PROCESS_TESTS is a list of paths, split on purpose
 lane processes $PROCESS_TESTS --durations=5 &
 processes_pid=$!
 ignore=()
