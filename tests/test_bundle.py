@@ -247,3 +247,61 @@ def test_notebooks_are_thin_and_stripped():
         text = "\n".join(c.source for c in code)
         assert "def " not in text and "class " not in text and "%pip" not in text and "sys.path" not in text, path.name
         assert "config_from_widgets(dbutils" in text, path.name
+
+
+def test_a_java_error_and_a_dead_jvm_are_reported_by_their_root_cause(tmp_path):
+    """The job summary names the Java exception (not the last stack frame), and a JVM that a task's
+    StackOverflowError killed as a dead JVM with that error (not "Connection refused")."""
+    tasks = """\
+    - task_key: java_error
+      notebook_task: {notebook_path: ../nb/java_error.ipynb}
+    - task_key: jvm_dies
+      notebook_task: {notebook_path: ../nb/jvm_dies.ipynb}
+    """
+    root = _bundle(tmp_path, tasks)
+    setup = "from credit_risk.runtime.spark import get_spark\nspark = get_spark()"
+    _notebook(root / "nb" / "java_error.ipynb", setup, "from pyspark.ml.feature import Imputer\n"
+              "Imputer(inputCols=['x'], outputCols=['y']).fit(spark.createDataFrame([(None,), (None,)], 'x double'))")
+    _notebook(root / "nb" / "jvm_dies.ipynb", setup, '''\
+        from pyspark.sql import functions as F
+        from credit_risk.runtime.errors import doing, pipeline_task
+
+        @pipeline_task("jvm_dies")
+        def run():  # the quoted-field pattern bronze once used: Java's regex recurses once per character
+            with doing("parsing a 100,000-character line"):
+                line = spark.createDataFrame([('a,"' + "x" * 100_000 + '",c',)], "raw_line string")
+                line.select(F.regexp_replace("raw_line", r'"([^"]|"")*"', "")).first()
+
+        run()''')
+    run = LocalJobRunner(validate_bundle(root), echo=lambda _: None).run("j")
+    errors = {r.task_key: r.error for r in run.results}
+    assert errors["java_error"].startswith("org.apache.spark.SparkException: surrogate cannot be computed"), errors
+    assert errors["jvm_dies"] == ("task jvm_dies failed while parsing a 100,000-character line: "
+                                  "the Spark JVM died: java.lang.StackOverflowError"), errors
+    assert "Thread.java" not in run.summary() and "Connection refused" not in run.summary()
+
+
+def test_root_cause_reads_a_traceback_as_a_person_would(tmp_path):
+    from credit_risk.runtime.errors import TaskFailed, doing, pipeline_task, root_cause
+
+    java = ("Py4JJavaError: An error occurred while calling o52.save.\n: org.apache.spark.SparkException: Job aborted.\n"
+            "\tat org.apache.spark.sql.X.run(X.scala:1)\nCaused by: org.apache.spark.SparkException: Task failed\n"
+            "\tat y\nCaused by: java.io.IOException: No space left on device\n\tat java.base/java.lang.Thread.run(Thread.java:840)")
+    assert root_cause(None, java) == "java.io.IOException: No space left on device"
+    nested = "X: a\n: org.apache.spark.SparkException: outer\n\tat a.b(c)\nCaused by: java.lang.IllegalStateException: inner\n\tat d"
+    assert root_cause(None, nested) == "java.lang.IllegalStateException: inner"
+    log = tmp_path / "jvm-1.log"
+    log.write_text("2026 ERROR Executor [worker]: Exception in task 0.0\njava.lang.OutOfMemoryError: Java heap space\n\tat x\n")
+    assert root_cause(ConnectionRefusedError(111, "Connection refused"), jvm_log=log) == (
+        "the Spark JVM died: java.lang.OutOfMemoryError: Java heap space")
+    assert root_cause(None, "ConnectionRefusedError: [Errno 111] Connection refused", jvm_log=tmp_path / "none").startswith(
+        "the Spark JVM died; its log names no error")
+
+    @pipeline_task("silver_clean")
+    def task():
+        with doing("typing bronze.loans_raw@v3 into silver.loans"):
+            raise ValueError("bad value")
+
+    with pytest.raises(TaskFailed, match=r"^task silver_clean failed while typing bronze\.loans_raw@v3 into silver\.loans: "
+                                         r"ValueError: bad value$"):
+        task()

@@ -17,6 +17,7 @@ from pyspark.sql import functions as F
 
 from credit_risk import features
 from credit_risk.register import CHAMPION, registered_name
+from credit_risk.runtime.errors import pipeline_task
 from credit_risk.train_supervised import pd_column
 
 SCORES_TABLE = "gold.loan_scores"
@@ -44,6 +45,7 @@ def score_loans(model: Any, loans: DataFrame, odds_factor: float, model_name: st
                          *[F.col(f.name).cast(spark_type[str(f.type)]) for f in log_schema()])
 
 
+@pipeline_task("batch_score")
 def run_batch_score(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `batch_score`: the champion over the pinned gold version; a run without a champion scores nothing."""
     from credit_risk.runtime.context import commit_metadata

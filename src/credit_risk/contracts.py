@@ -16,6 +16,7 @@ from pyspark.sql import DataFrame
 
 from credit_risk import features
 from credit_risk.raw_schema import KAGGLE
+from credit_risk.runtime.errors import pipeline_task
 from credit_risk.silver import KNOWN_STATUSES
 
 log = logging.getLogger(__name__)
@@ -135,6 +136,7 @@ def validate_contracts(tables: dict[str, DataFrame], root: str) -> dict[str, Any
     return {"layers": list(tables), "data_docs": docs}
 
 
+@pipeline_task("validate_contracts")
 def run_contracts(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `validate_contracts`: the bronze, silver and gold versions of this run, or the latest."""
     from credit_risk.runtime.lake import get_lake

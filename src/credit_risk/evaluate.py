@@ -14,6 +14,7 @@ import mlflow
 import numpy as np
 
 from credit_risk import features, metrics
+from credit_risk.runtime.errors import pipeline_task
 from credit_risk.train_supervised import pd_column
 
 
@@ -72,6 +73,7 @@ def evaluate_model(model: Any, train: Any, test: Any, odds_factor: float, out: P
     return report
 
 
+@pipeline_task("evaluate")
 def run_evaluate(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `evaluate`: the best run's model on the pinned test split; metrics and report logged to that run."""
     from credit_risk.runtime.lake import get_lake

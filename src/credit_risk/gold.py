@@ -14,6 +14,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from credit_risk import features
+from credit_risk.runtime.errors import pipeline_task
 
 GOLD_TABLE = "gold.loan_features"
 TOP_K_TITLES = 50
@@ -64,6 +65,7 @@ def build_features(silver: DataFrame, titles: list[str]) -> DataFrame:
     return gold
 
 
+@pipeline_task("gold_features")
 def run_gold(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `gold_features`: gold from the pinned silver version; publishes `gold_version`; exports M.parquet."""
     from credit_risk.runtime.lake import get_lake

@@ -13,6 +13,8 @@ import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from credit_risk.runtime.errors import pipeline_task
+
 CHAMPION, CHALLENGER = "champion", "challenger"
 
 
@@ -70,6 +72,7 @@ def register_run(cfg: Any, run_id: str) -> dict[str, Any]:
             "val_auc": candidate["val_auc"], "val_ece": candidate["val_ece"]}
 
 
+@pipeline_task("register")
 def run_register(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `register`: the best run of `train_supervised`; publishes model_name / model_version / champion."""
     from credit_risk.runtime.tracking import configure_mlflow

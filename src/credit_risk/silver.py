@@ -17,6 +17,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from credit_risk.raw_schema import KAGGLE
+from credit_risk.runtime.errors import pipeline_task
 
 SILVER_TABLE, QUARANTINE_TABLE, BOUNDS_TABLE = "silver.loans", "silver.loans_quarantine", "silver.winsor_bounds"
 POLICY_PREFIX = "Does not meet the credit policy. Status:"
@@ -176,6 +177,7 @@ def build_silver(bronze: DataFrame, train_end_year: int, lower: float = 0.01,
     return silver, quarantine, bounds
 
 
+@pipeline_task("silver_clean")
 def run_silver(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `silver_clean`: silver from the pinned bronze version; publishes `silver_version`."""
     from credit_risk.runtime.lake import get_lake

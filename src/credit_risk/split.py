@@ -13,6 +13,7 @@ from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from credit_risk import features
+from credit_risk.runtime.errors import pipeline_task
 
 SPLITS_TABLE = "gold.loan_splits"
 
@@ -58,6 +59,7 @@ def make_splits(gold: DataFrame, cfg: Any) -> DataFrame:
             .unionByName(test.withColumn("split", F.lit("test"))))
 
 
+@pipeline_task("split")
 def run_split(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `split`: splits of the pinned gold version; publishes `splits_version` and `gold_version`."""
     from credit_risk.runtime.lake import get_lake

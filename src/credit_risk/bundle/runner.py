@@ -27,6 +27,7 @@ from credit_risk.bundle.loader import Bundle, BundleError
 from credit_risk.bundle.validate import task_order
 from credit_risk.runtime.context import GIT_ENV, HOME_ENV, JOB_ENV, JOB_RUN_ENV, RUN_ENV, TASK_ENV
 from credit_risk.runtime.dbutils import RUN_DIR_ENV, WIDGETS_ENV
+from credit_risk.runtime.errors import TaskFailed, root_cause
 
 VALUE_REF = re.compile(r"\{\{\s*tasks\.([a-zA-Z0-9_]+)\.values\.([a-zA-Z0-9_]+)\s*\}\}")
 PARAM_REF = re.compile(r"\{\{\s*job\.parameters\.([a-zA-Z0-9_]+)\s*\}\}")
@@ -83,8 +84,9 @@ def _run_process(argv: list[str], env: dict[str, str], timeout: int | None, log:
     with log.open("w") as out:
         done = subprocess.run(argv, env=env, stdout=out, stderr=subprocess.STDOUT, timeout=timeout or None)
     if done.returncode != 0:
-        tail = [ln for ln in log.read_text().splitlines() if ln.strip()][-1:] or ["(no output)"]
-        raise RuntimeError(f"exit status {done.returncode}: {tail[0]}")
+        text = log.read_text(errors="replace")
+        cause = root_cause(None, text[-200_000:]) if text.strip() else "(no output)"
+        raise RuntimeError(f"exit status {done.returncode}: {cause} (log: {log})")
 
 
 def _wheel_entry_point(package: str, name: str) -> list[str]:
@@ -110,10 +112,20 @@ def _condition(task: dict[str, Any], run_dir: Path) -> str:
                 "LESS_THAN_OR_EQUAL": a <= b}[cond["op"]]).lower()
 
 
-def _error_text(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    last = [ln for ln in text if ln.strip()][-1:] or [type(exc).__name__]
-    return re.sub(r"\x1b\[[0-9;]*m", "", last[0])
+def _error_text(exc: BaseException, jvm_logs: Path, since: float) -> str:
+    """One line naming why a task failed: a pipeline task's own `TaskFailed` line, else the root cause read from
+    the notebook cell's traceback or the exception (with the newest driver JVM log, should the JVM have died)."""
+    ename, evalue = getattr(exc, "ename", None), getattr(exc, "evalue", None)
+    if ename == TaskFailed.__name__ and evalue:
+        return str(evalue).strip().splitlines()[0]
+    text = None
+    if ename is not None:  # nbclient's CellExecutionError: the cell's exception class, message and traceback
+        text = "\n".join([f"{ename}: {evalue}", *(getattr(exc, "traceback", None) or [])])
+    logs = [p for p in jvm_logs.glob("jvm-*.log") if p.stat().st_mtime >= since]
+    newest = max(logs, key=lambda p: p.stat().st_mtime) if logs else None
+    if type(exc).__name__ == "DeadKernelError":
+        return "the notebook's Python process died (killed, or out of memory)"
+    return root_cause(exc if text is None else None, text, jvm_log=newest or jvm_logs / "(no JVM log)")
 
 
 class LocalJobRunner:
@@ -223,7 +235,7 @@ class LocalJobRunner:
         result = TaskResult(key, "FAILED")
         retries = int(task.get("max_retries", 0) or 0)
         wait = min(MAX_LOCAL_RETRY_WAIT_S, int(task.get("min_retry_interval_millis", 0) or 0) / 1000)
-        start = time.perf_counter()
+        start, started_at = time.perf_counter(), time.time()
         for attempt in range(1, retries + 2):
             result.attempts = attempt
             self.echo(f"[{key}] started (attempt {attempt}/{retries + 1})")
@@ -268,7 +280,7 @@ class LocalJobRunner:
             except BundleError:
                 raise
             except Exception as exc:  # a task failure of any kind: recorded, retried, then reported
-                result.error = _error_text(exc)
+                result.error = _error_text(exc, Path(self._home()) / "logs", started_at)
                 self.echo(f"[{key}] failed: {result.error}")
                 if attempt <= retries:
                     time.sleep(wait)

@@ -84,6 +84,41 @@ def native_blas() -> str | None:
     return next((p for p in _BLAS_PATHS if os.path.exists(p)), None)
 
 
+# The local driver JVM logs as Spark's defaults do (warnings up, to stderr), and its errors also to a file of
+# this process (`errors.JVM_LOG_ENV`): when the JVM dies, that file still holds why, for the task's error.
+_LOG4J2 = """rootLogger.level = warn
+rootLogger.appenderRef.console.ref = console
+rootLogger.appenderRef.file.ref = errors
+rootLogger.appenderRef.file.level = error
+appender.console.type = Console
+appender.console.name = console
+appender.console.target = SYSTEM_ERR
+appender.console.layout.type = PatternLayout
+appender.console.layout.pattern = %d{yy/MM/dd HH:mm:ss} %p %c{1}: %m%n%ex
+appender.errors.type = File
+appender.errors.name = errors
+appender.errors.fileName = ${sys:credit_risk.jvm_log}
+appender.errors.createOnDemand = true
+appender.errors.layout.type = PatternLayout
+appender.errors.layout.pattern = %d{ISO8601} %p %c{1} [%t]: %m%n%ex
+logger.parquet.name = org.apache.parquet.CorruptStatistics
+logger.parquet.level = error
+"""
+
+
+def _jvm_log_options() -> str:
+    """Java options that send the driver JVM's errors to <home>/logs/jvm-<pid>.log too (see `_LOG4J2`)."""
+    from credit_risk.runtime.errors import JVM_LOG_ENV
+
+    folder = project_home() / "logs"
+    folder.mkdir(parents=True, exist_ok=True)
+    config = folder / "log4j2.properties"
+    if not config.exists() or config.read_text() != _LOG4J2:
+        config.write_text(_LOG4J2)
+    os.environ[JVM_LOG_ENV] = str(folder / f"jvm-{os.getpid()}.log")
+    return f" -Dlog4j2.configurationFile=file:{config} -Dcredit_risk.jvm_log={os.environ[JVM_LOG_ENV]}"
+
+
 def local_conf() -> dict[str, str]:
     """The settings of a local session: a `local[*]` session takes them, and so does a local Spark Connect server."""
     cores = os.cpu_count() or 2
@@ -99,7 +134,7 @@ def local_conf() -> dict[str, str]:
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.sql.session.timeZone": "UTC",
         "spark.driver.memory": os.environ.get("CREDIT_RISK_DRIVER_MEMORY", "6g"),
-        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC -Dlog4j2.level=WARN" + _blas_option(),
+        "spark.driver.extraJavaOptions": "-Duser.timezone=UTC" + _jvm_log_options() + _blas_option(),
         "spark.sql.adaptive.enabled": "true",
         "spark.sql.warehouse.dir": str(project_home() / "spark-warehouse"),
         "spark.sql.legacy.timeParserPolicy": "CORRECTED",
