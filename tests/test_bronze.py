@@ -1,4 +1,4 @@
-"""Bronze ingestion of every real layout, the generator's two layouts, and corrupted inputs."""
+"""Bronze ingestion of every real layout, the generator's layouts, long and broken quoted fields, corrupted inputs."""
 
 from __future__ import annotations
 
@@ -29,7 +29,7 @@ def _by_file(lake, table):
 
 @pytest.fixture(scope="module")
 def real(spark, shared_data, tmp_path_factory):
-    """The six real extracts ingested once, for the bronze and the silver checks below."""
+    """The seven real extracts ingested once, for the bronze and the silver checks below."""
     tmp = tmp_path_factory.mktemp("real")
     lake, files = get_lake(tmp / "lake", catalog="test", schema_prefix=""), list_raw_files(shared_data)
     return {"lake": lake, "files": files, "tmp": tmp, "result": _ingest(spark, lake, files, tmp)}
@@ -37,11 +37,12 @@ def real(spark, shared_data, tmp_path_factory):
 
 def test_real_extracts_are_ingested_and_reconciled(spark, real):
     lake, files, result = real["lake"], real["files"], real["result"]
-    assert len(files) == 6
+    assert len(files) == 7
     rows = _by_file(lake, RAW_TABLE)
     assert rows == {"JGFuentesC__lending_club_sample.csv.gz": 2000, "bbodami__lending_club_sample.csv.gz": 1000,
                     "Raghav192__lending_club_sample.csv.gz": 999, "mshtelma__lendingclub_parquet_2016.csv.gz": 1000,
-                    "snehachada__2019loans.csv.gz": 12180, "snehachada__2020Q1loans.csv.gz": 4702}
+                    "snehachada__2019loans.csv.gz": 12180, "snehachada__2020Q1loans.csv.gz": 4702,
+                    "kuhnrl30__LendingClubData_2007_2009.csv.gz": 8277}
     assert result["quarantined"] == 0
     bronze = lake.read(RAW_TABLE)
     first = bronze.where((F.col("source_file").startswith("JGF")) & (F.col("line_number") == 2)).first()
@@ -52,7 +53,14 @@ def test_real_extracts_are_ingested_and_reconciled(spark, real):
     sneha = bronze.where(F.col("source_file").startswith("snehachada__2019")).first()
     assert sneha["int_rate"].startswith("0.") and json.loads(sneha["_rescued"])["target"] in {"low_risk", "high_risk"}
     again = _ingest(spark, lake, files, real["tmp"])  # the same bytes: nothing new
-    assert again["files"] == 0 and len(again["skipped"]) == 6 and lake.read(RAW_TABLE).count() == 21881
+    kuhn = bronze.where(F.col("source_file").startswith("kuhnrl30"))  # re-typed by R: 36, fractions, ISO dates
+    first = kuhn.where(F.col("line_number") == 2).first()
+    assert (first["term"], first["int_rate"], first["issue_d"], first["id"], first["fico_range_low"]) == (
+        "36", "0.1122", "2007-12-01", None, None)
+    longest = kuhn.select(F.max(F.length("desc")).alias("n")).first()["n"]
+    assert longest == 3966  # the longest real description, parsed whole (its quoted regex once overflowed Java's stack)
+    again = _ingest(spark, lake, files, real["tmp"])  # the same bytes: nothing new
+    assert again["files"] == 0 and len(again["skipped"]) == 7 and lake.read(RAW_TABLE).count() == 30158
 
 
 def test_generated_layouts_and_rebatching(spark, lake, tmp_path):
@@ -111,6 +119,40 @@ def test_corrupted_inputs_lose_nothing(spark, lake, tmp_path):
     assert result["files"] == 9
 
 
+def test_long_quoted_fields_parse_and_quoted_line_breaks_are_quarantined(spark, lake, tmp_path):
+    """A 100,000-character quoted field with doubled quotes and commas is one value; a quoted line break splits a
+    record into two lines with odd quote counts, each quarantined with its raw text. No line is lost."""
+    long_desc = ('I said "yes", then ' * 6000)[:100_000]
+    quoted = '"' + long_desc.replace('"', '""') + '"'
+    lines = [f"1,,1000,10.5, 36 months,Jan-2009,Fully Paid,{quoted}",
+             '2,,2000,11.5, 36 months,Feb-2009,Charged Off,"first line',
+             'second line, after the break"',
+             "3,,3000,12.5, 60 months,Mar-2009,Fully Paid,short"]
+    path = _write(tmp_path / "long.csv", (HEADER + ",desc\n" + "\n".join(lines) + "\n").encode())
+    result = _ingest(spark, lake, [path], tmp_path)
+    assert (result["rows"], result["quarantined"]) == (2, 2)
+    bronze = {r["id"]: r for r in lake.read(RAW_TABLE).collect()}
+    assert bronze["1"]["desc"] == long_desc and len(bronze["1"]["desc"]) == 100_000
+    assert bronze["1"]["loan_status"] == "Fully Paid" and bronze["3"]["desc"] == "short"
+    rejected = sorted((r["line_number"], r["reason"], r["raw_line"]) for r in lake.read(QUARANTINE_TABLE).collect())
+    assert rejected == [(3, "unbalanced quotes", lines[1]), (4, "unbalanced quotes", lines[2])]
+
+
+def test_generated_retyped_layout_with_long_descriptions(spark, lake, tmp_path):
+    """The generator's LoanStats3a re-typed layout (no FICO, 36, fractions, ISO dates) and its early-vintage
+    descriptions of up to ~4,000 characters with doubled quotes ingest without loss."""
+    files = generate_exports(tmp_path / "r", 3000, 3, layout="retyped", start="2007-06", end="2011-12", progress=False)
+    result = _ingest(spark, lake, files, tmp_path)
+    assert (result["rows"], result["quarantined"]) == (3000, 0)
+    bronze = lake.read(RAW_TABLE)
+    stats = bronze.agg(F.max(F.length("desc")).alias("longest"), F.count("fico_range_low").alias("fico"),
+                       F.count("id").alias("ids"), F.sum(F.col("desc").contains('"').cast("int")).alias("quoted"),
+                       F.min("issue_d").alias("first")).first()
+    assert 3000 < stats["longest"] <= 4000 and stats["quoted"] > 0 and (stats["fico"], stats["ids"]) == (0, 0)
+    assert stats["first"] == "2007-06-01" and {r["term"] for r in bronze.select("term").distinct().collect()} <= {"36", "60"}
+    assert bronze.where(F.col("desc").startswith("  Borrower added on ")).count() > 0
+
+
 def test_wrong_field_count_reason_names_the_counts(spark, lake, tmp_path):
     path = _write(tmp_path / "short.csv", (HEADER + "\n3,,1000\n").encode())
     _ingest(spark, lake, [path], tmp_path)
@@ -143,5 +185,10 @@ def test_real_extracts_are_typed_in_silver(real):
     assert (msh["int_rate"], msh["revol_util"], msh["issue_date"]) == (17.27, 92.7, dt.date(2016, 3, 1))  # ` 17.27%`, `92.7%`
     sneha = silver.where(F.col("source_file").startswith("snehachada__2019") & (F.col("line_number") == 2)).first()
     assert sneha["int_rate"] == pytest.approx(17.97) and sneha["issue_date"] is None  # `0.1797`, no issue_d column
+    kuhn = silver.where(F.col("source_file").startswith("kuhnrl30") & (F.col("line_number") == 2)).first()
+    # raw: 36, 0.1122, 2007-12-01, revol_util 0.537, no FICO columns, empty id (the loan id is the row's hash)
+    assert (kuhn["term_months"], kuhn["issue_date"]) == (36, dt.date(2007, 12, 1))
+    assert (kuhn["int_rate"], kuhn["revol_util"]) == (pytest.approx(11.22), pytest.approx(53.7))
+    assert kuhn["fico_range_low"] is None and len(kuhn["loan_id"]) == 64 and kuhn["default_flag"] == 0
     counts = {r["source_file"]: r["count"] for r in silver.groupBy("source_file").count().collect()}
     assert counts["JGFuentesC__lending_club_sample.csv.gz"] == 2000 and counts["snehachada__2019loans.csv.gz"] == 12180

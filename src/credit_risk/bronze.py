@@ -31,6 +31,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from credit_risk.raw_schema import KAGGLE, PROSPECTUS_LINE
+from credit_risk.runtime.errors import doing, pipeline_task
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +39,10 @@ RAW_TABLE, QUARANTINE_TABLE, LOG_TABLE = "bronze.loans_raw", "bronze.loans_quara
 RENAMES = {"open_il_6m": "open_act_il", "sec_app_open_il_6m": "sec_app_open_act_il",
            "verified_status_joint": "verification_status_joint", "is_inc_v": "verification_status"}
 RAW_SUFFIXES = (".csv", ".csv.gz", ".gz", ".zip")
-_QUOTED = r'"([^"]|"")*"'
+# One quoted stretch: a quote, then anything but a quote, then a quote. A field with doubled quotes (`"a""b"`) is
+# several such stretches back to back, so removing them all removes every quoted field. No alternation under
+# repetition: Java's regex engine recurses once per repetition of a group, and a long field overflowed its stack.
+_QUOTED = r'"[^"]*"'
 
 
 class IngestError(RuntimeError):
@@ -266,15 +270,16 @@ def ingest_files(spark: SparkSession, lake: Any, files: list[Path], staging: Pat
     ingested_at = datetime.now(UTC).replace(tzinfo=None)
     rows, rejects, expected, skipped, shas = [], [], {}, [], {}
     for path in files:
-        raw = prepare(path, staging / batch_id)
-        if raw.sha256 in seen:
-            skipped.append(path.name)
-            log.info("%s: already ingested (sha256 %s), skipped", path.name, raw.sha256[:12])
-            continue
-        seen.add(raw.sha256)
-        shas[path.name] = raw.sha256
-        lines = classify(numbered_lines(spark, raw), raw).cache()
-        counts = {r["reason"]: r["n"] for r in lines.groupBy("reason").agg(F.count("*").alias("n")).collect()}
+        with doing(f"reading {path}"):
+            raw = prepare(path, staging / batch_id)
+            if raw.sha256 in seen:
+                skipped.append(path.name)
+                log.info("%s: already ingested (sha256 %s), skipped", path.name, raw.sha256[:12])
+                continue
+            seen.add(raw.sha256)
+            shas[path.name] = raw.sha256
+            lines = classify(numbered_lines(spark, raw), raw).cache()
+            counts = {r["reason"]: r["n"] for r in lines.groupBy("reason").agg(F.count("*").alias("n")).collect()}
         expected[path.name] = (sum(counts.values()), counts.get(None, 0))
         log.info("%s: %d lines after the header, %d rejected %s%s", path.name, expected[path.name][0],
                  expected[path.name][0] - expected[path.name][1], {k: v for k, v in counts.items() if k},
@@ -287,11 +292,13 @@ def ingest_files(spark: SparkSession, lake: Any, files: list[Path], staging: Pat
                 "rolled_back": undone}
     if not rows:  # only files without a usable header: an empty append keeps the schema
         rows.append(_empty_bronze(spark))
-    bronze_version = lake.write(_union(rows), RAW_TABLE, mode="append" if lake.exists(RAW_TABLE) else "overwrite",
-                                metadata={"batch_id": batch_id})
-    quarantine_version = lake.write(_union(rejects), QUARANTINE_TABLE,
-                                    mode="append" if lake.exists(QUARANTINE_TABLE) else "overwrite",
+    with doing(f"parsing {', '.join(expected)} into {RAW_TABLE}"):
+        bronze_version = lake.write(_union(rows), RAW_TABLE, mode="append" if lake.exists(RAW_TABLE) else "overwrite",
                                     metadata={"batch_id": batch_id})
+    with doing(f"writing {QUARANTINE_TABLE}"):
+        quarantine_version = lake.write(_union(rejects), QUARANTINE_TABLE,
+                                        mode="append" if lake.exists(QUARANTINE_TABLE) else "overwrite",
+                                        metadata={"batch_id": batch_id})
     reconcile(lake, batch_id, expected)
     log_rows = [(name, shas[name], batch_id, ingested_at, lines, good) for name, (lines, good) in expected.items()]
     log_df = spark.createDataFrame(log_rows, "source_file string, source_sha256 string, batch_id string, "
@@ -348,6 +355,7 @@ def raw_location(cfg: Any) -> Path:
     return cfg.local_path(cfg.data_source)
 
 
+@pipeline_task("bronze_ingest")
 def run_bronze(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `bronze_ingest`: ingest new raw files; publishes `bronze_version`."""
     from credit_risk.runtime.lake import get_lake

@@ -12,6 +12,8 @@ The population and its outcomes are drawn in `generate_loans`, the text in `gene
 | statuses against a Sep-2020 snapshot: Current, In Grace Period, Late (16-30 / 31-120 days), Default and Issued (rare) dominate 2019-2020 and are rare before 2016; `Does not meet the credit policy. Status:` on 10-20 % of 2007-2010 loans | both |
 | `dti` 999 and -1 error markers; emp_title as employer name until Sep-2013 then job title, with noisy case and trailing spaces (`Manager `, `MANAGER`, `manager`); free-text `title` and `desc` until 2012-2013 | both |
 | empty `id` and `url` from 2018 on | `layout="loanstats"` |
+| LoanStats3a re-typed by an R package: the 145 columns without FICO, `36`, `0.1122`, `2007-12-01`, plain numbers, empty `id` / `member_id` / `url`; one file | `layout="retyped"` |
+| `desc` of realistic length until 2013: one to 44 `Borrower added on ...` entries (up to about 4,000 characters, heavy-tailed), some with doubled quotes | both |
 | post-origination columns (payments, recoveries, `last_*`, `next_pymnt_d`, hardship, settlement) follow the outcome, so leakage shows | both |
 
 Volumes follow LendingClub's yearly growth. Output is byte-identical per seed: rows are drawn in fixed
@@ -40,7 +42,7 @@ YEARLY_VOLUME = {2007: 603, 2008: 2393, 2009: 5281, 2010: 12537, 2011: 21721, 20
                  2014: 235629, 2015: 421095, 2016: 434407, 2017: 443579, 2018: 495242, 2019: 518112, 2020: 127000}
 CHUNK = 20_000  # rows drawn together; chunk boundaries depend only on the row number
 FIRST_MONTH, LAST_MONTH = 2007 * 12, 2020 * 12 + 2  # Jan-2007 .. Mar-2020
-LAYOUTS = ("kaggle", "loanstats")
+LAYOUTS = ("kaggle", "loanstats", "retyped")
 # Shift semantics (simulated drift): amounts scale by (1 + x); rates, scores, ratios and counts move by + x.
 SHIFT_RELATIVE = ("annual_inc", "loan_amnt", "revol_bal", "tot_cur_bal", "total_rev_hi_lim")
 SHIFT_ADDITIVE = ("dti", "fico", "int_rate", "revol_util", "inq_last_6mths", "emp_length")
@@ -149,6 +151,8 @@ def plan_exports(spec: GenerateSpec) -> list[ExportFile]:
     counts = monthly_counts(spec.rows, spec.first_month, spec.last_month)
     if spec.layout == "kaggle":
         return [ExportFile(f"accepted_{spec.start}_to_{spec.end}", 0, spec.rows)]
+    if spec.layout == "retyped":
+        return [ExportFile(f"LoanStats3a_retyped_{spec.start}_to_{spec.end}", 0, spec.rows)]
     bounds = np.concatenate([[0], np.cumsum(counts)])
     files: list[ExportFile] = []
     for i, month in enumerate(range(spec.first_month, spec.last_month + 1)):
@@ -164,15 +168,19 @@ def _rows_text(spec: GenerateSpec, counts: np.ndarray, first: int, end: int) -> 
     starts = np.cumsum(counts) - counts
     months = spec.first_month + np.searchsorted(starts, np.arange(first, end), side="right") - 1
     loans = draw_loans(np.random.default_rng([spec.seed, first]), months, 1_000_000 + first, dict(spec.shift))
-    kaggle = spec.layout == "kaggle"
-    if not kaggle:  # LendingClub's own exports dropped ids from 2018 and wrote `n/a` for unknown emp_length
+    layout = spec.layout
+    if layout == "loanstats":  # LendingClub's own exports dropped ids from 2018 and wrote `n/a` for unknown emp_length
         no_id = pa.array(months >= 2018 * 12)
         for name in ("id", "url"):
-            loans[name] = pc.if_else(no_id, pa.nulls(len(months), pa.string()), column_text(name, loans[name], False))
+            loans[name] = pc.if_else(no_id, pa.nulls(len(months), pa.string()), column_text(name, loans[name], layout))
         loans["emp_length"] = pc.fill_null(loans["emp_length"], "n/a")
-    columns = KAGGLE if kaggle else LOANSTATS
-    text = [column_text(name, loans[name], kaggle) for name in columns]
-    return csv_rows(text, columns, quote_all=not kaggle), int(loans["funded_amnt"].sum())
+    if layout == "retyped":  # the R package lost the ids and kept the term's number
+        for name in ("id", "member_id", "url"):
+            loans[name] = pa.nulls(len(months), pa.string())
+        loans["term"] = pc.replace_substring_regex(loans["term"], r"\D", "")
+    columns = KAGGLE if layout == "kaggle" else LOANSTATS
+    text = [column_text(name, loans[name], layout) for name in columns]
+    return csv_rows(text, columns, quote_all=layout == "loanstats"), int(loans["funded_amnt"].sum())
 
 
 def _pieces(files: list[ExportFile]) -> Iterator[tuple[int, int]]:
@@ -186,8 +194,8 @@ def _pieces(files: list[ExportFile]) -> Iterator[tuple[int, int]]:
 
 
 def _header(spec: GenerateSpec) -> bytes:
-    if spec.layout == "kaggle":
-        return (",".join(KAGGLE) + "\n").encode()
+    if spec.layout != "loanstats":
+        return (",".join(KAGGLE if spec.layout == "kaggle" else LOANSTATS) + "\n").encode()
     return (PROSPECTUS_LINE + "\n" + ",".join(f'"{c}"' for c in LOANSTATS) + "\n").encode()
 
 

@@ -13,6 +13,9 @@ column-wise by Arrow. A row chunk comes out as one contiguous buffer ready to wr
 | util (`revol_util`) | `18.1`, `43.0` | `18.1%`, `43%` |
 | raw (`total_pymnt`, unrounded) | `6714.542203218` | `6714.542203218` |
 | month | `Sep-2016` | `Sep-2016` |
+
+The re-typed layout (LoanStats3a as an R package re-wrote it) writes plain numbers (`6000`, `192.17`), rates and
+utilisations as fractions (`0.1122`, `0.537`), `term` as `36` and months as ISO dates (`2007-12-01`).
 """
 
 from __future__ import annotations
@@ -47,6 +50,11 @@ KINDS = {"id": "int", "int_rate": "rate", "revol_util": "util", "total_pymnt": "
 @cache
 def _month_labels() -> pa.Array:
     return pa.array([f"{MONTHS[m % 12]}-{m // 12}" for m in range(FIRST_LABEL_MONTH, FIRST_LABEL_MONTH + _LABEL_MONTHS)])
+
+
+@cache
+def _iso_month_labels() -> pa.Array:
+    return pa.array([f"{m // 12}-{m % 12 + 1:02d}-01" for m in range(FIRST_LABEL_MONTH, FIRST_LABEL_MONTH + _LABEL_MONTHS)])
 
 
 @cache
@@ -102,28 +110,32 @@ def raw_text(values: np.ndarray, kaggle: bool) -> pa.Array:
     return text
 
 
-def month_text(month_index: np.ndarray) -> pa.Array:
-    """Month indexes (year * 12 + month - 1, NaN = missing) as `Dec-2011` labels."""
+def month_text(month_index: np.ndarray, iso: bool = False) -> pa.Array:
+    """Month indexes (year * 12 + month - 1, NaN = missing) as `Dec-2011` labels (`2011-12-01` if `iso`)."""
     missing = np.isnan(month_index) if month_index.dtype.kind == "f" else None
     index = np.nan_to_num(month_index).astype(np.int64) - FIRST_LABEL_MONTH
     mask = missing if missing is not None and missing.any() else None
-    return _month_labels().take(pa.array(index, mask=mask))
+    return (_iso_month_labels() if iso else _month_labels()).take(pa.array(index, mask=mask))
 
 
-def column_text(name: str, values: np.ndarray | pa.Array, kaggle: bool) -> pa.Array:
-    """One column in the layout's format; `values` are floats (NaN = missing) unless already text."""
+def column_text(name: str, values: np.ndarray | pa.Array, layout: str) -> pa.Array:
+    """One column in the layout's format (kaggle, loanstats or retyped); `values` are floats (NaN = missing)
+    unless already text."""
     if isinstance(values, pa.Array):
         return values
     kind = KINDS.get(name, "count")
+    kaggle = layout == "kaggle"
     if kind == "month":
-        return month_text(values)
+        return month_text(values, iso=layout == "retyped")
     if kind == "raw":
         return raw_text(values, kaggle)
     if kind == "int":
         return _integers(np.nan_to_num(values).astype(np.int64), np.isnan(values))
-    style = "kaggle" if kaggle else ("fixed" if kind in ("money", "rate") else "plain")
+    if layout == "retyped" and kind in ("rate", "util"):  # percent as a fraction: 11.22 -> 0.1122
+        return number_text(values / 100, DECIMALS[kind] + 2, "plain")
+    style = "kaggle" if kaggle else ("fixed" if kind in ("money", "rate") and layout == "loanstats" else "plain")
     text = number_text(values, DECIMALS[kind], style)
-    if kaggle or kind not in ("rate", "util"):
+    if layout != "loanstats" or kind not in ("rate", "util"):
         return text
     return pc.binary_join_element_wise(" " if kind == "rate" else "", text, "%", "")
 

@@ -14,8 +14,9 @@ def register(sub: argparse._SubParsersAction) -> None:
                        "The same arguments give byte-identical files.")
     p.add_argument("--rows", type=int, default=20000, help="number of loans (2.9M is LendingClub's full history)")
     p.add_argument("--seed", type=int, default=42, help="random seed")
-    p.add_argument("--layout", choices=["kaggle", "loanstats"], default="kaggle",
-                   help="kaggle: one 151-column file; loanstats: LendingClub website exports per era")
+    p.add_argument("--layout", choices=["kaggle", "loanstats", "retyped"], default="kaggle",
+                   help="kaggle: one 151-column file; loanstats: LendingClub website exports per era; "
+                   "retyped: one LoanStats3a-style file as an R package re-typed it (no FICO)")
     p.add_argument("--out", default="data/raw", help="output folder (created)")
     p.add_argument("--start", default="2007-01", help="first issue month, YYYY-MM (default 2007-01)")
     p.add_argument("--end", default="2020-03", help="last issue month, YYYY-MM (default 2020-03)")
