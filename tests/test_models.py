@@ -168,3 +168,34 @@ def test_batch_scoring_is_idempotent(trained, gold, spark, tmp_path):
     lake.merge(score_loans(model, gold.limit(10), best["odds_factor"], cfg.model_name, 8), "gold.loan_scores",
                keys=["loan_id", "model_version"])
     assert lake.read("gold.loan_scores").count() == gold.count() + 10
+
+
+def test_a_feature_null_in_the_whole_training_split_is_left_out_with_its_reason(gold):
+    """Column drift: an export without FICO and a field that holds one value. Both are left out of the models fitted
+    on such rows, with the reason; the rest still fit, and the portable replay agrees with Spark without them."""
+    from credit_risk.feature_screen import screen
+    from credit_risk.serving.portable import PortableModel, export_pipeline
+    from credit_risk.train_supervised import fit_model, pd_column
+
+    era = (gold.where(f"{features.TARGET} IS NOT NULL").withColumn("fico_mid", F.lit(None).cast("double"))
+           .withColumn("initial_list_status", F.lit("f")))
+    train = era.limit(1500).cache()
+    selected = screen(train)
+    assert set(selected.excluded) == {"fico_mid", "initial_list_status"}, selected.excluded
+    assert selected.excluded["fico_mid"] == "entirely null in the 1500 rows fitted on"
+    assert selected.excluded["initial_list_status"].startswith("constant ('f'")
+    assert "tot_cur_bal_missing" in selected.flags and "tot_cur_bal" in selected.numeric  # missing in early vintages only
+    tags = selected.tags()
+    assert "fico_mid" not in tags["features_used"].split(",") and "fico_mid" in tags["features_excluded"]
+    model, factor, _ = fit_model("logistic_regression", train, {"lr_max_iter": "20"}, seed=1, selected=selected)
+    imputer, assembler = model.stages[0], next(s for s in model.stages if type(s).__name__ == "VectorAssembler")
+    assert "fico_mid" not in imputer.getInputCols() and "fico_mid__imp" not in assembler.getInputCols()
+    assert "initial_list_status__ohe" not in assembler.getInputCols() and "grade__ohe" in assembler.getInputCols()
+    portable = PortableModel(export_pipeline(model, factor, features_used=selected.used))
+    rows = train.limit(60)
+    expected = pd_column(model.transform(rows), factor).select("pd").toPandas()["pd"].to_numpy()
+    given = rows.toPandas().drop(columns=["fico_mid", "initial_list_status"])  # what the model does not use need not come
+    np.testing.assert_allclose(portable.predict_pd(given), expected, atol=1e-6)
+    segments = build_segments(train, seed=1, ks=range(3, 4))
+    assert "fico_mid" not in segments["kmeans"]["features"].numeric and segments["kmeans"]["k"] == 3
+    train.unpersist()

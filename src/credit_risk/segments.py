@@ -19,15 +19,17 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from credit_risk import features
+from credit_risk.feature_screen import screen
+from credit_risk.runtime.errors import doing, pipeline_task
 from credit_risk.serving.portable import PORTABLE_ARTIFACT, export_pipeline
 
 RISK_FEATURES = ["fico_mid", "dti", "int_rate", "loan_to_income", "revol_util", "inq_last_6mths", "term_months"]
 SEGMENTS_TABLE = "gold.risk_segments"
 
 
-def _prep(df: DataFrame) -> PipelineModel:
-    imputed = [f"{c}__imp" for c in RISK_FEATURES]
-    return Pipeline(stages=[Imputer(inputCols=RISK_FEATURES, outputCols=imputed, strategy="median"),
+def _prep(df: DataFrame, inputs: list[str]) -> PipelineModel:
+    imputed = [f"{c}__imp" for c in inputs]
+    return Pipeline(stages=[Imputer(inputCols=inputs, outputCols=imputed, strategy="median"),
                             VectorAssembler(inputCols=imputed, outputCol="raw_features"),
                             StandardScaler(inputCol="raw_features", outputCol="features", withMean=True, withStd=True)]).fit(df)
 
@@ -49,7 +51,7 @@ def choose_kmeans(data: DataFrame, ks: range, seed: int) -> tuple[Any, dict[int,
 
 def choose_gmm(data: DataFrame, ks: range, seed: int) -> tuple[Any, dict[int, float]]:
     """The GaussianMixture with the lowest BIC in `ks` (full covariances: k*(d + d(d+1)/2) + k - 1 parameters)."""
-    n, d = data.count(), len(RISK_FEATURES)
+    n, d = data.count(), len(data.first()["features"])
     scores, models = {}, {}
     for k in ks:
         models[k] = GaussianMixture(k=k, seed=seed, featuresCol="features", predictionCol="cluster", maxIter=50).fit(data)
@@ -101,7 +103,8 @@ def build_segments(train: DataFrame, seed: int, ks: range = SEGMENT_KS, sample_r
     """
     n = train.count()
     fit_on = train.sample(fraction=sample_rows / n, seed=seed) if n > sample_rows else train
-    prep = _prep(fit_on)
+    selected = screen(fit_on, numeric=RISK_FEATURES, flags=[], categorical=[])  # e.g. no FICO in an export
+    prep = _prep(fit_on, selected.numeric)
     data = prep.transform(fit_on).cache()
     fit_rows, everyone = data.count(), prep.transform(train)
     out = {}
@@ -109,11 +112,12 @@ def build_segments(train: DataFrame, seed: int, ks: range = SEGMENT_KS, sample_r
         model, scores = chooser(data, ks, seed)
         table, order = profile(model.transform(everyone), method)
         out[method] = {"model": PipelineModel(stages=[*prep.stages, model]), "scores": scores, "k": len(order),
-                       "profile": table, "order": order, "fit_rows": fit_rows}
+                       "profile": table, "order": order, "fit_rows": fit_rows, "features": selected}
     data.unpersist()
     return out
 
 
+@pipeline_task("train_segments")
 def run_segments(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `train_segments`: both clusterings on the training split, logged to MLflow, profile to gold."""
     from credit_risk.runtime.lake import get_lake
@@ -125,15 +129,17 @@ def run_segments(cfg: Any, dbutils: Any) -> dict[str, Any]:
     version = int(dbutils.jobs.taskValues.get(taskKey="split", key="splits_version", debugValue=lake.version(SPLITS_TABLE)))
     train = lake.read(SPLITS_TABLE, version=version).where("split = 'train'")
     ks = range(int(cfg.extra.get("segment_k_min", SEGMENT_KS.start)), int(cfg.extra.get("segment_k_max", SEGMENT_KS.stop - 1)) + 1)
-    built = build_segments(train, cfg.seed, ks, sample_rows=int(cfg.extra.get("segment_sample_rows", 200_000)))
+    with doing(f"fitting segments on {SPLITS_TABLE}@v{version}"):
+        built = build_segments(train, cfg.seed, ks, sample_rows=int(cfg.extra.get("segment_sample_rows", 200_000)))
     run_ids = {}
     with start_task_run("train_segments", {"splits_version": str(version)}):
         for method, item in built.items():
             with mlflow.start_run(run_name=method, nested=True, tags={"model_type": f"segments_{method}"}) as child:
                 run_ids[method] = child.info.run_id
                 mlflow.log_metrics({f"{'silhouette' if method == 'kmeans' else 'bic'}_k{k}": s for k, s in item["scores"].items()})
-                mlflow.log_params({"k": item["k"], "features": ",".join(RISK_FEATURES), "fit_rows": item["fit_rows"],
-                                   "segment_of_cluster": str(item["order"])})
+                mlflow.log_params({"k": item["k"], "features": ",".join(item["features"].numeric),
+                                   "fit_rows": item["fit_rows"], "segment_of_cluster": str(item["order"])})
+                mlflow.set_tags(item["features"].tags())
                 mlflow.spark.log_model(item["model"], "model", pip_requirements=spark_model_requirements())
                 if method == "kmeans":  # the API assigns segments without Spark (nearest centre)
                     mlflow.log_dict(export_pipeline(item["model"], 1.0, segment_of_cluster=item["order"]),

@@ -28,6 +28,8 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from credit_risk import features, metrics
+from credit_risk.feature_screen import ALL_FEATURES, FeatureSet, screen
+from credit_risk.runtime.errors import doing, pipeline_task
 from credit_risk.runtime.tracking import spark_model_requirements, start_task_run
 from credit_risk.serving.portable import PORTABLE_ARTIFACT, export_pipeline
 from credit_risk.weights import WEIGHT_COL, add_weight_column, compute_class_weights
@@ -38,23 +40,32 @@ MODELS = ("logistic_regression", "random_forest", "gbt", "mlp")
 TARGET_DEFINITION = "default_flag = 1 for Charged Off / Default (incl. credit-policy variants), 0 for Fully Paid"
 
 
-def feature_stages(scale: bool, one_hot: bool = True) -> list:
-    """Imputation, categorical indexing tolerant of unseen values, one-hot encoding, assembly, scaling.
+def shared_stages(selected: FeatureSet = ALL_FEATURES) -> list:
+    """The data-dependent stages every model shares: median imputation, then categories indexed (unseen values
+    kept) and one-hot encoded. Only the features `selected` for this training set take part."""
+    stages: list = []
+    if selected.numeric:
+        stages.append(Imputer(inputCols=selected.numeric, outputCols=[f"{c}__imp" for c in selected.numeric],
+                              strategy="median"))
+    if selected.categorical:
+        indexed = [f"{c}__idx" for c in selected.categorical]
+        stages += [StringIndexer(inputCols=selected.categorical, outputCols=indexed, handleInvalid="keep",
+                                 stringOrderType="frequencyDesc"),
+                   OneHotEncoder(inputCols=indexed, outputCols=[f"{c}__ohe" for c in selected.categorical],
+                                 handleInvalid="keep")]
+    return stages
+
+
+def assembly_stages(scale: bool, one_hot: bool = True, selected: FeatureSet = ALL_FEATURES) -> list:
+    """Assembly of the model's vector, then scaling where the model needs it.
 
     The MLP leaves the one-hot block out (`one_hot=False`): a few hundred sparse inputs starve a small
     network trained on a few thousand loans, while grade and sub_grade already shape int_rate.
     """
-    imputed = [f"{c}__imp" for c in features.NUMERIC]
-    indexed = [f"{c}__idx" for c in features.CATEGORICAL]
-    encoded = [f"{c}__ohe" for c in features.CATEGORICAL]
-    stages = [
-        Imputer(inputCols=features.NUMERIC, outputCols=imputed, strategy="median"),
-        StringIndexer(inputCols=features.CATEGORICAL, outputCols=indexed, handleInvalid="keep",
-                      stringOrderType="frequencyDesc"),
-        OneHotEncoder(inputCols=indexed, outputCols=encoded, handleInvalid="keep"),
-        VectorAssembler(inputCols=imputed + features.MISSING_FLAGS + (encoded if one_hot else []),
-                        outputCol="assembled" if scale else "features", handleInvalid="keep"),
-    ]
+    inputs = [f"{c}__imp" for c in selected.numeric] + selected.flags
+    inputs += [f"{c}__ohe" for c in selected.categorical] if one_hot else []
+    stages: list = [VectorAssembler(inputCols=inputs, outputCol="assembled" if scale else "features",
+                                    handleInvalid="keep")]
     if scale:
         stages.append(StandardScaler(inputCol="assembled", outputCol="features", withMean=True, withStd=True))
     return stages
@@ -108,24 +119,22 @@ def _balanced_sample(train: DataFrame) -> tuple[DataFrame, float]:
     return out, 1.0 / copies
 
 
-SHARED_STAGES = 3  # Imputer, StringIndexer, OneHotEncoder: the same for every model
-
-
-def fit_shared_stages(train: DataFrame) -> list:
+def fit_shared_stages(train: DataFrame, selected: FeatureSet = ALL_FEATURES) -> list:
     """The data-dependent stages every model shares (medians, category indexes), fitted once per training set.
 
     Refitting them per model cost four passes of median and category counting over the training split.
     """
-    return Pipeline(stages=feature_stages(scale=False)[:SHARED_STAGES]).fit(train).stages
+    return Pipeline(stages=shared_stages(selected)).fit(train).stages
 
 
-def fit_model(name: str, train: DataFrame, params: dict[str, Any], seed: int,
-              shared: list | None = None) -> tuple[PipelineModel, float, dict[str, str]]:
-    """Fit one model's full pipeline (reusing `shared` fitted stages if given); returns it, its PD odds factor
-    and tags describing class balance."""
+def fit_model(name: str, train: DataFrame, params: dict[str, Any], seed: int, shared: list | None = None,
+              selected: FeatureSet | None = None) -> tuple[PipelineModel, float, dict[str, str]]:
+    """Fit one model's full pipeline on the `selected` features (screened on `train` if not given), reusing
+    `shared` fitted stages if given; returns it, its PD odds factor and tags describing class balance."""
+    selected = selected or screen(train)
     scale = name in {"logistic_regression", "mlp"}
-    stages = feature_stages(scale, one_hot=name != "mlp")
-    prep = Pipeline(stages=[*(shared or stages[:SHARED_STAGES]), *stages[SHARED_STAGES:]]).fit(train)
+    shared = shared if shared is not None else shared_stages(selected)
+    prep = Pipeline(stages=[*shared, *assembly_stages(scale, one_hot=name != "mlp", selected=selected)]).fit(train)
     n_features = None  # only the MLP's input layer needs the vector size (a Spark job to read it off a row)
     if name == "mlp":
         n_features = prep.transform(train.limit(1)).first()["features"].size
@@ -173,18 +182,23 @@ def _train_and_log(train: DataFrame, valid: DataFrame, cfg: Any, lineage: dict[s
     from mlflow.models import infer_signature
 
     params = dict(cfg.extra)
-    example = train.select(*features.FEATURES).limit(5).toPandas()
+    selected = screen(train)  # column drift: what is null or constant in these training rows is left out
+    example = train.select(*selected.used).limit(5).toPandas()
     results: dict[str, Any] = {}
     tags = {"git_sha": lineage["git_sha"], "data_source": cfg.data_source, "target_definition": TARGET_DEFINITION,
-            "gold_version": str(lineage["gold_version"]), "splits_version": str(lineage["splits_version"])}
+            "gold_version": str(lineage["gold_version"]), "splits_version": str(lineage["splits_version"]),
+            **selected.tags()}
     with start_task_run("train_supervised", tags) as parent:
         if lineage.get("dataset") is not None:
             mlflow.log_input(lineage["dataset"], context="training")
-        shared = fit_shared_stages(train)
+        mlflow.log_dict(selected.to_dict(), "features.json")
+        shared = fit_shared_stages(train, selected)
         for name in models:
             with mlflow.start_run(run_name=name, nested=True, tags={**tags, "model_type": name}) as child:
-                model, factor, balance = fit_model(name, train, params, cfg.seed, shared)
-                y, p = evaluate_pd(model, valid, factor)
+                with doing(f"fitting {name} on {lineage.get('splits', 'the training split')}"):
+                    model, factor, balance = fit_model(name, train, params, cfg.seed, shared, selected)
+                with doing(f"scoring the validation split with {name}"):
+                    y, p = evaluate_pd(model, valid, factor)
                 scores = metrics.summary(y, p)
                 mlflow.set_tags(balance)
                 mlflow.log_params({"pd_odds_factor": factor, "n_train": train.count(), "n_valid": len(y)})
@@ -192,14 +206,17 @@ def _train_and_log(train: DataFrame, valid: DataFrame, cfg: Any, lineage: dict[s
                 signature = infer_signature(example, np.zeros(len(example)))
                 mlflow.spark.log_model(model, "model", signature=signature, input_example=example,
                                        metadata={"pd_odds_factor": factor}, pip_requirements=spark_model_requirements())
-                mlflow.log_dict(export_pipeline(model, factor, model_type=name), PORTABLE_ARTIFACT)
+                mlflow.log_dict(export_pipeline(model, factor, model_type=name, features_used=selected.used,
+                                                features_excluded=selected.excluded), PORTABLE_ARTIFACT)
                 results[name] = {"run_id": child.info.run_id, "odds_factor": factor, **{f"val_{k}": v for k, v in scores.items()}}
                 log.info("%s: validation AUC %.4f, KS %.4f, ECE %.4f", name, scores["auc"], scores["ks"], scores["ece"])
         best = max(results, key=lambda n: results[n]["val_auc"])
         mlflow.set_tags({"best_model": best, "best_run_id": results[best]["run_id"]})
-    return {"parent_run_id": parent.info.run_id, "best_model": best, "models": results}
+    return {"parent_run_id": parent.info.run_id, "best_model": best, "models": results,
+            "features_excluded": selected.excluded}
 
 
+@pipeline_task("train_supervised")
 def run_train_supervised(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `train_supervised`: fit the four models on the pinned splits; publishes the best run."""
     from credit_risk.runtime.context import git_sha
@@ -218,7 +235,8 @@ def run_train_supervised(cfg: Any, dbutils: Any) -> dict[str, Any]:
     valid = splits.where("split = 'valid'").cache()
     dataset = mlflow.data.from_spark(lake.read("gold.loan_features", version=gold_version).limit(1000),
                                      path=str(lake.path("gold.loan_features")), name=f"gold.loan_features@v{gold_version}")
-    lineage = {"git_sha": git_sha(), "gold_version": gold_version, "splits_version": splits_version, "dataset": dataset}
+    lineage = {"git_sha": git_sha(), "gold_version": gold_version, "splits_version": splits_version, "dataset": dataset,
+               "splits": f"{SPLITS_TABLE}@v{splits_version}"}
     result = train_all(train, valid, cfg, lineage)
     best = result["models"][result["best_model"]]
     dbutils.jobs.taskValues.set(key="best_run_id", value=best["run_id"])
