@@ -106,3 +106,18 @@ def test_monitoring_task_appends_tables_reports_and_the_task_value(serving_regis
     latest = json.loads((cfg.home / "reports" / "monitoring" / "latest.json").read_text())
     assert latest["retrain"] == second["retrain"] and latest["model_version"] == "1"
     assert len(list((cfg.home / "reports" / "monitoring").glob("*/drift_report.html"))) >= 1
+
+
+def test_the_reference_sample_is_drawn_in_spark_before_anything_is_collected(spark, monkeypatch):
+    """A split of millions of loans is sampled down in Spark: what reaches the driver is at most SAMPLE_ROWS rows."""
+    from pyspark.sql import DataFrame
+
+    from credit_risk import monitoring
+
+    monkeypatch.setattr(monitoring, "SAMPLE_ROWS", 300)
+    collected: list[int] = []
+    to_pandas = DataFrame.toPandas
+    monkeypatch.setattr(DataFrame, "toPandas", lambda self: collected.append(self.count()) or to_pandas(self))
+    sample = monitoring._sample(spark.range(6000), seed=1)
+    assert len(sample) == 300 and sample["id"].is_unique and collected == [300]
+    assert len(monitoring._sample(spark.range(200), seed=1)) == 200  # a small split comes whole

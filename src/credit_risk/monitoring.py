@@ -19,6 +19,7 @@ import numpy as np
 import pandas as pd
 
 from credit_risk import features, metrics
+from credit_risk.runtime.errors import pipeline_task
 
 FEATURE_DRIFT_TABLE = "monitoring.feature_drift"
 PERFORMANCE_TABLE = "monitoring.model_performance"
@@ -116,10 +117,16 @@ def decide(summary: dict[str, Any], performance: list[dict[str, Any]], baseline_
     return bool(reasons), reasons
 
 
-def _sample(frame: pd.DataFrame, seed: int) -> pd.DataFrame:
-    return frame.sample(n=SAMPLE_ROWS, random_state=seed) if len(frame) > SAMPLE_ROWS else frame
+def _sample(rows: Any, seed: int) -> pd.DataFrame:
+    """At most SAMPLE_ROWS rows of a Spark DataFrame, drawn in Spark (a seeded sample, then exactly the count):
+    collecting a whole split first, 2.9M loans by 40 columns, to sample it in pandas does not fit a driver."""
+    n = rows.count()
+    if n > SAMPLE_ROWS:
+        rows = rows.sample(fraction=min(1.0, 1.1 * SAMPLE_ROWS / n), seed=seed).limit(SAMPLE_ROWS)
+    return rows.toPandas()
 
 
+@pipeline_task("monitor_drift")
 def run_monitor(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `monitor_drift`: reports, monitoring tables, latest.json for the API, and the `retrain` task value."""
     import mlflow
@@ -148,7 +155,7 @@ def run_monitor(cfg: Any, dbutils: Any) -> dict[str, Any]:
     splits_version = lake.version(SPLITS_TABLE)
     splits = lake.read(SPLITS_TABLE, version=splits_version)
     keep = [features.KEY, "issue_year", features.TARGET, *features.FEATURES]
-    reference = _sample(splits.where("split = 'train'").select(*keep).toPandas(), cfg.seed)
+    reference = _sample(splits.where("split = 'train'").select(*keep), cfg.seed)
     reference["pd"] = model.predict_pd(reference[features.FEATURES])
     logged = lake.read(INFERENCE_TABLE).count() if lake.exists(INFERENCE_TABLE) else 0
     if logged >= policy.min_rows:
@@ -157,7 +164,7 @@ def run_monitor(cfg: Any, dbutils: Any) -> dict[str, Any]:
         current[features.TARGET] = np.nan  # served applications have no outcome yet
         source = f"{INFERENCE_TABLE}@v{lake.version(INFERENCE_TABLE)} (newest {len(current)} predictions)"
     else:
-        current = _sample(splits.where("split = 'test'").select(*keep).toPandas(), cfg.seed)
+        current = _sample(splits.where("split = 'test'").select(*keep), cfg.seed)
         current["pd"] = model.predict_pd(current[features.FEATURES])
         years = sorted(current["issue_year"].unique().tolist())
         source = f"{SPLITS_TABLE}@v{splits_version} test split (vintages {years[0]}-{years[-1]})" if years else "empty"
