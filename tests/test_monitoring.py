@@ -110,14 +110,13 @@ def test_monitoring_task_appends_tables_reports_and_the_task_value(serving_regis
 
 def test_the_reference_sample_is_drawn_in_spark_before_anything_is_collected(spark, monkeypatch):
     """A split of millions of loans is sampled down in Spark: what reaches the driver is at most SAMPLE_ROWS rows."""
-    from pyspark.sql import DataFrame
-
     from credit_risk import monitoring
 
     monkeypatch.setattr(monitoring, "SAMPLE_ROWS", 300)
     collected: list[int] = []
-    to_pandas = DataFrame.toPandas
-    monkeypatch.setattr(DataFrame, "toPandas", lambda self: collected.append(self.count()) or to_pandas(self))
+    frame = type(spark.range(1))  # the session's DataFrame class (Spark 4: the classic one)
+    to_pandas = frame.toPandas
+    monkeypatch.setattr(frame, "toPandas", lambda self: collected.append(self.count()) or to_pandas(self))
     sample = monitoring._sample(spark.range(6000), seed=1)
     assert len(sample) == 300 and sample["id"].is_unique and collected == [300]
     assert len(monitoring._sample(spark.range(200), seed=1)) == 200  # a small split comes whole

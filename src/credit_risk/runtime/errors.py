@@ -23,7 +23,8 @@ JVM_LOG_ENV = "CREDIT_RISK_JVM_LOG"  # where the local driver JVM's errors are l
 FATAL = ("java.lang.StackOverflowError", "java.lang.OutOfMemoryError", "No space left on device",
          "java.lang.InternalError")
 _DEAD_JVM = ("Connection refused", "Answer from Java side is empty", "Error while sending or receiving",
-             "Error while receiving", "py4j.protocol.Py4JNetworkError", "Python worker exited unexpectedly")
+             "because SparkContext was shut down", "Cannot call methods on a stopped SparkContext",
+             "Error while receiving", "py4j.protocol.Py4JNetworkError")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _FRAME = re.compile(r"^\s*(at |\.\.\. \d+ more|File \")")
 MAX_CAUSE = 400
