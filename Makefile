@@ -15,7 +15,7 @@ test: $(STAMP) system-deps  ## lint, then every test and every notebook
 	@# scripts/test_lanes.sh. One BLAS thread per process: with three lanes of JVMs and numpy on 2 cores,
 	@# OpenBLAS threads would only spin.
 	OPENBLAS_NUM_THREADS=1 JDK_JAVA_OPTIONS="$(TEST_JVM)" PYTHON_BIN=$(BIN)/python PROCESS_TESTS="$(PROCESS_TESTS)" \
-		NOTEBOOK_SETTINGS="$(NOTEBOOK_SETTINGS)" bash scripts/test_lanes.sh
+		NOTEBOOK_SETTINGS="$(NOTEBOOK_SETTINGS)" NOTEBOOK_LANE_TESTS="$(NOTEBOOK_LANE_TESTS)" bash scripts/test_lanes.sh
 
 # The test lanes' JVMs compile with C1 only (bench/jvm.py): a test JVM lives seconds to minutes, and the C2
 # compiler's CPU does not pay back in it; on 2 cores busy with three lanes, CPU is what the wall time follows.
@@ -27,6 +27,8 @@ TEST_JVM := -XX:TieredStopAtLevel=1
 # so partly contention; same champion, the forest).
 NOTEBOOK_SETTINGS := rf_num_trees=10,gbt_max_iter=10,lr_max_iter=30,mlp_max_iter=30,segment_k_min=3,segment_k_max=3
 
+# The whole job on real data (two runs, each its own process) follows the notebooks in their lane.
+NOTEBOOK_LANE_TESTS := tests/reliability/test_real_data_job.py
 PROCESS_TESTS := tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py \
 	tests/reliability/test_pipeline_job.py tests/test_bronze.py tests/test_contracts.py
 

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # `make test`'s pytest runs, as three lanes side by side on the 2 cores (each waits on JVMs, kernels and
 # subprocesses as much as on the CPU): the notebooks under nbmake, the tests that drive their own Spark
-# processes (crashes, faults, a whole job run; $PROCESS_TESTS), and the rest of the tests, shown live.
+# processes (crashes, faults, a whole job run; $PROCESS_TESTS), and the rest of the tests, shown live. The
+# notebooks lane then runs $NOTEBOOK_LANE_TESTS (the whole job on real data).
 # Every lane gets its own project home (where a crashed JVM leaves its report) and log. The logs of the two
 # background lanes follow the live one; then, for each lane that failed, its error lines and last lines again,
 # at the very end, where a CI log that is cut in the middle still shows why. The homes are removed when every
 # lane passed, kept otherwise.
-# Called by `make test` with PYTHON_BIN, PROCESS_TESTS and NOTEBOOK_SETTINGS set.
+# Called by `make test` with PYTHON_BIN, PROCESS_TESTS, NOTEBOOK_SETTINGS and NOTEBOOK_LANE_TESTS set.
 set -u
-: "${PYTHON_BIN:?} ${PROCESS_TESTS:?} ${NOTEBOOK_SETTINGS:?}"
+: "${PYTHON_BIN:?} ${PROCESS_TESTS:?} ${NOTEBOOK_SETTINGS:?} ${NOTEBOOK_LANE_TESTS:?}"
 work=$(mktemp -d)
 touch "$work/tests.log"
 
@@ -34,13 +35,15 @@ why() {  # a failed lane: pytest's internal errors, failures and error lines, th
   tail -8 "$log"
 }
 
-CREDIT_RISK_EXTRA="$NOTEBOOK_SETTINGS" lane notebooks --nbmake --nbmake-timeout=900 notebooks --durations=5 &
+# shellcheck disable=SC2086  # NOTEBOOK_LANE_TESTS and PROCESS_TESTS are lists of paths, split on purpose
+CREDIT_RISK_EXTRA="$NOTEBOOK_SETTINGS" lane notebooks --nbmake --nbmake-timeout=900 notebooks $NOTEBOOK_LANE_TESTS \
+  --durations=5 &
 notebooks_pid=$!
-# shellcheck disable=SC2086  # PROCESS_TESTS is a list of paths, split on purpose
+# shellcheck disable=SC2086
 lane processes $PROCESS_TESTS --durations=5 &
 processes_pid=$!
 ignore=()
-for path in $PROCESS_TESTS; do ignore+=("--ignore=$path"); done
+for path in $PROCESS_TESTS $NOTEBOOK_LANE_TESTS; do ignore+=("--ignore=$path"); done
 lane tests tests "${ignore[@]}" --durations=15 &
 tests_pid=$!
 tail -n +1 -f --pid=$tests_pid "$work/tests.log" 2>/dev/null
@@ -49,7 +52,7 @@ wait $processes_pid; processes=$?
 wait $notebooks_pid; notebooks=$?
 
 echo "--- crash, fault, job-run, ingestion and contract tests:"; cat "$work/processes.log"
-echo "--- notebooks (pytest --nbmake notebooks):"; cat "$work/notebooks.log"
+echo "--- notebooks (pytest --nbmake notebooks) and the real-data job tests:"; cat "$work/notebooks.log"
 echo "tests exit $tests, crash/fault/job/ingestion/contract tests exit $processes, notebooks exit $notebooks"
 [ $tests -eq 0 ] || why tests $tests
 [ $processes -eq 0 ] || why processes $processes

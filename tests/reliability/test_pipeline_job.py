@@ -2,12 +2,8 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
+from job_helpers import ROOT, SMALL_MODELS, run_pipeline_job, succeeded_tasks
 
-ROOT = Path(__file__).resolve().parents[2]
 SECRET = "tok-9f8e7d6c5b4a-never-log-me"
 
 
@@ -24,17 +20,12 @@ def test_the_whole_pipeline_job_runs_end_to_end_and_never_writes_the_secrets(tmp
     home = tmp_path / "home"
     home.mkdir()
     (home / ".env").write_text(f"KAGGLE_KEY={SECRET}-kaggle\nDATABRICKS_TOKEN={SECRET}-dbx\n")
-    small = {"rf_num_trees": "10", "gbt_max_iter": "10", "lr_max_iter": "30", "mlp_max_iter": "30",  # tiny data
-             "segment_k_min": "3", "segment_k_max": "3"}
-    variables = {"rows": "3000", **small}
-    command = [sys.executable, "-m", "credit_risk.cli", "bundle", "run", "credit_risk_pipeline", "-t", "local",
-               "--root", str(ROOT), *[arg for k, v in variables.items() for arg in ("--var", f"{k}={v}")]]
-    env = {**os.environ, "CREDIT_RISK_HOME": str(home), "API_TOKEN": SECRET, "KAGGLE_USERNAME": "someone"}
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1500)
+    variables = {"rows": "3000", **SMALL_MODELS}
+    done = run_pipeline_job(home, variables, env={"API_TOKEN": SECRET, "KAGGLE_USERNAME": "someone"})
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     job = validate_bundle(ROOT, target="local", overrides=variables).job("credit_risk_pipeline")
     (summary,) = (home / "runs" / "credit_risk_pipeline").glob("*/summary.txt")  # the run's own record of its tasks
-    assert _succeeded(summary.read_text()) == [t["task_key"] for t in job["tasks"]], summary.read_text()
+    assert succeeded_tasks(summary.read_text()) == [t["task_key"] for t in job["tasks"]], summary.read_text()
     assert SECRET not in done.stdout and SECRET not in done.stderr, "a secret leaked into the run's output"
     lake = home / "lakehouse" / "credit_risk"
     for table in ("bronze/loans_raw", "silver/loans", "gold/loan_features", "gold/loan_splits", "gold/loan_scores"):
@@ -47,9 +38,3 @@ def test_the_whole_pipeline_job_runs_end_to_end_and_never_writes_the_secrets(tmp
         data = path.read_bytes()
         assert SECRET.encode() not in data, f"a secret leaked into {path}"
 
-
-def _succeeded(summary: str) -> list[str]:
-    """The tasks a run's summary table (`JobRun.summary`, below its rule) lists as SUCCESS, in order."""
-    lines = summary.splitlines()
-    rows = [line.split() for line in lines[lines.index("-" * 78) + 1:]]
-    return [row[0] for row in rows if len(row) > 1 and row[1] == "SUCCESS"]

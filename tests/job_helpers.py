@@ -1,0 +1,29 @@
+"""Running the real bundle's pipeline job as `make run` runs it (the CLI, in its own process), for the job tests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+# Model settings for tiny data, so a whole job run stays cheap (the bundle's defaults are for real volumes).
+SMALL_MODELS = {"rf_num_trees": "10", "gbt_max_iter": "10", "lr_max_iter": "30", "mlp_max_iter": "30",
+                "segment_k_min": "3", "segment_k_max": "3"}
+
+
+def run_pipeline_job(home: Path, variables: dict[str, str], env: dict[str, str] | None = None,
+                     timeout: int = 1500) -> subprocess.CompletedProcess:
+    """`credit-risk bundle run credit_risk_pipeline -t local --var ...` with `home` as the project home."""
+    command = [sys.executable, "-m", "credit_risk.cli", "bundle", "run", "credit_risk_pipeline", "-t", "local",
+               "--root", str(ROOT), *[arg for k, v in variables.items() for arg in ("--var", f"{k}={v}")]]
+    return subprocess.run(command, env={**os.environ, **(env or {}), "CREDIT_RISK_HOME": str(home)},
+                          capture_output=True, text=True, timeout=timeout)
+
+
+def succeeded_tasks(summary: str) -> list[str]:
+    """The tasks a run's summary table (`JobRun.summary`, below its rule) lists as SUCCESS, in order."""
+    lines = summary.splitlines()
+    rows = [line.split() for line in lines[lines.index("-" * 78) + 1:]]
+    return [row[0] for row in rows if len(row) > 1 and row[1] == "SUCCESS"]
