@@ -103,13 +103,14 @@ def trained(_trained_once):
 
 @pytest.fixture(scope="session")
 def _serving_registry_once(_trained_once, gold):
-    """The shared trained models' store: LR registered as champion, GBT as a second version, KMeans segments."""
+    """The shared trained models' store: LR registered as champion, GBT as a second version (both as `register`
+    registers them: pyfunc versions over the portable export), KMeans segments."""
     import dataclasses
 
     import mlflow
     from mlflow import MlflowClient
 
-    from credit_risk.register import CHAMPION
+    from credit_risk.register import CHAMPION, register_pyfunc
     from credit_risk.runtime.config import load_config
     from credit_risk.runtime.tracking import configure_mlflow
     from credit_risk.segments import build_segments
@@ -126,8 +127,8 @@ def _serving_registry_once(_trained_once, gold):
         mlflow.log_dict(export_pipeline(segments["model"], 1.0, segment_of_cluster=segments["order"]), PORTABLE_ARTIFACT)
     client = MlflowClient()
     versions = {}
-    for name in ("logistic_regression", "gbt"):
-        versions[name] = mlflow.register_model(f"runs:/{result['models'][name]['run_id']}/model", SERVING_MODEL).version
+    for name in ("logistic_regression", "gbt"):  # as `register` makes versions: the JVM-free pyfunc of each run
+        versions[name] = register_pyfunc(SERVING_MODEL, result["models"][name]["run_id"], cfg.decision_threshold)
     client.set_registered_model_alias(SERVING_MODEL, CHAMPION, versions["logistic_regression"])
     yield {"cfg": cfg, "versions": versions}
     mlflow.end_run()
@@ -140,3 +141,21 @@ def serving_registry(_serving_registry_once):
 
     configure_mlflow(_serving_registry_once["cfg"])
     return _serving_registry_once
+
+
+@pytest.fixture(scope="session")
+def scoring_rows(gold):
+    """10,000 parity rows: every gold loan as it is, and again with unseen categories and missing numbers mixed in."""
+    from pyspark.sql import functions as F
+
+    from credit_risk import features
+
+    base = gold.select(features.KEY, *features.FEATURES)
+    odd = base
+    for i, c in enumerate(features.CATEGORICAL):
+        odd = odd.withColumn(c, F.when(F.rand(i) < 0.2, F.lit("never seen")).when(F.rand(100 + i) < 0.1, None)
+                             .otherwise(F.col(c)))
+    for i, c in enumerate(features.NUMERIC):
+        odd = odd.withColumn(c, F.when(F.rand(200 + i) < 0.1, None).otherwise(F.col(c)))
+    rows = base.unionByName(odd.withColumn(features.KEY, F.concat(F.col(features.KEY), F.lit("-odd"))))
+    return rows.limit(10_000).cache()

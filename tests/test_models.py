@@ -10,7 +10,7 @@ import pytest
 from pyspark.sql import functions as F
 
 from credit_risk import features, metrics
-from credit_risk.register import gate, register_run
+from credit_risk.register import gate, register_run, spark_model_uri
 from credit_risk.runtime.config import load_config
 from credit_risk.segments import build_segments
 from credit_risk.split import make_splits, stratified_split, temporal_split
@@ -107,6 +107,10 @@ def test_registry_gate_first_champion_promotion_and_refusal(trained):
     assert int(client.get_model_version_by_alias(loose.model_name, "challenger").version) == worse["model_version"]
     tags = client.get_model_version(loose.model_name, str(worse["model_version"])).tags
     assert tags["promotion"] == "refused" and "champion" in tags["refusal_reasons"]
+    # the version is the JVM-free pyfunc; the Spark model of the same fit stays on the run, for batch scoring
+    assert set(mlflow.models.get_model_info(f"models:/{loose.model_name}@champion").flavors) == {"python_function"}
+    champion = client.get_model_version_by_alias(loose.model_name, "champion")
+    assert champion.run_id == runs[-1]["run_id"] and spark_model_uri(champion) == f"runs:/{runs[-1]['run_id']}/model"
     leak = gate({"val_auc": 0.95, "val_ece": 0.01}, None, cfg)
     assert leak and leak[0].startswith("leakage alarm")
     assert gate({"val_auc": 0.55, "val_ece": 0.5}, None, cfg) == [

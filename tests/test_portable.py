@@ -6,25 +6,10 @@ import json
 
 import numpy as np
 import pytest
-from pyspark.sql import functions as F
 
 from credit_risk import features
 from credit_risk.serving.portable import PORTABLE_ARTIFACT, PortableModel, export_pipeline
 from credit_risk.train_supervised import MODELS, pd_column
-
-
-@pytest.fixture(scope="module")
-def scoring_rows(gold):
-    """10,000 rows: every gold loan as it is, and again with unseen categories and missing numbers mixed in."""
-    base = gold.select(features.KEY, *features.FEATURES)
-    odd = base
-    for i, c in enumerate(features.CATEGORICAL):
-        odd = odd.withColumn(c, F.when(F.rand(i) < 0.2, F.lit("never seen")).when(F.rand(100 + i) < 0.1, None)
-                             .otherwise(F.col(c)))
-    for i, c in enumerate(features.NUMERIC):
-        odd = odd.withColumn(c, F.when(F.rand(200 + i) < 0.1, None).otherwise(F.col(c)))
-    rows = base.unionByName(odd.withColumn(features.KEY, F.concat(F.col(features.KEY), F.lit("-odd"))))
-    return rows.limit(10_000).cache()
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -1,5 +1,8 @@
 """Batch scoring: the champion scores a Delta table on Spark into `gold.loan_scores`, in the inference log's shape.
 
+The champion version is a JVM-free pyfunc (for endpoints); batch scoring loads the Spark model of the same
+fit from the version's training run (`register.spark_model_uri`), so the night's scores run on the cluster.
+
 Idempotent: rows are merged by (loan_id, model_version), so re-running a night's job rewrites the same
 rows instead of adding copies, and a new champion adds its own scores beside the old one's.
 """
@@ -16,7 +19,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from credit_risk import features
-from credit_risk.register import CHAMPION, registered_name
+from credit_risk.register import CHAMPION, registered_name, spark_model_uri
 from credit_risk.runtime.errors import pipeline_task
 from credit_risk.train_supervised import pd_column
 
@@ -63,7 +66,7 @@ def run_batch_score(cfg: Any, dbutils: Any) -> dict[str, Any]:
         return {"scored": 0, "reason": message}
     gold_version = int(dbutils.jobs.taskValues.get(taskKey="gold_features", key="gold_version",
                                                    debugValue=lake.version("gold.loan_features")))
-    model = mlflow.spark.load_model(f"models:/{name}@{CHAMPION}")
+    model = mlflow.spark.load_model(spark_model_uri(champion))  # the version itself is the JVM-free pyfunc
     factor = float(mlflow.get_run(champion.run_id).data.params["pd_odds_factor"])
     scores = score_loans(model, lake.read("gold.loan_features", version=gold_version), factor, name, int(champion.version),
                          threshold=cfg.decision_threshold, request_id=f"batch:{commit_metadata()['run_id'] or 'interactive'}")

@@ -3,6 +3,10 @@
 Gates: validation AUC at least `min_auc`, calibration error at most `max_ece`, an AUC above `leakage_auc`
 refused as suspicious (origination features do not predict default that well: something leaks), and a gain
 of at least `promotion_margin` over the current champion. A refused version keeps its reasons as tags.
+
+The model version is the JVM-free pyfunc over the run's portable export (`serving.pyfunc_model`), logged
+here on the training run: what the registry offers an endpoint needs no Spark. The Spark model of the same
+fit stays on that run (`spark_model_uri`), for batch scoring.
 """
 
 from __future__ import annotations
@@ -23,6 +27,13 @@ def registered_name(cfg: Any) -> str:
     if cfg.mlflow_registry_uri.startswith("databricks-uc"):
         return f"{cfg.catalog}.{cfg.schema_prefix}gold.{cfg.model_name}"
     return cfg.model_name
+
+
+def spark_model_uri(version: Any) -> str:
+    """Where the Spark model of a registered version is: the `model` of its training run."""
+    from credit_risk.serving.pyfunc_model import SPARK_MODEL_TAG
+
+    return (version.tags or {}).get(SPARK_MODEL_TAG) or f"runs:/{version.run_id}/model"
 
 
 def gate(candidate: dict[str, float], champion: dict[str, float] | None, cfg: Any) -> list[str]:
@@ -49,12 +60,21 @@ def _champion_metrics(client: MlflowClient, name: str) -> tuple[Any, dict[str, f
     return version, client.get_run(version.run_id).data.metrics
 
 
+def register_pyfunc(name: str, run_id: str, decision_threshold: float) -> str:
+    """A new version of `name`: the training run's JVM-free pyfunc, tagged with where its Spark model is."""
+    from credit_risk.serving.pyfunc_model import SPARK_MODEL_TAG, log_pyfunc
+
+    version = mlflow.register_model(log_pyfunc(run_id, decision_threshold).model_uri, name).version
+    MlflowClient().set_model_version_tag(name, version, SPARK_MODEL_TAG, f"runs:/{run_id}/model")
+    return str(version)
+
+
 def register_run(cfg: Any, run_id: str) -> dict[str, Any]:
-    """Register the run's model as challenger and promote it if it passes every gate."""
+    """Register the run's model (as a JVM-free pyfunc) as challenger and promote it if it passes every gate."""
     client = MlflowClient()
     name = registered_name(cfg)
     candidate = client.get_run(run_id).data.metrics
-    version = mlflow.register_model(f"runs:/{run_id}/model", name).version
+    version = register_pyfunc(name, run_id, cfg.decision_threshold)
     client.set_registered_model_alias(name, CHALLENGER, version)
     current, champion = _champion_metrics(client, name)
     reasons = gate(candidate, champion, cfg)

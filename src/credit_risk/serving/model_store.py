@@ -1,7 +1,9 @@
 """The model in service: the registry's `champion`, loaded at startup and swapped when the alias moves.
 
 Loading reads two JSON documents from MLflow (the champion run's portable pipeline and the latest KMeans
-segments), never a pickle. A background thread polls the alias; a new version is loaded completely
+segments), never a pickle. The registered version is the pyfunc over that same document (what an endpoint
+serves); its run is the training run, so the API reads the document there and needs neither the pyfunc
+loader nor the code bundled with it. A background thread polls the alias; a new version is loaded completely
 before one reference assignment swaps it in, so requests in flight finish on the model they started with.
 """
 
