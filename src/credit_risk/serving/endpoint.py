@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 PARITY_TOLERANCE = 1e-6
+PARITY_ROWS = 10_000  # batch-scored loans the local check replays
 WORKLOAD_SIZE = "Small"  # the smallest CPU size; with scale-to-zero an idle endpoint costs nothing
 WAIT = timedelta(minutes=20)  # an endpoint update takes minutes; the task's own timeout is 30
 
@@ -110,6 +111,7 @@ def deploy_to_workspace(w: Any, cfg: Any, name: str, model_name: str, version: s
 def check_local(cfg: Any, name: str) -> dict[str, Any]:
     """Load the champion as the API does and as an endpoint does; hold both to the Spark batch scores of that version."""
     import mlflow
+    import pyarrow.compute as pc
     from deltalake import DeltaTable
 
     from credit_risk import features
@@ -125,9 +127,13 @@ def check_local(cfg: Any, name: str) -> dict[str, Any]:
         schema, tab = qualified.split(".")
         return DeltaTable(str(cfg.lake_path / cfg.catalog / f"{cfg.schema_prefix}{schema}" / tab))
 
-    scores = table(SCORES_TABLE).to_pandas(filters=[("model_version", "=", int(loaded.version))])
-    gold = table("gold.loan_features").to_pandas(columns=[features.KEY, *features.FEATURES])
-    joined = gold.merge(scores[[features.KEY, "pd"]], on=features.KEY).head(10_000)
+    # At most PARITY_ROWS scored loans, and only their gold rows: the whole gold table (2.9M loans by 44 columns)
+    # does not belong in this task's memory.
+    scores = table(SCORES_TABLE).to_pyarrow_dataset().head(
+        PARITY_ROWS, columns=[features.KEY, "pd"], filter=pc.field("model_version") == int(loaded.version)).to_pandas()
+    gold = table("gold.loan_features").to_pyarrow_dataset().to_table(
+        columns=[features.KEY, *features.FEATURES], filter=pc.field(features.KEY).isin(scores[features.KEY].tolist()))
+    joined = gold.to_pandas().merge(scores, on=features.KEY)
     if joined.empty:
         raise RuntimeError(f"no batch scores of {loaded.name} v{loaded.version} in {SCORES_TABLE}: run batch_score first")
     served = mlflow.pyfunc.load_model(f"models:/{loaded.name}/{loaded.version}")
