@@ -144,8 +144,9 @@ def load_bundle(root: str | Path = ".", target: str | None = None, overrides: di
         "bundle.git.commit": _git_commit(root), "workspace.current_user.short_name": user,
         "workspace.current_user.userName": f"{user}@localhost", "workspace.host": (chosen.get("workspace") or {}).get("host", ""),
     }
-    context["workspace.root_path"] = (chosen.get("workspace") or {}).get(
-        "root_path", f"/Workspace/Users/{user}/.bundle/{context['bundle.name']}/{target}")
+    context["workspace.root_path"] = _resolve((chosen.get("workspace") or {}).get(
+        "root_path", f"/Workspace/Users/{user}@localhost/.bundle/{context['bundle.name']}/{target}"), context,
+        f"targets.{target}.workspace.root_path")
     context["workspace.file_path"] = f"{context['workspace.root_path']}/files"
     values: dict[str, Any] = {}
     for name, body in declared.items():
