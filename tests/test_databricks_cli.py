@@ -2,9 +2,9 @@
 
 `make databricks-cli` builds the CLI from its Go module at the pinned version and `make test` passes its path
 in DATABRICKS_CLI; without it (no Go, or the module could not be fetched) these tests skip and say why.
-`bundle validate` talks to a workspace: here a stub on 127.0.0.1 that answers the calls validate makes (the
-current user, a workspace path's status) and records every request, so the test also pins which endpoints
-validate needs. The CLI runs with a temp HOME and no profile, telemetry off, and a proxy that goes nowhere for
+`bundle validate` talks to a workspace: here a stub on 127.0.0.1 that answers the calls validate makes (host
+metadata, the current user, the status of the bundle's folders, creating its file folder, a folder's permissions)
+and records every request, so the test also pins which endpoints validate needs. The CLI runs with a temp HOME and no profile, telemetry off, and a proxy that goes nowhere for
 anything but loopback, so neither the user's ~/.databrickscfg nor the internet is involved.
 """
 
