@@ -35,6 +35,8 @@ USER = getpass.getuser()  # the stub's current user is this machine's, as the lo
 # The endpoints `bundle validate` calls; anything else the stub is asked is a test failure.
 KNOWN = {"GET /.well-known/databricks-config", "GET /api/2.0/preview/scim/v2/Me", "GET /api/2.0/workspace/get-status",
          "POST /api/2.0/workspace/mkdirs", "GET /api/2.0/permissions/directories/{id}"}
+# job parameters that name a bundle resource: the job must use the experiment and model the bundle creates
+NAMED = {"experiment_name": ("experiments", "credit_risk"), "model_name": ("registered_models", "credit_risk_pd")}
 PROD_SP = "credit-risk-prod-sp"  # prod is deployed by the service principal it runs as (databricks.yml)
 
 
@@ -219,13 +221,26 @@ def test_cli_validates_with_no_warning(validated, target):
 @pytest.mark.parametrize("target", TARGETS)
 @pytest.mark.parametrize("job", ["credit_risk_pipeline", "credit_risk_monitoring"])
 def test_cli_resolves_the_jobs_the_local_runner_runs(validated, target, job):
-    """Tasks, dependencies, parameters, libraries and cluster: the CLI's resolved job is the local one."""
-    cli, local = _cli_job(_config(validated, target), job), _local_job(target, job)
+    """Tasks, dependencies, parameters, libraries and cluster: the CLI's resolved job is the local one.
+
+    The experiment and model parameters refer to the bundle's own experiment and registered model: in
+    development mode the CLI prefixes those names per user (`[dev <user>] `, `dev_<user>_`), locally they stay
+    plain; in staging and prod both sides give them the same names.
+    """
+    config = _config(validated, target)
+    cli, local = _cli_job(config, job), _local_job(target, job)
     assert cli["tasks"].keys() == local["tasks"].keys()
     for key in local["tasks"]:
         assert cli["tasks"][key] == local["tasks"][key], f"{target}: task {key}"
-    assert cli["parameters"] == local["parameters"]
     assert cli["clusters"] == local["clusters"]
+    bundle = _local_bundle(target)
+    for param, (kind, key) in NAMED.items():
+        # validate keeps the reference; deploy fills in the deployed (in development mode, prefixed) name
+        assert cli["parameters"].pop(param) == f"${{resources.{kind}.{key}.name}}", f"{target}: {param}"
+        assert local["parameters"].pop(param) == bundle.resources[kind][key]["name"], f"{target}: {param}"
+    assert cli["parameters"] == local["parameters"]
+    if bundle.targets[target].get("mode") != "development":
+        assert all(config["resources"][k][key]["name"] == bundle.resources[k][key]["name"] for k, key in NAMED.values())
 
 
 @pytest.mark.parametrize("target", TARGETS)
@@ -244,6 +259,7 @@ def test_cli_creates_the_schemas_and_volume_the_job_writes(validated, target):
     model = config["resources"]["registered_models"]["credit_risk_pd"]
     assert (model["catalog_name"], model["schema_name"]) in {(catalog, "${resources.schemas.gold.name}"),
                                                             (catalog, f"{prefix}gold")}
+    assert local.resources["registered_models"]["credit_risk_pd"]["schema_name"] == f"{prefix}gold"
 
 
 def test_validate_calls_only_the_stub_endpoints(validated):
