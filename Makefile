@@ -4,18 +4,19 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: run test install lock system-deps check-java lint ui bench bench-full load-test audit clean
+.PHONY: run test install lock system-deps check-java databricks-cli lint ui bench bench-full load-test audit clean
 
 run: $(STAMP)  ## run the whole pipeline job locally on the generated default dataset
 	$(BIN)/credit-risk bundle run credit_risk_pipeline -t local
 
-test: $(STAMP) system-deps  ## lint, then every test and every notebook
+test: $(STAMP) system-deps databricks-cli  ## lint, then every test and every notebook
 	$(BIN)/ruff check src tests notebooks bench
 	@# three pytest lanes side by side (the notebooks, the tests that drive their own Spark processes, the rest):
 	@# scripts/test_lanes.sh. One BLAS thread per process: with three lanes of JVMs and numpy on 2 cores,
 	@# OpenBLAS threads would only spin.
 	OPENBLAS_NUM_THREADS=1 JDK_JAVA_OPTIONS="$(TEST_JVM)" PYTHON_BIN=$(BIN)/python PROCESS_TESTS="$(PROCESS_TESTS)" \
-		NOTEBOOK_SETTINGS="$(NOTEBOOK_SETTINGS)" NOTEBOOK_LANE_TESTS="$(NOTEBOOK_LANE_TESTS)" bash scripts/test_lanes.sh
+		NOTEBOOK_SETTINGS="$(NOTEBOOK_SETTINGS)" NOTEBOOK_LANE_TESTS="$(NOTEBOOK_LANE_TESTS)" \
+		DATABRICKS_CLI="$(DATABRICKS_CLI)" DATABRICKS_CLI_BUILD_LOG="$(DATABRICKS_CLI_LOG)" bash scripts/test_lanes.sh
 
 # The test lanes' JVMs compile with C1 only (bench/jvm.py): a test JVM lives seconds to minutes, and the C2
 # compiler's CPU does not pay back in it; on 2 cores busy with three lanes, CPU is what the wall time follows.
@@ -33,6 +34,22 @@ PROCESS_TESTS := tests/reliability/test_crash_recovery.py tests/reliability/test
 	tests/reliability/test_pipeline_job.py tests/test_bronze.py tests/test_contracts.py
 
 install: $(STAMP)
+
+# The real Databricks CLI, for tests/test_databricks_cli.py (`bundle validate` of every target): built from its
+# Go module at this version into a cache folder, once; skipped (the test then skips and says why) where there is
+# no Go or the module cannot be fetched, with the go command's output kept in $(DATABRICKS_CLI_LOG).
+DATABRICKS_CLI_VERSION := 1.13.0
+DATABRICKS_CLI_DIR := $(CURDIR)/.cache/databricks-cli/v$(DATABRICKS_CLI_VERSION)
+DATABRICKS_CLI := $(DATABRICKS_CLI_DIR)/databricks
+DATABRICKS_CLI_LOG := $(DATABRICKS_CLI_DIR).log
+databricks-cli:
+	@if [ -x "$(DATABRICKS_CLI)" ]; then exit 0; fi; mkdir -p "$(DATABRICKS_CLI_DIR)"; \
+	if ! command -v go >/dev/null 2>&1; then \
+		echo "go not found: the Databricks CLI is not built" | tee "$(DATABRICKS_CLI_LOG)"; exit 0; fi; \
+	echo "building the Databricks CLI v$(DATABRICKS_CLI_VERSION) from its Go module (once)"; \
+	if GOBIN="$(DATABRICKS_CLI_DIR)" go install github.com/databricks/cli@v$(DATABRICKS_CLI_VERSION) \
+		>"$(DATABRICKS_CLI_LOG)" 2>&1; then rm -f "$(DATABRICKS_CLI_LOG)"; mv "$(DATABRICKS_CLI_DIR)/cli" "$(DATABRICKS_CLI)"; \
+	else echo "could not build the Databricks CLI v$(DATABRICKS_CLI_VERSION): its test skips"; tail -3 "$(DATABRICKS_CLI_LOG)"; fi
 
 # Optional Debian packages: Prometheus (promtool checks and the scrape round-trip test) and OpenBLAS (native
 # BLAS for Spark MLlib). Installed when this is Debian and we may (root); otherwise the tests that need them skip.

@@ -2,8 +2,9 @@
 
 Only what this project needs offline: `include` globs, `variables` with defaults, target overrides
 (`variables`, `resources`, `mode`, `workspace`, `run_as`, `permissions`), `--var` overrides, and the
-`${var.*}`, `${bundle.*}`, `${workspace.*}` references. `${resources.*}` references (ids that exist
-only after a deploy) are left as they are. Every resource remembers the file it came from.
+`${var.*}`, `${bundle.*}`, `${workspace.*}` references, and `${resources.<kind>.<key>.<field>}` of a field the
+configuration sets (a schema's name); other `${resources.*}` references (ids that exist only after a deploy) are
+left as they are. Development mode's name prefixes are not applied: locally every resource keeps its plain name. Every resource remembers the file it came from.
 """
 
 from __future__ import annotations
@@ -86,8 +87,8 @@ def _resolve(value: Any, context: dict[str, Any], where: str) -> Any:
         if not refs:
             return value
         for ref in refs:
-            if ref.startswith("resources."):
-                return value  # a deploy-time id: kept for the CLI
+            if ref.startswith("resources.") and ref not in context:
+                return value  # a deploy-time value (an id): kept for the CLI
             if ref not in context:
                 raise BundleError(f"{where}: unknown reference ${{{ref}}}")
             replacement = context[ref]
@@ -144,8 +145,9 @@ def load_bundle(root: str | Path = ".", target: str | None = None, overrides: di
         "bundle.git.commit": _git_commit(root), "workspace.current_user.short_name": user,
         "workspace.current_user.userName": f"{user}@localhost", "workspace.host": (chosen.get("workspace") or {}).get("host", ""),
     }
-    context["workspace.root_path"] = (chosen.get("workspace") or {}).get(
-        "root_path", f"/Workspace/Users/{user}/.bundle/{context['bundle.name']}/{target}")
+    context["workspace.root_path"] = _resolve((chosen.get("workspace") or {}).get(
+        "root_path", f"/Workspace/Users/{user}@localhost/.bundle/{context['bundle.name']}/{target}"), context,
+        f"targets.{target}.workspace.root_path")
     context["workspace.file_path"] = f"{context['workspace.root_path']}/files"
     values: dict[str, Any] = {}
     for name, body in declared.items():
@@ -161,6 +163,10 @@ def load_bundle(root: str | Path = ".", target: str | None = None, overrides: di
     context.update({f"var.{k}": v for k, v in values.items()})
     resolved_vars = {k: _resolve(v, context, f"variables.{k}") for k, v in values.items()}
     context.update({f"var.{k}": v for k, v in resolved_vars.items()})
+    for kind, items in resources.items():  # `${resources.<kind>.<key>.<field>}` of a field the config sets
+        for key, body in items.items():
+            context.update({f"resources.{kind}.{key}.{f}": v for f, v in (body or {}).items()
+                            if isinstance(v, str | int | float) and not isinstance(v, bool)})
     resolved = {kind: {key: _resolve(body, context, f"{sources.get((kind, key), main).name}: resources.{kind}.{key}")
                        for key, body in items.items()} for kind, items in resources.items()}
     return Bundle(root, context["bundle.name"], target, resolved_vars, resolved, sources, targets, declared)

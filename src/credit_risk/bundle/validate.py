@@ -15,9 +15,10 @@ def _resource_types() -> dict[str, Any]:
     from databricks.bundles.model_serving_endpoints import ModelServingEndpoint
     from databricks.bundles.registered_models import RegisteredModel
     from databricks.bundles.schemas import Schema
+    from databricks.bundles.volumes import Volume
 
     return {"jobs": Job, "experiments": MlflowExperiment, "registered_models": RegisteredModel,
-            "model_serving_endpoints": ModelServingEndpoint, "schemas": Schema}
+            "model_serving_endpoints": ModelServingEndpoint, "schemas": Schema, "volumes": Volume}
 
 
 def task_order(job: dict[str, Any], where: str = "job") -> list[str]:
