@@ -101,7 +101,7 @@ def main() -> int:
     cfg = load_config()
     mlflow.set_tracking_uri(cfg.mlflow_tracking_uri)
     champion = MlflowClient().get_model_version_by_alias(cfg.model_name, "champion")
-    gold = get_lake().read("gold.loan_features").limit(400).toPandas()
+    gold = get_lake(cfg).read("gold.loan_features").limit(400).toPandas()
     applications = [{k: v for k, v in a.items() if k != "loan_id"} for a in applications_from_gold(gold)]
     gold_records = gold[features.FEATURES].astype(object).where(gold[features.FEATURES].notna(), None).to_dict("records")
     env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}",
