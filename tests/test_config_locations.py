@@ -54,10 +54,9 @@ def test_data_tasks_write_under_the_configured_catalog_prefix_and_lake_root(spar
     assert not list(project_home.glob("data/raw/generated_*_300_seed5"))
 
 
-@pytest.mark.parametrize("task", ["train_supervised", "train_segments"])
-def test_training_tasks_open_the_configured_lake_and_mlflow_store(task, spark, project_home, tmp_path, monkeypatch):
-    """On an empty configured lake, the task fails naming its configured table, after creating its experiment in the
-    configured MLflow store (the default store is left alone)."""
+def test_training_tasks_open_the_configured_lake_and_mlflow_store(spark, project_home, tmp_path):
+    """On an empty configured lake, each training task fails naming its configured table, with its experiment created
+    in the configured MLflow store (the default store is left alone). One store for both: its creation costs seconds."""
     from mlflow import MlflowClient
 
     from credit_risk.runtime.dbutils import LocalDbutils
@@ -65,16 +64,17 @@ def test_training_tasks_open_the_configured_lake_and_mlflow_store(task, spark, p
     from credit_risk.segments import run_segments
     from credit_risk.train_supervised import run_train_supervised
 
-    cfg = _config(tmp_path, task)
-    run = {"train_supervised": run_train_supervised, "train_segments": run_segments}[task]
-    path = cfg.lake_path / CATALOG / f"{PREFIX}gold" / "loan_splits"
-    with pytest.raises(LakeError, match=rf"table {CATALOG}\.{PREFIX}gold\.loan_splits does not exist") as info:
-        run(cfg, LocalDbutils())
-    assert str(path) in str(info.value)
-    assert MlflowClient(cfg.mlflow_tracking_uri).get_experiment_by_name(cfg.experiment_name) is not None
-    default_store = project_home / "mlflow.db"
-    if default_store.exists():
-        assert MlflowClient(f"sqlite:///{default_store}").get_experiment_by_name(cfg.experiment_name) is None
+    base = _config(tmp_path, "train")
+    path = base.lake_path / CATALOG / f"{PREFIX}gold" / "loan_splits"
+    for task, run in (("train_supervised", run_train_supervised), ("train_segments", run_segments)):
+        cfg = dataclasses.replace(base, experiment_name=f"/{task}/exp")
+        with pytest.raises(LakeError, match=rf"table {CATALOG}\.{PREFIX}gold\.loan_splits does not exist") as info:
+            run(cfg, LocalDbutils())
+        assert str(path) in str(info.value), task
+        assert MlflowClient(cfg.mlflow_tracking_uri).get_experiment_by_name(cfg.experiment_name) is not None, task
+        default_store = project_home / "mlflow.db"
+        if default_store.exists():
+            assert MlflowClient(f"sqlite:///{default_store}").get_experiment_by_name(cfg.experiment_name) is None, task
 
 
 def test_get_lake_takes_the_tasks_config_only(spark, tmp_path):
