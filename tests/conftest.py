@@ -33,9 +33,9 @@ def spark(project_home: Path):
 @pytest.fixture()
 def lake(spark, tmp_path: Path):
     """A lake of the active Delta mode under a fresh temp root (on the fixture's session)."""
-    from credit_risk.runtime.lake import get_lake
+    from credit_risk.runtime.lake import open_lake
 
-    return get_lake(tmp_path / "lake", catalog="test", schema_prefix="")
+    return open_lake(tmp_path / "lake", catalog="test", schema_prefix="")
 
 
 @pytest.fixture(scope="session")

@@ -12,7 +12,7 @@ from pyspark.sql import functions as F
 
 from credit_risk.bronze import QUARANTINE_TABLE, RAW_TABLE, ingest_files, list_raw_files
 from credit_risk.generate import generate_exports
-from credit_risk.runtime.lake import get_lake
+from credit_risk.runtime.lake import open_lake
 
 HEADER = "id,member_id,loan_amnt,int_rate,term,issue_d,loan_status"
 
@@ -31,7 +31,7 @@ def _by_file(lake, table):
 def real(spark, shared_data, tmp_path_factory):
     """The seven real extracts ingested once, for the bronze and the silver checks below."""
     tmp = tmp_path_factory.mktemp("real")
-    lake, files = get_lake(tmp / "lake", catalog="test", schema_prefix=""), list_raw_files(shared_data)
+    lake, files = open_lake(tmp / "lake", catalog="test", schema_prefix=""), list_raw_files(shared_data)
     return {"lake": lake, "files": files, "tmp": tmp, "result": _ingest(spark, lake, files, tmp)}
 
 

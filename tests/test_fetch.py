@@ -13,6 +13,7 @@ from credit_risk import fetch
 from credit_risk.cli import main
 
 KEY = "s3cr3t-key-value"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture()
@@ -91,8 +92,17 @@ def test_download_failure_is_one_line_and_hides_the_key(home, monkeypatch, capsy
     assert "download of ethon0426/lending-club-20072020q1 failed: RuntimeError: 401" in err and KEY not in err
 
 
-def test_download_lands_in_data_kaggle_with_credentials_set_only_meanwhile(home, monkeypatch, capsys):
+@pytest.mark.parametrize("raw_dir", ["default", "absolute"])
+def test_download_lands_in_raw_dir_kaggle_where_bronze_reads_with_credentials_set_only_meanwhile(
+        raw_dir, home, monkeypatch, capsys):
+    """By default `<home>/data/raw/kaggle`; with `--var raw_dir=...` (a Volume on Databricks) under that folder.
+    `data_source=kaggle` reads the same folder."""
+    import dataclasses
+
     import kagglehub
+
+    from credit_risk.bronze import raw_location
+    from credit_risk.runtime.config import Config
 
     seen = {}
 
@@ -104,11 +114,15 @@ def test_download_lands_in_data_kaggle_with_credentials_set_only_meanwhile(home,
     (home / ".env").write_text(f"KAGGLE_USERNAME=someone\nKAGGLE_KEY={KEY}\n")
     monkeypatch.setattr(fetch, "reachable", lambda: True)
     monkeypatch.setattr(kagglehub, "dataset_download", download)
-    assert main(["fetch", "--dataset", "someone/loans"]) == 0
+    folder = home / "data" / "raw" if raw_dir == "default" else home / "volume" / "raw"
+    overrides = [] if raw_dir == "default" else ["--var", f"raw_dir={folder}"]
+    assert main(["fetch", "--dataset", "someone/loans", "--root", str(ROOT), *overrides]) == 0
     assert seen == {"handle": "someone/loans", "user": "someone", "key": KEY}
     assert "KAGGLE_KEY" not in os.environ
     out = capsys.readouterr().out
-    assert str(home / "data" / "kaggle" / "Loan_status_2007-2020Q3.csv") in out and KEY not in out
+    assert str(folder / "kaggle" / "Loan_status_2007-2020Q3.csv") in out and KEY not in out
+    cfg = dataclasses.replace(Config(), data_source="kaggle", raw_dir="data/raw" if raw_dir == "default" else str(folder))
+    assert raw_location(cfg) == folder / "kaggle"
 
 
 def test_malformed_dataset_is_rejected_before_anything_else(home, capsys):

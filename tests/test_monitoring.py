@@ -91,7 +91,7 @@ def test_monitoring_task_appends_tables_reports_and_the_task_value(serving_regis
     from credit_risk.split import SPLITS_TABLE, make_splits
 
     cfg = dataclasses.replace(serving_registry["cfg"], lake_root=str(tmp_path / "lake"))
-    lake = get_lake(root=cfg.lake_path, catalog=cfg.catalog)
+    lake = get_lake(cfg)
     lake.write(make_splits(gold, cfg), SPLITS_TABLE, partition_by=["split"])
     dbutils = LocalDbutils()
     first = run_monitor(cfg, dbutils)

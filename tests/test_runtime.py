@@ -7,11 +7,14 @@ import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import pytest
 
 from credit_risk.cli import main
 from credit_risk.runtime import spark as spark_mod
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def test_session_is_shared_and_tuned(spark):
@@ -86,17 +89,19 @@ def test_delta_spark_way_round_trip_and_reads_delta_rs_tables(tmp_path):
 def test_lake_cli_history_show_and_errors(spark, lake, monkeypatch, capsys):
     from credit_risk.runtime import lake as lake_mod
 
-    monkeypatch.setattr(lake_mod, "get_lake", lambda *a, **k: lake)
+    opened = []  # the Config each command opened its lake with
+    monkeypatch.setattr(lake_mod, "get_lake", lambda cfg: opened.append(cfg) or lake)
     lake.write(spark.range(3).selectExpr("cast(id as string) as loan_id"), "bronze.cli")
     lake.write(spark.range(2).selectExpr("cast(id as string) as loan_id"), "bronze.cli", mode="append")
-    assert main(["lake", "history", "bronze.cli"]) == 0
+    assert main(["lake", "history", "bronze.cli", "--root", str(ROOT), "--var", "catalog=cli_cat"]) == 0
+    assert (opened[-1].catalog, opened[-1].schema_prefix) == ("cli_cat", "")
     out = capsys.readouterr().out
     assert "APPEND" in out and "WRITE" in out
-    assert main(["lake", "show", "bronze.cli", "--version", "0", "--limit", "5"]) == 0
+    assert main(["lake", "show", "bronze.cli", "--version", "0", "--limit", "5", "--root", str(ROOT)]) == 0
     assert "version 0" in capsys.readouterr().out
-    assert main(["lake", "show", "bronze.nope"]) == 2
+    assert main(["lake", "show", "bronze.nope", "--root", str(ROOT)]) == 2
     assert "does not exist" in capsys.readouterr().err
-    assert main(["lake", "show", "bronze.cli", "--version", "9"]) == 2
+    assert main(["lake", "show", "bronze.cli", "--version", "9", "--root", str(ROOT)]) == 2
     assert "version 9" in capsys.readouterr().err
     with pytest.raises(SystemExit) as exit_info:
         main(["lake", "show"])

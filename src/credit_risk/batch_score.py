@@ -56,7 +56,7 @@ def run_batch_score(cfg: Any, dbutils: Any) -> dict[str, Any]:
     from credit_risk.runtime.tracking import configure_mlflow
 
     configure_mlflow(cfg)
-    lake = get_lake()
+    lake = get_lake(cfg)
     name = registered_name(cfg)
     try:
         champion = MlflowClient().get_model_version_by_alias(name, CHAMPION)

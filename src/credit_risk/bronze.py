@@ -341,7 +341,7 @@ def reconcile(lake: Any, batch_id: str, expected: dict[str, tuple[int, int]]) ->
 
 
 def raw_location(cfg: Any) -> Path:
-    """Where this run's raw files are: generated on demand, Kaggle's download folder, or a user path."""
+    """Where this run's raw files are: generated on demand, `<raw_dir>/kaggle` (`credit-risk fetch`), or a user path."""
     if cfg.data_source == "generated":
         from credit_risk.generate import generate_exports
 
@@ -351,7 +351,9 @@ def raw_location(cfg: Any) -> Path:
             (folder / "_COMPLETE").write_text("")
         return folder
     if cfg.data_source == "kaggle":
-        return cfg.local_path("data/kaggle")
+        from credit_risk.fetch import kaggle_dir
+
+        return kaggle_dir(cfg)
     return cfg.local_path(cfg.data_source)
 
 
@@ -362,6 +364,6 @@ def run_bronze(cfg: Any, dbutils: Any) -> dict[str, Any]:
     from credit_risk.runtime.spark import get_spark
 
     location = raw_location(cfg)
-    result = ingest_files(get_spark(), get_lake(), list_raw_files(location), cfg.local_path(cfg.raw_dir) / "_staging")
+    result = ingest_files(get_spark(), get_lake(cfg), list_raw_files(location), cfg.local_path(cfg.raw_dir) / "_staging")
     dbutils.jobs.taskValues.set(key="bronze_version", value=result["bronze_version"])
     return {"source": str(location), **result}

@@ -141,7 +141,7 @@ def run_contracts(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `validate_contracts`: the bronze, silver and gold versions of this run, or the latest."""
     from credit_risk.runtime.lake import get_lake
 
-    lake = get_lake()
+    lake = get_lake(cfg)
     versions = {}
     for layer, task, table in (("bronze", "bronze_ingest", "bronze.loans_raw"),
                                ("silver", "silver_clean", "silver.loans"),

@@ -81,7 +81,7 @@ def run_evaluate(cfg: Any, dbutils: Any) -> dict[str, Any]:
     from credit_risk.split import SPLITS_TABLE
 
     configure_mlflow(cfg)
-    lake = get_lake()
+    lake = get_lake(cfg)
     run_id = dbutils.jobs.taskValues.get(taskKey="train_supervised", key="best_run_id", debugValue="")
     if not run_id:
         run_id = mlflow.search_runs(filter_string="tags.model_type != ''", order_by=["metrics.val_auc DESC"],

@@ -2,8 +2,8 @@
 
 Credentials come from the environment or the project's `.env` (KAGGLE_USERNAME, KAGGLE_KEY; the
 environment wins); they are never printed. Without them, or without network, the error says how to
-go on with the synthetic default or local files instead. Files land in `data/kaggle` under the
-project folder, where the pipeline's `data_source=kaggle` looks for them.
+go on with the synthetic default or local files instead. Files land in `<raw_dir>/kaggle` (`data/raw/kaggle`
+in the project folder by default, a Volume on Databricks), where the pipeline's `data_source=kaggle` reads them.
 """
 
 from __future__ import annotations
@@ -15,10 +15,15 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from credit_risk.runtime.context import project_home
 
+if TYPE_CHECKING:
+    from credit_risk.runtime.config import Config
+
 DEFAULT_DATASET = "ethon0426/lending-club-20072020q1"
+KAGGLE_FOLDER = "kaggle"  # under raw_dir: apart from the generated_* folders and _staging that raw_dir also holds
 KAGGLE_HOST = "www.kaggle.com"
 PROBE_SECONDS = 5.0
 ALTERNATIVES = ("use the synthetic default (`credit-risk generate --rows 2900000`), or point the pipeline at "
@@ -79,15 +84,20 @@ def _kaggle_env(user: str, key: str) -> Iterator[None]:
                 os.environ[name] = value
 
 
-def fetch_kaggle(out_dir: str | Path | None = None, dataset: str = DEFAULT_DATASET) -> list[Path]:
-    """Download `dataset` (OWNER/NAME) with kagglehub into `out_dir` (default: data/kaggle); returns its files."""
+def kaggle_dir(cfg: Config) -> Path:
+    """Where `credit-risk fetch` puts the Kaggle files and `data_source=kaggle` reads them: `<raw_dir>/kaggle`."""
+    return cfg.local_path(cfg.raw_dir) / KAGGLE_FOLDER
+
+
+def fetch_kaggle(out_dir: str | Path, dataset: str = DEFAULT_DATASET) -> list[Path]:
+    """Download `dataset` (OWNER/NAME) with kagglehub into `out_dir` (normally `kaggle_dir(cfg)`); returns its files."""
     if not re.fullmatch(r"[\w.-]+/[\w.-]+", dataset):
         raise FetchError(f"dataset {dataset!r} must look like OWNER/NAME, e.g. {DEFAULT_DATASET}")
     user, key = kaggle_credentials()
     if not reachable():
         raise FetchError(f"Kaggle ({KAGGLE_HOST}) cannot be reached from this machine within {PROBE_SECONDS:.0f} s "
                          f"(no network?). Instead, {ALTERNATIVES}.")
-    out = Path(out_dir) if out_dir is not None else project_home() / "data" / "kaggle"
+    out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     import kagglehub
 

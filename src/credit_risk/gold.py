@@ -70,7 +70,7 @@ def run_gold(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `gold_features`: gold from the pinned silver version; publishes `gold_version`; exports M.parquet."""
     from credit_risk.runtime.lake import get_lake
 
-    lake = get_lake()
+    lake = get_lake(cfg)
     silver_version = int(dbutils.jobs.taskValues.get(taskKey="silver_clean", key="silver_version",
                                                      debugValue=lake.version("silver.loans")))
     silver = lake.read("silver.loans", version=silver_version)

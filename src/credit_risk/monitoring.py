@@ -142,7 +142,7 @@ def run_monitor(cfg: Any, dbutils: Any) -> dict[str, Any]:
     from credit_risk.split import SPLITS_TABLE
 
     configure_mlflow(cfg)
-    lake = get_lake(root=cfg.lake_path, catalog=cfg.catalog, schema_prefix=cfg.schema_prefix)
+    lake = get_lake(cfg)
     policy = DriftPolicy.from_config(cfg)
     try:
         champion = load_champion(registered_name(cfg), CHAMPION, cfg.decision_threshold)

@@ -125,7 +125,7 @@ def run_segments(cfg: Any, dbutils: Any) -> dict[str, Any]:
     from credit_risk.split import SPLITS_TABLE
 
     configure_mlflow(cfg)
-    lake = get_lake()
+    lake = get_lake(cfg)
     version = int(dbutils.jobs.taskValues.get(taskKey="split", key="splits_version", debugValue=lake.version(SPLITS_TABLE)))
     train = lake.read(SPLITS_TABLE, version=version).where("split = 'train'")
     ks = range(int(cfg.extra.get("segment_k_min", SEGMENT_KS.start)), int(cfg.extra.get("segment_k_max", SEGMENT_KS.stop - 1)) + 1)

@@ -183,7 +183,7 @@ def run_silver(cfg: Any, dbutils: Any) -> dict[str, Any]:
     from credit_risk.runtime.lake import get_lake
     from credit_risk.runtime.spark import get_spark
 
-    lake = get_lake()
+    lake = get_lake(cfg)
     bronze_version = int(dbutils.jobs.taskValues.get(taskKey="bronze_ingest", key="bronze_version",
                                                      debugValue=lake.version("bronze.loans_raw")))
     silver, quarantine, bounds = build_silver(lake.read("bronze.loans_raw", version=bronze_version), cfg.train_end_year)

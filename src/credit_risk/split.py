@@ -64,7 +64,7 @@ def run_split(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `split`: splits of the pinned gold version; publishes `splits_version` and `gold_version`."""
     from credit_risk.runtime.lake import get_lake
 
-    lake = get_lake()
+    lake = get_lake(cfg)
     gold_version = int(dbutils.jobs.taskValues.get(taskKey="gold_features", key="gold_version",
                                                    debugValue=lake.version("gold.loan_features")))
     splits = make_splits(lake.read("gold.loan_features", version=gold_version), cfg)

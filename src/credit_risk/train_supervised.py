@@ -224,7 +224,7 @@ def run_train_supervised(cfg: Any, dbutils: Any) -> dict[str, Any]:
     from credit_risk.runtime.tracking import configure_mlflow
     from credit_risk.split import SPLITS_TABLE
 
-    lake = get_lake()
+    lake = get_lake(cfg)
     configure_mlflow(cfg)
     splits_version = int(dbutils.jobs.taskValues.get(taskKey="split", key="splits_version",
                                                      debugValue=lake.version(SPLITS_TABLE)))

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from credit_risk.cli import CliError
+
+if TYPE_CHECKING:
+    from credit_risk.runtime.config import Config
 
 
 def _vars(pairs: list[str]) -> dict[str, str]:
@@ -15,6 +20,19 @@ def _vars(pairs: list[str]) -> dict[str, str]:
             raise CliError(f"--var {pair!r} must look like name=value")
         out[key] = value
     return out
+
+
+def bundle_config(root: str | Path, target: str | None, overrides: dict[str, str]) -> Config:
+    """The Config a job run of `target` with `overrides` gives its tasks (the bundle's resolved variables)."""
+    from credit_risk.bundle.loader import BundleError
+    from credit_risk.bundle.validate import validate_bundle
+    from credit_risk.runtime.config import load_config
+
+    try:
+        bundle = validate_bundle(root, target, overrides)
+    except BundleError as exc:
+        raise CliError(str(exc)) from exc
+    return load_config({k: v for k, v in bundle.variables.items() if isinstance(v, str | int | float)})
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,7 +83,9 @@ def _run(args: argparse.Namespace) -> int:
         from credit_risk.runtime.config import load_config
 
         cfg = load_config({k: v for k, v in bundle.variables.items() if isinstance(v, str | int | float)})
-        print(f"\ntables:        {cfg.lake_path} (credit-risk lake history silver.loans)"
+        lake_vars = [v for v in args.var if v.partition("=")[0] in ("catalog", "schema_prefix", "lake_root")]
+        lake_args = " ".join([f"-t {bundle.target}", *(f"--var {v}" for v in lake_vars)])
+        print(f"\ntables:        {cfg.lake_path / cfg.catalog} (credit-risk lake history silver.loans {lake_args})"
               f"\nMLflow runs:   {cfg.mlflow_tracking_uri} (credit-risk ui -> http://127.0.0.1:5000)"
               f"\nnotebooks:     {run.run_dir / 'notebooks'}\ndata docs:     {cfg.home / 'gx'}"
               f"\nreports:       {cfg.home / 'reports'}")

@@ -14,16 +14,25 @@ def register(sub: argparse._SubParsersAction) -> None:
                        description="Download LendingClub's loans from Kaggle with your own credentials, read from "
                        "the environment or .env (see .env.example).")
     p.add_argument("--dataset", default=DEFAULT_DATASET, help=f"Kaggle dataset OWNER/NAME (default {DEFAULT_DATASET})")
-    p.add_argument("--out", default=None, help="folder for the files (default: data/kaggle in the project, "
-                   "where data_source=kaggle reads)")
+    p.add_argument("--out", default=None, help="folder for the files (default: <raw_dir>/kaggle of the bundle target, "
+                   "where data_source=kaggle reads; data/raw/kaggle in the project for local)")
+    p.add_argument("-t", "--target", default=None, help="bundle target whose raw_dir to fill (default: local)")
+    p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="bundle variable, e.g. raw_dir=...")
+    p.add_argument("--root", default=".", help="folder holding databricks.yml")
     p.set_defaults(func=_run)
 
 
 def _run(args: argparse.Namespace) -> int:
-    from credit_risk.fetch import FetchError, fetch_kaggle
+    from credit_risk.fetch import FetchError, fetch_kaggle, kaggle_dir
 
+    if args.out is not None:
+        out = args.out
+    else:
+        from credit_risk.cli.bundle import _vars, bundle_config
+
+        out = kaggle_dir(bundle_config(args.root, args.target, _vars(args.var)))
     try:
-        files = fetch_kaggle(args.out, args.dataset)
+        files = fetch_kaggle(out, args.dataset)
     except FetchError as exc:
         raise CliError(str(exc)) from exc
     for path in files:

@@ -28,12 +28,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     recover = cmds.add_parser("recover", help="set aside an unreadable newest commit: the table is back at the one before")
     recover.add_argument("table")
     recover.set_defaults(func=_recover)
+    for p in (hist, show, restore, recover):
+        p.add_argument("-t", "--target", default=None, help="bundle target whose lake to open (default: local)")
+        p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
+                       help="bundle variable, as given to `bundle run` (e.g. catalog=x, schema_prefix=, lake_root=)")
+        p.add_argument("--root", default=".", help="folder holding databricks.yml")
 
 
-def _lake():
+def _lake(args: argparse.Namespace):
+    """The lake of the bundle target and variables given, as a job run with them writes it."""
+    from credit_risk.cli.bundle import _vars, bundle_config
     from credit_risk.runtime.lake import get_lake
 
-    return get_lake()
+    return get_lake(bundle_config(args.root, args.target, _vars(args.var)))
 
 
 @contextlib.contextmanager
@@ -49,7 +56,7 @@ def _lake_errors() -> Iterator[None]:
 
 def _history(args: argparse.Namespace) -> int:
     with _lake_errors():
-        rows = _lake().history(args.table, args.limit)
+        rows = _lake(args).history(args.table, args.limit)
     print(f"{'version':>7}  {'timestamp':19}  {'operation':10}  job/task  git")
     for h in rows:
         m = h["metadata"]
@@ -62,7 +69,7 @@ def _show(args: argparse.Namespace) -> int:
     if args.limit < 0:
         raise CliError("--limit must be 0 or more")
     with _lake_errors():
-        lake = _lake()
+        lake = _lake(args)
         df = lake.read(args.table, version=args.version)
         version = args.version if args.version is not None else lake.version(args.table)
     print(f"{lake.name(args.table)} @ version {version} ({lake.path(args.table)})")
@@ -72,13 +79,13 @@ def _show(args: argparse.Namespace) -> int:
 
 def _restore(args: argparse.Namespace) -> int:
     with _lake_errors():
-        version = _lake().restore(args.table, args.version)
+        version = _lake(args).restore(args.table, args.version)
     print(f"{args.table}: version {args.version} restored as version {version}")
     return 0
 
 
 def _recover(args: argparse.Namespace) -> int:
-    lake = _lake()
+    lake = _lake(args)
     if not hasattr(lake, "recover"):
         raise CliError("recover works on the local delta-rs lake; with delta-spark use RESTORE TABLE")
     with _lake_errors():

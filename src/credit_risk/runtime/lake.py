@@ -30,6 +30,7 @@ from urllib.parse import unquote
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from credit_risk.runtime.config import Config
 from credit_risk.runtime.context import commit_metadata
 from credit_risk.runtime.failpoints import failpoint
 from credit_risk.runtime.spark import DELTA_RS, delta_mode, get_spark, on_databricks
@@ -522,12 +523,21 @@ def _add_actions(table) -> list[dict[str, Any]]:
 _LAKES: dict[tuple, Lake] = {}
 
 
-def get_lake(root: str | Path | None = None, catalog: str | None = None, schema_prefix: str | None = None) -> Lake:
-    """The lake for this process; arguments default to the active configuration."""
-    from credit_risk.runtime.config import load_config
+def get_lake(cfg: Config) -> Lake:
+    """The lake of `cfg`: its lake root, catalog and schema prefix (one instance per combination).
 
-    cfg = load_config()
-    key = (str(root or cfg.lake_path), catalog or cfg.catalog, cfg.schema_prefix if schema_prefix is None else schema_prefix)
+    The task's own configuration is required, not looked up: a lake built from process-wide defaults would
+    write under the default catalog whatever the job's parameters say.
+    """
+    if not isinstance(cfg, Config):
+        raise TypeError(f"get_lake() takes the task's Config, not {type(cfg).__name__}; "
+                        "open_lake(root, catalog, schema_prefix) opens a lake by location")
+    return open_lake(cfg.lake_path, cfg.catalog, cfg.schema_prefix)
+
+
+def open_lake(root: str | Path, catalog: str, schema_prefix: str = "") -> Lake:
+    """The lake at `root` with tables under `catalog` and `schema_prefix`, of the active Delta mode."""
+    key = (str(Path(root).absolute()), catalog, schema_prefix)
     if key not in _LAKES:
         cls = DeltaRsLake if delta_mode() == DELTA_RS else DeltaSparkLake
         _LAKES[key] = cls(get_spark(), *key)
