@@ -120,7 +120,7 @@ def _with_ivy(coord: str, out: Path) -> None:
         shutil.copy2(path, out / _maven_name(path.name))
 
 
-def fetch(dest: Path = JARS_DIR, force: bool = False, coord: str | None = None) -> list[Path]:
+def fetch(dest: Path, force: bool = False, coord: str | None = None) -> list[Path]:
     """Fill `dest` with the jars of `coord` (default `coordinate()`; nothing to do when its stamp names them)."""
     coord = coord or coordinate()
     if not force and (held := held_jars(dest, coord)):
@@ -147,8 +147,9 @@ def fetch(dest: Path = JARS_DIR, force: bool = False, coord: str | None = None) 
     return [dest / j for j in jars]
 
 
-def held_jars(folder: Path = JARS_DIR, coord: str | None = None) -> list[Path]:
-    """The jars `folder` holds for `coord` (default: the installed package's), or [] when it holds others or none."""
+def held_jars(folder: Path | None = None, coord: str | None = None) -> list[Path]:
+    """The jars `folder` (default JARS_DIR) holds for `coord` (default: the installed package's), else []."""
+    folder = folder or JARS_DIR
     try:
         stamp = json.loads((folder / STAMP).read_text())
     except (OSError, ValueError):
@@ -159,8 +160,9 @@ def held_jars(folder: Path = JARS_DIR, coord: str | None = None) -> list[Path]:
     return jars
 
 
-def why_absent(folder: Path = JARS_DIR) -> str:
-    """Why `folder` holds no usable jars, in words for the log."""
+def why_absent(folder: Path | None = None) -> str:
+    """Why `folder` (default JARS_DIR) holds no usable jars, in words for the log."""
+    folder = folder or JARS_DIR
     try:
         coord = coordinate()
     except Exception as exc:  # noqa: BLE001 - a broken install is a reason too
