@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 from pyspark.sql import functions as F
 
 # The commits, oldest first, as `lake.history()` names them (the operations of our commit metadata).
@@ -29,3 +32,10 @@ def rows(df) -> list[list[str]]:
     """A snapshot's rows as sorted lists of strings (the same for any two engines that read the same data)."""
     columns = ["loan_id", "issue_year", "loan_amnt", "issue_date"]
     return sorted([str(r[c]) for c in columns] for r in df.select(*columns).collect())
+
+
+def engine(table: Path) -> str:
+    """Which Delta mode wrote a table's first commit: 'delta-spark' or 'delta-rs' (its commitInfo's engineInfo)."""
+    first = (table / "_delta_log" / f"{0:020d}.json").read_text().splitlines()
+    info = next(json.loads(line)["commitInfo"] for line in first if '"commitInfo"' in line)
+    return "delta-rs" if info.get("engineInfo", "").startswith("delta-rs") else "delta-spark"

@@ -144,7 +144,7 @@ from credit_risk.runtime.spark import delta_mode, get_spark
 from lake_helpers import rows, write_versions
 assert delta_mode() == sys.argv[2], delta_mode()
 spark = get_spark()
-lake = get_lake(sys.argv[1], catalog="x", schema_prefix="")
+lake = get_lake(sys.argv[1], catalog=sys.argv[4], schema_prefix="")
 write_versions(lake, spark, "s.theirs")
 mine = {v: rows(lake.read("s.mine", version=v)) for v in range(lake.version("s.mine") + 1)}
 print("RESULT=" + json.dumps({"mine": mine, "history": [h["metadata"] for h in lake.history("s.mine")]}))
@@ -158,7 +158,7 @@ def test_each_mode_reads_every_version_the_other_wrote(lake, spark, monkeypatch)
     import sys
     from pathlib import Path
 
-    from lake_helpers import OPERATIONS, rows, write_versions
+    from lake_helpers import OPERATIONS, engine, rows, write_versions
 
     from credit_risk.runtime.context import RUN_ENV
     from credit_risk.runtime.spark import DELTA_RS, DELTA_SPARK, MODE_ENV, delta_mode
@@ -168,11 +168,12 @@ def test_each_mode_reads_every_version_the_other_wrote(lake, spark, monkeypatch)
     other = DELTA_RS if delta_mode() == DELTA_SPARK else DELTA_SPARK
     tests = str(Path(__file__).parent)
     env = {**os.environ, MODE_ENV: other, RUN_ENV: "theirs"}
-    done = subprocess.run([sys.executable, "-c", _OTHER_ENGINE, str(lake.root), other, tests], env=env,
+    done = subprocess.run([sys.executable, "-c", _OTHER_ENGINE, str(lake.root), other, tests, lake.catalog], env=env,
                           capture_output=True, text=True, timeout=900)
     result = next((ln[7:] for ln in done.stdout.splitlines() if ln.startswith("RESULT=")), None)
     assert done.returncode == 0 and result, f"the {other} process failed:\n{done.stderr[-3000:]}"
     theirs = json.loads(result)
+    assert (engine(lake.path("s.mine")), engine(lake.path("s.theirs"))) == (delta_mode(), other)
     mine = {str(v): rows(lake.read("s.mine", version=v)) for v in range(4)}
     assert theirs["mine"] == mine, f"{other} reads {delta_mode()}'s versions differently"
     assert {str(v): rows(lake.read("s.theirs", version=v)) for v in range(4)} == mine, \

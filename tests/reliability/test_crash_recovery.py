@@ -97,8 +97,13 @@ def row_hashes(path: Path) -> pd.Series:
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory, spark_remote):
     home = tmp_path_factory.mktemp("clean")
+    from lake_helpers import engine
+
+    from credit_risk.runtime.spark import delta_mode
+
     done = run_job(home, home / "run", None, spark_remote)
     assert done.returncode == 0, done.stderr[-2000:]
+    assert {name: engine(path) for name, path in tables(home).items()} == dict.fromkeys(tables(home), delta_mode())
     return home
 
 
