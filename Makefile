@@ -3,20 +3,22 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+DELTA_JARS := $(VENV)/.delta-jars
 
 .PHONY: run test install lock system-deps check-java databricks-cli lint ui bench bench-full load-test audit clean
 
-run: $(STAMP)  ## run the whole pipeline job locally on the generated default dataset
+run: $(STAMP) $(DELTA_JARS)  ## run the whole pipeline job locally on the generated default dataset
 	$(BIN)/credit-risk bundle run credit_risk_pipeline -t local
 
-test: $(STAMP) system-deps databricks-cli  ## lint, then every test and every notebook
+test: $(STAMP) $(DELTA_JARS) system-deps databricks-cli  ## lint, then every test and every notebook
 	$(BIN)/ruff check src tests notebooks bench
 	@# three pytest lanes side by side (the notebooks, the tests that drive their own Spark processes, the rest):
 	@# scripts/test_lanes.sh. One BLAS thread per process: with three lanes of JVMs and numpy on 2 cores,
 	@# OpenBLAS threads would only spin.
 	OPENBLAS_NUM_THREADS=1 JDK_JAVA_OPTIONS="$(TEST_JVM)" PYTHON_BIN=$(BIN)/python PROCESS_TESTS="$(PROCESS_TESTS)" \
 		NOTEBOOK_SETTINGS="$(NOTEBOOK_SETTINGS)" NOTEBOOK_LANE_TESTS="$(NOTEBOOK_LANE_TESTS)" \
-		DATABRICKS_CLI="$(DATABRICKS_CLI)" DATABRICKS_CLI_BUILD_LOG="$(DATABRICKS_CLI_LOG)" bash scripts/test_lanes.sh
+		OTHER_MODE_TESTS="$(OTHER_MODE_TESTS)" DATABRICKS_CLI="$(DATABRICKS_CLI)" \
+		DATABRICKS_CLI_BUILD_LOG="$(DATABRICKS_CLI_LOG)" bash scripts/test_lanes.sh
 
 # The test lanes' JVMs compile with C1 only (bench/jvm.py): a test JVM lives seconds to minutes, and the C2
 # compiler's CPU does not pay back in it; on 2 cores busy with three lanes, CPU is what the wall time follows.
@@ -33,7 +35,19 @@ NOTEBOOK_LANE_TESTS := tests/reliability/test_real_data_job.py
 PROCESS_TESTS := tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py \
 	tests/reliability/test_pipeline_job.py tests/test_bronze.py tests/test_contracts.py
 
-install: $(STAMP)
+# Delta modes: the lanes above run in the default mode (delta-spark where .venv/delta-jars holds the jars);
+# a fourth lane runs these in the other mode, delta-rs (scripts/test_lanes.sh, OTHER_LAKE_MODE).
+OTHER_MODE_TESTS := tests/test_lake.py tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py \
+	tests/reliability/test_pipeline_job.py
+
+install: $(STAMP) $(DELTA_JARS)
+
+# The delta-spark jars of the installed delta-spark into .venv/delta-jars (src/credit_risk/runtime/delta_jars.py):
+# Maven where `mvn` exists, Spark's resolver otherwise; a stamp keyed on the coordinate makes a rerun instant.
+# Where neither reaches them the install goes on, and the lake runs on delta-rs and logs why.
+$(DELTA_JARS): $(STAMP)
+	$(BIN)/python -m credit_risk.runtime.delta_jars
+	touch $(DELTA_JARS)
 
 # The real Databricks CLI, for tests/test_databricks_cli.py (`bundle validate` of every target): built from its
 # Go module at this version into a cache folder, once; skipped (the test then skips and says why) where there is

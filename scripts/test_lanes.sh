@@ -7,9 +7,15 @@
 # background lanes follow the live one; then, for each lane that failed, its error lines and last lines again,
 # at the very end, where a CI log that is cut in the middle still shows why. The homes are removed when every
 # lane passed, kept otherwise.
-# Called by `make test` with PYTHON_BIN, PROCESS_TESTS, NOTEBOOK_SETTINGS and NOTEBOOK_LANE_TESTS set.
+# Called by `make test` with PYTHON_BIN, PROCESS_TESTS, NOTEBOOK_SETTINGS, NOTEBOOK_LANE_TESTS and OTHER_MODE_TESTS set.
 set -u
-: "${PYTHON_BIN:?} ${PROCESS_TESTS:?} ${NOTEBOOK_SETTINGS:?} ${NOTEBOOK_LANE_TESTS:?}"
+: "${PYTHON_BIN:?} ${PROCESS_TESTS:?} ${NOTEBOOK_SETTINGS:?} ${NOTEBOOK_LANE_TESTS:?} ${OTHER_MODE_TESTS:?}"
+# Delta modes (CREDIT_RISK_LAKE_MODE) of the lanes: the three lanes run in the default one, `auto` (delta-spark
+# where the jars are installed); a fourth lane runs $OTHER_MODE_TESTS (lake, crash, fault, job-run) on delta-rs.
+NOTEBOOKS_LAKE_MODE=${NOTEBOOKS_LAKE_MODE:-auto}
+PROCESSES_LAKE_MODE=${PROCESSES_LAKE_MODE:-auto}
+TESTS_LAKE_MODE=${TESTS_LAKE_MODE:-auto}
+OTHER_LAKE_MODE=${OTHER_LAKE_MODE:-delta-rs}
 work=$(mktemp -d)
 touch "$work/tests.log"
 
@@ -36,28 +42,35 @@ why() {  # a failed lane: pytest's internal errors, failures and error lines, th
 }
 
 # shellcheck disable=SC2086  # NOTEBOOK_LANE_TESTS and PROCESS_TESTS are lists of paths, split on purpose
-CREDIT_RISK_EXTRA="$NOTEBOOK_SETTINGS" lane notebooks --nbmake --nbmake-timeout=900 notebooks $NOTEBOOK_LANE_TESTS \
-  --durations=5 &
+CREDIT_RISK_LAKE_MODE=$NOTEBOOKS_LAKE_MODE CREDIT_RISK_EXTRA="$NOTEBOOK_SETTINGS" lane notebooks --nbmake \
+  --nbmake-timeout=900 notebooks $NOTEBOOK_LANE_TESTS --durations=5 &
 notebooks_pid=$!
 # shellcheck disable=SC2086
-lane processes $PROCESS_TESTS --durations=5 &
+CREDIT_RISK_LAKE_MODE=$PROCESSES_LAKE_MODE lane processes $PROCESS_TESTS --durations=5 &
 processes_pid=$!
+# shellcheck disable=SC2086  # OTHER_MODE_TESTS is a list of paths, split on purpose
+CREDIT_RISK_LAKE_MODE=$OTHER_LAKE_MODE lane other-mode $OTHER_MODE_TESTS --durations=5 &
+other_pid=$!
 ignore=()
 for path in $PROCESS_TESTS $NOTEBOOK_LANE_TESTS; do ignore+=("--ignore=$path"); done
-lane tests tests "${ignore[@]}" --durations=15 &
+CREDIT_RISK_LAKE_MODE=$TESTS_LAKE_MODE lane tests tests "${ignore[@]}" --durations=15 &
 tests_pid=$!
 tail -n +1 -f --pid=$tests_pid "$work/tests.log" 2>/dev/null
 wait $tests_pid; tests=$?
 wait $processes_pid; processes=$?
 wait $notebooks_pid; notebooks=$?
+wait $other_pid; other=$?
 
 echo "--- crash, fault, job-run, ingestion and contract tests:"; cat "$work/processes.log"
 echo "--- notebooks (pytest --nbmake notebooks) and the real-data job tests:"; cat "$work/notebooks.log"
-echo "tests exit $tests, crash/fault/job/ingestion/contract tests exit $processes, notebooks exit $notebooks"
+echo "--- lake, crash, fault and job-run tests in Delta mode $OTHER_LAKE_MODE:"; cat "$work/other-mode.log"
+echo "tests exit $tests, crash/fault/job/ingestion/contract tests exit $processes, notebooks exit $notebooks," \
+  "$OTHER_LAKE_MODE-mode tests exit $other"
 [ $tests -eq 0 ] || why tests $tests
 [ $processes -eq 0 ] || why processes $processes
 [ $notebooks -eq 0 ] || why notebooks $notebooks
-if [ $tests -eq 0 ] && [ $processes -eq 0 ] && [ $notebooks -eq 0 ]; then
+[ $other -eq 0 ] || why other-mode $other
+if [ $tests -eq 0 ] && [ $processes -eq 0 ] && [ $notebooks -eq 0 ] && [ $other -eq 0 ]; then
   rm -rf "$work"
 else
   echo "the lanes' logs and project homes are kept in $work"

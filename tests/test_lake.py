@@ -114,3 +114,72 @@ def _duckdb_delta_extension(version: str) -> str:
     found = glob.glob(f"{list(spec.submodule_search_locations)[0]}/extensions/v{version}/*/delta.duckdb_extension")
     assert found, f"no delta extension for DuckDB {version} in duckdb-ext-delta"
     return found[0]
+
+
+def test_commit_metadata_names_job_task_run_and_git_commit_on_every_commit(lake, spark, monkeypatch):
+    """In the active Delta mode: each of write, append, merge and restore records who committed it."""
+    from lake_helpers import OPERATIONS, write_versions
+
+    from credit_risk.runtime.context import GIT_ENV, JOB_ENV, RUN_ENV, TASK_ENV
+
+    who = {JOB_ENV: "credit_risk_pipeline", TASK_ENV: "silver_clean", RUN_ENV: "run-42", GIT_ENV: "abc1234"}
+    for key, value in who.items():
+        monkeypatch.setenv(key, value)
+    write_versions(lake, spark, "gold.meta")
+    history = lake.history("gold.meta")
+    assert [h["operation"] for h in history] == OPERATIONS[::-1]
+    for entry in history:
+        assert {k: entry["metadata"][k] for k in ("job", "task", "run_id", "git_sha")} == {
+            "job": "credit_risk_pipeline", "task": "silver_clean", "run_id": "run-42", "git_sha": "abc1234"}, entry
+    assert history[0]["metadata"]["restored_version"] == 1 and history[1]["metadata"]["merge_keys"] == ["loan_id"]
+
+
+# Cross-engine: one extra process (and JVM) in the other Delta mode. It writes the same commits as this one, reads
+# every version of this process's table, and this process reads every version of its table.
+_OTHER_ENGINE = """
+import json, sys
+sys.path.insert(0, sys.argv[3])
+from credit_risk.runtime.lake import get_lake
+from credit_risk.runtime.spark import delta_mode, get_spark
+from lake_helpers import rows, write_versions
+assert delta_mode() == sys.argv[2], delta_mode()
+spark = get_spark()
+lake = get_lake(sys.argv[1], catalog=sys.argv[4], schema_prefix="")
+write_versions(lake, spark, "s.theirs")
+mine = {v: rows(lake.read("s.mine", version=v)) for v in range(lake.version("s.mine") + 1)}
+print("RESULT=" + json.dumps({"mine": mine, "history": [h["metadata"] for h in lake.history("s.mine")]}))
+"""
+
+
+def test_each_mode_reads_every_version_the_other_wrote(lake, spark, monkeypatch):
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from lake_helpers import OPERATIONS, engine, rows, write_versions
+
+    from credit_risk.runtime.context import RUN_ENV
+    from credit_risk.runtime.spark import DELTA_RS, DELTA_SPARK, MODE_ENV, delta_mode
+
+    monkeypatch.setenv(RUN_ENV, "mine")
+    write_versions(lake, spark, "s.mine")
+    other = DELTA_RS if delta_mode() == DELTA_SPARK else DELTA_SPARK
+    tests = str(Path(__file__).parent)
+    env = {**os.environ, MODE_ENV: other, RUN_ENV: "theirs"}
+    done = subprocess.run([sys.executable, "-c", _OTHER_ENGINE, str(lake.root), other, tests, lake.catalog], env=env,
+                          capture_output=True, text=True, timeout=900)
+    result = next((ln[7:] for ln in done.stdout.splitlines() if ln.startswith("RESULT=")), None)
+    assert done.returncode == 0 and result, f"the {other} process failed:\n{done.stderr[-3000:]}"
+    theirs = json.loads(result)
+    assert (engine(lake.path("s.mine")), engine(lake.path("s.theirs"))) == (delta_mode(), other)
+    mine = {str(v): rows(lake.read("s.mine", version=v)) for v in range(4)}
+    assert theirs["mine"] == mine, f"{other} reads {delta_mode()}'s versions differently"
+    assert {str(v): rows(lake.read("s.theirs", version=v)) for v in range(4)} == mine, \
+        f"{delta_mode()} reads {other}'s versions differently from its own"
+    assert [m["operation"] for m in theirs["history"]] == OPERATIONS[::-1]
+    assert {m["run_id"] for m in theirs["history"]} == {"mine"}
+    assert [(h["operation"], h["metadata"]["run_id"]) for h in lake.history("s.theirs")] == [
+        (op, "theirs") for op in OPERATIONS[::-1]]
+    assert len(mine["3"]) == 9 and mine["3"] == mine["1"] and len(mine["2"]) == 11

@@ -1,12 +1,8 @@
-"""Spark session settings, Delta mode selection, the delta-spark way (where jars exist), and the lake CLI."""
+"""Spark session settings, Delta mode selection and the delta-spark jars it looks for, and the lake CLI."""
 
 from __future__ import annotations
 
 import logging
-import os
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
 
 import pytest
@@ -48,42 +44,46 @@ def test_delta_mode_is_decided_once_and_logged_once(monkeypatch, caplog):
     spark_mod.delta_mode.cache_clear()
 
 
-def _delta_jars_available() -> str | None:
-    if os.environ.get(spark_mod.JARS_ENV):
-        return f"{spark_mod.JARS_ENV}={os.environ[spark_mod.JARS_ENV]}"
-    if spark_mod._ivy_has_delta():
-        return "Ivy cache"
-    return None
+def test_delta_jars_are_those_the_installed_packages_ask_for_and_pick_the_mode(monkeypatch, tmp_path, caplog):
+    """The coordinate follows the installed delta-spark and pyspark's Scala; a folder's stamp must name it."""
+    import json
+    from importlib import metadata
 
+    from credit_risk.runtime import delta_jars
 
-@pytest.mark.skipif(_delta_jars_available() is None,
-                    reason="delta-spark jars are not available here (Maven is unreachable; set CREDIT_RISK_DELTA_JARS "
-                           "to a folder with delta-spark_2.13 and delta-storage jars to run this test)")
-def test_delta_spark_way_round_trip_and_reads_delta_rs_tables(tmp_path):
-    """In its own process (one Spark session per process): the same lake API with delta-spark."""
-    script = textwrap.dedent(f"""
-        from pyspark.sql import functions as F
-        from credit_risk.runtime.lake import DeltaRsLake, DeltaSparkLake
-        from credit_risk.runtime.spark import delta_mode, get_spark
-        assert delta_mode() == "delta-spark", delta_mode()
-        spark = get_spark()
-        lake = DeltaSparkLake(spark, r"{tmp_path}", "t")
-        df = spark.range(10).select(F.col("id").cast("string").alias("loan_id"), (F.col("id") % 2).alias("y"))
-        assert lake.write(df, "s.a", partition_by=["y"]) == 0
-        assert lake.write(df.limit(3), "s.a", mode="append") == 1
-        assert lake.read("s.a", version=0).count() == 10 and lake.read("s.a").count() == 13
-        assert lake.merge(df.limit(2).withColumn("y", F.lit(5)), "s.b", ["loan_id"]) == 0
-        assert lake.restore("s.a", 0) == 2 and lake.read("s.a").count() == 10
-        assert lake.history("s.a")[0]["operation"] == "RESTORE"
-        # a table whose log delta-rs keeps is an ordinary Delta table for delta-spark too
-        from deltalake import write_deltalake
-        import pyarrow as pa
-        write_deltalake(r"{tmp_path}/rs", pa.table({{"x": [1, 2, 3]}}))
-        assert spark.read.format("delta").load(r"{tmp_path}/rs").count() == 3
-    """)
-    env = {**os.environ, spark_mod.MODE_ENV: "delta-spark"}
-    out = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=600)
-    assert out.returncode == 0, out.stderr[-3000:]
+    coord = delta_jars.coordinate()
+    assert coord.startswith("io.delta:delta-spark_") and coord.endswith(f"_{delta_jars.scala_suffix()}:"
+                                                                      f"{metadata.version('delta-spark')}")
+    assert delta_jars._artifact("delta-storage-4.0.1.jar") == "delta-storage"
+    assert delta_jars._artifact("io.delta_delta-spark_2.13-4.0.1.jar") == "delta-spark_2.13"
+    assert delta_jars._artifact("zstd-jni-1.5.7-3.jar") == "zstd-jni"
+    folder = tmp_path / "delta-jars"
+    assert delta_jars.held_jars(folder) == [] and "run make install" in delta_jars.why_absent(folder)
+    folder.mkdir()
+    (folder / delta_jars.UNAVAILABLE).write_text(json.dumps({"coordinate": coord, "reason": "offline"}))
+    assert delta_jars.why_absent(folder) == f"make install could not fetch the jars of {coord}: offline"
+    (folder / delta_jars.UNAVAILABLE).unlink()  # a fetch leaves either that record or a stamp
+    (folder / "delta-spark.jar").write_bytes(b"PK")
+    (folder / delta_jars.STAMP).write_text(json.dumps({"coordinate": "io.delta:delta-spark_2.13:0.1", "jars": ["delta-spark.jar"]}))
+    assert delta_jars.held_jars(folder) == [] and "another delta-spark" in delta_jars.why_absent(folder)
+    (folder / delta_jars.STAMP).write_text(json.dumps({"coordinate": coord, "jars": ["delta-spark.jar"]}))
+    assert delta_jars.held_jars(folder) == [folder / "delta-spark.jar"]
+    # auto mode: the venv's folder decides, and the log says which jars or why none
+    for key in (spark_mod.MODE_ENV, spark_mod.JARS_ENV, spark_mod.REMOTE_ENV, "DATABRICKS_RUNTIME_VERSION"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setattr(delta_jars, "JARS_DIR", folder)
+    with caplog.at_level(logging.INFO, logger="credit_risk.runtime.spark"):
+        spark_mod.delta_mode.cache_clear()
+        assert spark_mod.delta_mode() == "delta-spark"
+        assert spark_mod.delta_conf()["spark.jars"] == str(folder / "delta-spark.jar")
+        (folder / delta_jars.STAMP).unlink()
+        (folder / delta_jars.UNAVAILABLE).write_text(json.dumps({"coordinate": coord, "reason": "offline"}))
+        spark_mod.delta_mode.cache_clear()
+        assert spark_mod.delta_mode() == "delta-rs"
+    spark_mod.delta_mode.cache_clear()
+    assert f"Delta mode: delta-spark (jars of {coord} in {folder})" in caplog.messages
+    assert (f"Delta mode: delta-rs (make install could not fetch the jars of {coord}: offline; "
+            f"{spark_mod.JARS_ENV} can name a folder of the jars)") in caplog.messages
 
 
 def test_lake_cli_history_show_and_errors(spark, lake, monkeypatch, capsys):

@@ -2,8 +2,9 @@
 
 Two implementations behind one API, picked once per process by `spark.delta_mode()`:
 
-* `DeltaSparkLake`: delta-spark (Databricks, or a local session with the Delta jars). On Databricks the
-  names are Unity Catalog tables; elsewhere they map to folders under the lake root.
+* `DeltaSparkLake`: delta-spark (Databricks, or a local session with the Delta jars, the default where
+  `make install` could fetch them). On Databricks the names are Unity Catalog tables; elsewhere they map to
+  folders under the lake root.
 * `DeltaRsLake`: plain Spark writes and reads the Parquet data files, and delta-rs (the `deltalake`
   package) keeps the transaction log: it commits the files Spark wrote and resolves a snapshot (latest,
   `version=` or `timestamp=`) to the file list Spark reads. No table is collected to the driver.
@@ -407,80 +408,133 @@ class DeltaRsLake(Lake):
 
 
 class DeltaSparkLake(Lake):
-    """delta-spark: Unity Catalog names on Databricks, folders under the lake root elsewhere."""
+    """delta-spark: Unity Catalog names on Databricks, folders under the lake root elsewhere.
+
+    Every operation is Delta's own SQL or DataFrame writer (MERGE INTO, VERSION / TIMESTAMP AS OF, DESCRIBE
+    HISTORY, RESTORE), so it works the same in a classic session and over Spark Connect. A write's data files
+    and its commit are written by one JVM call: the failpoints are after the commit (`write:committed:<t>`,
+    `merge:committed:<t>`); the steps inside a commit are delta-spark's, where a crash leaves files no commit
+    names, which no reader sees.
+    """
+
+    _USER_METADATA = "spark.databricks.delta.commitInfo.userMetadata"
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.by_name = on_databricks()
 
     def _ref(self, name: str) -> str:
-        return str(self.name(name)) if self.by_name else f"delta.`{self.path(name)}`"
+        if self.by_name:
+            return ".".join(f"`{part}`" for part in str(self.name(name)).split("."))
+        return "delta.`{}`".format(str(self.path(name)).replace("`", "``"))
 
-    def _delta_table(self, name: str):
-        from delta.tables import DeltaTable
-
-        if not self.exists(name):
-            raise LakeError(f"table {self.name(name)} does not exist")
-        return DeltaTable.forName(self.spark, str(self.name(name))) if self.by_name else DeltaTable.forPath(self.spark, str(self.path(name)))
+    def _sql(self, query: str, meta: dict[str, Any] | None = None) -> list:
+        """Run a Delta statement; with `meta`, its commit carries it as userMetadata."""
+        if meta is not None:
+            self.spark.conf.set(self._USER_METADATA, json.dumps(meta))
+        try:
+            return self.spark.sql(query).collect()
+        finally:
+            if meta is not None:
+                self.spark.conf.unset(self._USER_METADATA)
 
     def exists(self, name: str) -> bool:
         if self.by_name:
             return self.spark.catalog.tableExists(str(self.name(name)))
-        from delta.tables import DeltaTable
+        log_dir = self.path(name) / "_delta_log"
+        return log_dir.is_dir() and any(p.name[:20].isdigit() for p in log_dir.iterdir())
 
-        return DeltaTable.isDeltaTable(self.spark, str(self.path(name)))
+    def _require(self, name: str) -> None:
+        if not self.exists(name):
+            where = "" if self.by_name else f" (no Delta log at {self.path(name)})"
+            raise LakeError(f"table {self.name(name)} does not exist{where}")
 
     def drop(self, name: str) -> None:
         if self.by_name:
-            self.spark.sql(f"DROP TABLE IF EXISTS {self.name(name)}")
+            self.spark.sql(f"DROP TABLE IF EXISTS {self._ref(name)}")
         else:
             shutil.rmtree(self.path(name), ignore_errors=True)
 
     def version(self, name: str) -> int:
-        return int(self._delta_table(name).history(1).select("version").first()[0])
+        self._require(name)
+        return int(self._sql(f"DESCRIBE HISTORY {self._ref(name)} LIMIT 1")[0]["version"])
+
+    def _check_same_schema(self, name: str, df: DataFrame) -> None:
+        """As delta-rs: an append or merge source has the table's columns and types (Delta would add or null them)."""
+        have = {f.name: f.dataType.simpleString() for f in self.spark.sql(f"SELECT * FROM {self._ref(name)}").schema}
+        new = {f.name: f.dataType.simpleString() for f in df.schema}
+        if have != new:
+            diff = sorted(set(have.items()) ^ set(new.items()))
+            raise LakeError(f"append to {self.name(name)}: schema differs from the table's: {diff}")
 
     def write(self, df, name, mode="overwrite", partition_by=None, metadata=None) -> int:
         self._check_write(df, mode, partition_by, str(self.name(name)))
         meta = self._metadata("WRITE" if mode == "overwrite" else "APPEND", metadata)
+        exists = self.exists(name)
+        if mode == "append" and exists:
+            self._check_same_schema(name, df)
+        if partition_by and (mode == "overwrite" or not exists):  # partition columns last, as delta-rs lays them out
+            df = df.select(*[c for c in df.columns if c not in partition_by], *partition_by)
         writer = df.write.format("delta").mode(mode).option("userMetadata", json.dumps(meta))
         if mode == "overwrite":
             writer = writer.option("overwriteSchema", "true")
-        if partition_by:
+        if partition_by and (mode == "overwrite" or not exists):  # an append keeps the table's partitioning
             writer = writer.partitionBy(*partition_by)
-        if self.by_name:
-            self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS {self.name(name).catalog}.{self.name(name).schema}")
-            writer.saveAsTable(str(self.name(name)))
-        else:
-            writer.save(str(self.path(name)))
+        try:
+            if self.by_name:
+                t = self.name(name)
+                self.spark.sql(f"CREATE SCHEMA IF NOT EXISTS `{t.catalog}`.`{t.schema}`")
+                writer.saveAsTable(str(t))
+            else:
+                writer.save(str(self.path(name)))
+        except Exception as exc:  # disk full, no permission, lake root not a folder: Delta committed nothing
+            if isinstance(exc, LakeError):
+                raise
+            raise LakeError(f"{self.name(name)}: cannot write ({_root_cause(exc)}); nothing was committed") from exc
+        failpoint(f"write:committed:{name_of(self.path(name))}")
         return self.version(name)
 
     def merge(self, df, name, keys, metadata=None) -> int:
         self._check_keys(df, keys, str(self.name(name)))
         if not self.exists(name):
             return self.write(df, name, metadata={**(metadata or {}), "merge_keys": keys})
+        self._check_same_schema(name, df)
         meta = self._metadata("MERGE", {**(metadata or {}), "merge_keys": keys})
+        view = f"merge_source_{uuid.uuid4().hex}"
+        df.createOrReplaceTempView(view)
         condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
-        conf = "spark.databricks.delta.commitInfo.userMetadata"
-        self.spark.conf.set(conf, json.dumps(meta))
         try:
-            (self._delta_table(name).alias("t").merge(df.alias("s"), condition)
-             .whenMatchedUpdateAll().whenNotMatchedInsertAll().execute())
+            self._sql(f"MERGE INTO {self._ref(name)} AS t USING `{view}` AS s ON {condition} "
+                      "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *", meta)
         finally:
-            self.spark.conf.unset(conf)
+            self.spark.catalog.dropTempView(view)
+        failpoint(f"merge:committed:{name_of(self.path(name))}")
         return self.version(name)
 
     def read(self, name, version=None, timestamp=None) -> DataFrame:
-        if not self.exists(name):
-            raise LakeError(f"table {self.name(name)} does not exist")
-        reader = self.spark.read.format("delta")
+        self._require(name)
+        if version is not None and timestamp is not None:
+            raise LakeError(f"read {self.name(name)}: give a version or a timestamp, not both")
+        query = f"SELECT * FROM {self._ref(name)}"
         if version is not None:
-            reader = reader.option("versionAsOf", version)
+            latest = self.version(name)
+            if not 0 <= int(version) <= latest:
+                raise LakeError(f"table {self.name(name)} version {version}: no such version (latest {latest})")
+            query += f" VERSION AS OF {int(version)}"
         if timestamp is not None:
-            reader = reader.option("timestampAsOf", str(timestamp))
-        return reader.table(str(self.name(name))) if self.by_name else reader.load(str(self.path(name)))
+            ts = timestamp.isoformat(sep=" ") if isinstance(timestamp, datetime) else str(timestamp)
+            query += " TIMESTAMP AS OF '{}'".format(ts.replace("'", ""))
+        try:
+            df = self.spark.sql(query)
+            df.schema  # noqa: B018 - resolves the snapshot now (Spark Connect analyses lazily)
+        except Exception as exc:
+            at = f"version {version}" if version is not None else f"at {timestamp}" if timestamp is not None else "latest"
+            raise LakeError(f"table {self.name(name)} has no readable snapshot {at}: {_root_cause(exc)}") from exc
+        return df
 
     def history(self, name, limit=None) -> list[dict[str, Any]]:
-        rows = self._delta_table(name).history(limit).select("version", "timestamp", "operation", "userMetadata").collect()
+        self._require(name)
+        rows = self._sql(f"DESCRIBE HISTORY {self._ref(name)}" + (f" LIMIT {int(limit)}" if limit else ""))
         out = []
         for r in rows:
             meta = json.loads(r["userMetadata"] or "{}")
@@ -489,7 +543,12 @@ class DeltaSparkLake(Lake):
         return out
 
     def restore(self, name, version) -> int:
-        self._delta_table(name).restoreToVersion(version)
+        self._require(name)
+        meta = self._metadata("RESTORE", {"restored_version": version})
+        try:
+            self._sql(f"RESTORE TABLE {self._ref(name)} TO VERSION AS OF {int(version)}", meta)
+        except Exception as exc:
+            raise LakeError(f"restore {self.name(name)} to version {version}: {_root_cause(exc)}") from exc
         return self.version(name)
 
 

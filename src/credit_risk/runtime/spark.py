@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 DELTA_SPARK = "delta-spark"
 DELTA_RS = "delta-rs"
 MODE_ENV = "CREDIT_RISK_LAKE_MODE"  # auto (default) | delta-spark | delta-rs
-JARS_ENV = "CREDIT_RISK_DELTA_JARS"  # a folder holding delta-spark_2.13-*.jar and delta-storage-*.jar
+JARS_ENV = "CREDIT_RISK_DELTA_JARS"  # a folder of the delta-spark jar and its dependencies (delta-storage, ...)
 REMOTE_ENV = "SPARK_REMOTE"  # Spark's own: sc://host:port of a Spark Connect server to use instead of a local JVM
 _DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
@@ -36,13 +36,8 @@ _DELTA_CONF = {
 _BLAS_PATHS = ["/usr/lib/x86_64-linux-gnu/libblas.so.3", "/usr/lib/aarch64-linux-gnu/libblas.so.3", "/usr/lib/libblas.so.3"]
 
 
-def _ivy_has_delta() -> bool:
-    """delta-spark jars already resolved by an earlier online session (Ivy cache), usable offline."""
-    home = Path.home()
-    return any(glob.glob(str(home / pattern)) for pattern in (".ivy2*/jars/io.delta_delta-spark_*.jar",))
-
-
 def _local_delta_jars() -> list[str]:
+    """The jars of the folder CREDIT_RISK_DELTA_JARS names (an air-gapped machine's copy), else []."""
     folder = os.environ.get(JARS_ENV)
     if not folder:
         return []
@@ -54,7 +49,14 @@ def _local_delta_jars() -> list[str]:
 
 @lru_cache(maxsize=1)
 def delta_mode() -> str:
-    """The Delta implementation this process uses: 'delta-spark' or 'delta-rs' (decided once, logged once)."""
+    """The Delta implementation this process uses: 'delta-spark' or 'delta-rs' (decided once, logged once).
+
+    delta-spark wherever its jars are at hand (`make install` puts them in the virtual environment,
+    `credit_risk.runtime.delta_jars`); delta-rs where they are not, and under Spark Connect, whose server may
+    not carry them, unless CREDIT_RISK_LAKE_MODE says otherwise.
+    """
+    from credit_risk.runtime import delta_jars
+
     wanted = os.environ.get(MODE_ENV, "auto").strip().lower()
     if wanted not in {"auto", DELTA_SPARK, DELTA_RS}:
         raise ValueError(f"{MODE_ENV} must be auto, {DELTA_SPARK} or {DELTA_RS}, not {wanted!r}")
@@ -65,13 +67,27 @@ def delta_mode() -> str:
     elif os.environ.get(REMOTE_ENV):
         mode, why = DELTA_RS, f"Spark Connect ({REMOTE_ENV}): Spark writes the files, delta-rs here keeps the log"
     elif os.environ.get(JARS_ENV):
-        mode, why = DELTA_SPARK, f"jars from {JARS_ENV}"
-    elif _ivy_has_delta():
-        mode, why = DELTA_SPARK, "jars in the Ivy cache"
+        mode, why = DELTA_SPARK, f"jars from {JARS_ENV}={os.environ[JARS_ENV]}"
+    elif delta_jars.held_jars():
+        mode, why = DELTA_SPARK, f"jars of {delta_jars.coordinate()} in {delta_jars.JARS_DIR}"
     else:
-        mode, why = DELTA_RS, "no delta-spark jars available (set CREDIT_RISK_LAKE_MODE=delta-spark where Maven is reachable)"
+        mode, why = DELTA_RS, f"{delta_jars.why_absent()}; {JARS_ENV} can name a folder of the jars"
     log.info("Delta mode: %s (%s)", mode, why)
     return mode
+
+
+def delta_conf() -> dict[str, str]:
+    """Session settings that give a local session (or a local Spark Connect server) delta-spark: its SQL
+    extension and catalog, and its jars: CREDIT_RISK_DELTA_JARS's, the virtual environment's, or, when neither
+    is there, the Maven coordinate for Spark to resolve (`spark.jars.packages`)."""
+    from credit_risk.runtime import delta_jars
+
+    jars = _local_delta_jars() or [str(p) for p in delta_jars.held_jars()]
+    source = {"spark.jars": ",".join(jars)} if jars else {"spark.jars.packages": delta_jars.coordinate()}
+    # Delta rebuilds a table's snapshot from its log in this many tasks (default 50): a local table's log
+    # is a few small files, and 50 tasks per snapshot on 2 cores is most of a small write's time.
+    tuning = {"spark.databricks.delta.snapshotPartitions": str(os.cpu_count() or 2)}
+    return {**_DELTA_CONF, **source, **tuning}
 
 
 def _blas_option() -> str:
@@ -146,15 +162,8 @@ def _local_builder() -> SparkSession.Builder:
     for key, value in local_conf().items():
         builder = builder.config(key, value)
     if delta_mode() == DELTA_SPARK:
-        for key, value in _DELTA_CONF.items():
+        for key, value in delta_conf().items():
             builder = builder.config(key, value)
-        jars = _local_delta_jars()
-        if jars:
-            builder = builder.config("spark.jars", ",".join(jars))
-        else:
-            from delta import configure_spark_with_delta_pip
-
-            builder = configure_spark_with_delta_pip(builder)
     return builder
 
 
@@ -188,7 +197,8 @@ def start_connect_server(port: int, log_file: Path, timeout: float = 120.0) -> s
     import pyspark
 
     spark_home = os.path.dirname(pyspark.__file__)
-    conf = {**local_conf(), "spark.connect.grpc.binding.address": "127.0.0.1", "spark.connect.grpc.binding.port": str(port)}
+    delta = delta_conf() if delta_mode() == DELTA_SPARK else {}  # its clients then run the delta-spark lake
+    conf = {**local_conf(), **delta, "spark.connect.grpc.binding.address": "127.0.0.1", "spark.connect.grpc.binding.port": str(port)}
     command = [os.path.join(spark_home, "bin", "spark-submit"), "--class",
                "org.apache.spark.sql.connect.service.SparkConnectServer", "--driver-memory", conf.pop("spark.driver.memory")]
     for key, value in conf.items():
