@@ -103,6 +103,10 @@ appender.errors.layout.type = PatternLayout
 appender.errors.layout.pattern = %d{ISO8601} %p %c{1} [%t]: %m%n%ex
 logger.parquet.name = org.apache.parquet.CorruptStatistics
 logger.parquet.level = error
+logger.cachemanager.name = org.apache.spark.sql.execution.CacheManager
+logger.cachemanager.level = error
+logger.diskblockmanager.name = org.apache.spark.storage.DiskBlockManager
+logger.diskblockmanager.level = fatal
 """
 
 
