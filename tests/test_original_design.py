@@ -340,6 +340,29 @@ def test_uvicorn_src_api_app_is_the_serving_app(monkeypatch, tmp_path):
     assert app is api.app and app.title == create_app().title
     paths = {r.path for r in app.routes}
     assert {"/health", "/ready", "/predict", "/metrics"} <= paths and paths == {r.path for r in create_app().routes}
+    # and the design's command starts it: /health answers, /ready says no champion in this empty project
+    import urllib.error
+    import urllib.request
+
+    port = _free_port()
+    env = {**os.environ, "CREDIT_RISK_HOME": str(tmp_path), "CREDIT_RISK_INFERENCE_LOG": ""}
+    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "src.api:app", "--host", "127.0.0.1", "--port", str(port)],
+                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                assert json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=3)) == {"status": "ok"}
+                break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "uvicorn src.api:app did not start"
+                time.sleep(0.5)
+        with pytest.raises(urllib.error.HTTPError) as not_ready:
+            urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5)
+        assert not_ready.value.code == 503
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
 
 
 def test_bare_pytest_nbmake_collects_the_eleven_notebooks():
