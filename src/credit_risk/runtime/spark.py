@@ -107,6 +107,8 @@ logger.cachemanager.name = org.apache.spark.sql.execution.CacheManager
 logger.cachemanager.level = error
 logger.diskblockmanager.name = org.apache.spark.storage.DiskBlockManager
 logger.diskblockmanager.level = fatal
+logger.blockmgrdelete.name = org.apache.spark.network.util.JavaUtils
+logger.blockmgrdelete.level = error
 """
 
 
