@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DELTA_JARS := $(VENV)/.delta-jars
 
-.PHONY: run test install lock system-deps check-java databricks-cli lint ui bench bench-full load-test audit clean
+.PHONY: run test install lock system-deps check-java databricks-cli lint ui notebook bench bench-full load-test audit clean
 
 run: $(STAMP) $(DELTA_JARS)  ## run the whole pipeline job locally on the generated default dataset
 	$(BIN)/credit-risk bundle run credit_risk_pipeline -t local
@@ -33,7 +33,7 @@ NOTEBOOK_SETTINGS := rf_num_trees=10,gbt_max_iter=10,lr_max_iter=30,mlp_max_iter
 # The whole job on real data (two runs, each its own process) follows the notebooks in their lane.
 NOTEBOOK_LANE_TESTS := tests/reliability/test_real_data_job.py
 PROCESS_TESTS := tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py \
-	tests/reliability/test_pipeline_job.py tests/test_bronze.py tests/test_contracts.py
+	tests/reliability/test_pipeline_job.py tests/test_bronze.py tests/test_contracts.py tests/test_original_design.py
 
 # Delta modes: the lanes above run in the default mode (delta-spark where .venv/delta-jars holds the jars);
 # a fourth lane runs these in the other mode, delta-rs (scripts/test_lanes.sh, OTHER_LAKE_MODE).
@@ -103,6 +103,13 @@ lock:
 ui: $(STAMP)  ## MLflow UI on http://127.0.0.1:5000 over the local store
 	$(BIN)/credit-risk ui
 
+# JupyterLab, a development extra: installed into .venv on first use, within the locked versions.
+JUPYTERLAB := jupyterlab==4.6.6
+notebook: $(STAMP)  ## JupyterLab on http://127.0.0.1:8888 over notebooks/, on the project's kernel (.venv's python3)
+	@$(BIN)/python -c "import jupyterlab" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(JUPYTERLAB)" -c constraints.txt
+	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --ServerApp.root_dir=notebooks \
+		--MappingKernelManager.default_kernel_name=python3
+
 bench: $(STAMP)  ## the benchmarks (each prints a table with ratios against a reference)
 	for b in lake generate etl train serve runner jvm; do $(BIN)/python bench/$$b.py || exit 1; done
 
@@ -118,4 +125,4 @@ bench-full: $(STAMP)  ## the whole job on 2.9M generated loans -> bench/RESULTS.
 	$(BIN)/python bench/full.py
 
 clean:
-	rm -rf lakehouse mlruns mlartifacts mlflow.db runs spark-warehouse data/raw data/processed local_fs
+	rm -rf lakehouse mlruns mlartifacts mlflow.db runs spark-warehouse data/raw data/processed models local_fs

@@ -25,12 +25,16 @@ def modelling_population(gold: DataFrame, min_vintage: int = 0) -> DataFrame:
 
 
 def stratified_split(df: DataFrame, strat_cols: list[str], test_frac: float, seed: int) -> tuple[DataFrame, DataFrame]:
-    """(train, test) with `test_frac` of every stratum in test, chosen by a seeded hash of the loan id."""
+    """(train, test): exactly round(test_frac * n) of every stratum's n loans in test, chosen by a seeded hash
+    of the loan id (so the shares are exact per stratum, and the same seed gives the same rows)."""
     if not 0 < test_frac < 1:
         raise ValueError(f"test_frac must be between 0 and 1, not {test_frac}")
-    order = Window.partitionBy(*strat_cols).orderBy(F.xxhash64(F.col(features.KEY), F.lit(seed)), features.KEY)
-    ranked = df.withColumn("_pct", F.percent_rank().over(order))
-    return ranked.where(F.col("_pct") >= test_frac).drop("_pct"), ranked.where(F.col("_pct") < test_frac).drop("_pct")
+    stratum = Window.partitionBy(*strat_cols)
+    order = stratum.orderBy(F.xxhash64(F.col(features.KEY), F.lit(seed)), features.KEY)
+    ranked = (df.withColumn("_rank", F.row_number().over(order))
+              .withColumn("_test", F.round(F.count(F.lit(1)).over(stratum) * F.lit(test_frac))))
+    is_test = F.col("_rank") <= F.col("_test")
+    return ranked.where(~is_test).drop("_rank", "_test"), ranked.where(is_test).drop("_rank", "_test")
 
 
 def temporal_split(df: DataFrame, train_end_year: int, valid_year: int, test_end: str) -> DataFrame:
@@ -53,6 +57,8 @@ def make_splits(gold: DataFrame, cfg: Any) -> DataFrame:
     if cfg.split_kind != "stratified":
         raise ValueError(f"split_kind must be temporal or stratified, not {cfg.split_kind!r}")
     strata = [features.TARGET, "issue_year"]
+    # The design's 80/20 train/test (test_frac 0.2); validation is drawn from the 80 the same way (test_frac of
+    # it, another seed), so train/valid/test are 64/16/20 with test_frac 0.2: train + valid is the 80.
     rest, test = stratified_split(population, strata, cfg.test_frac, cfg.seed)
     train, valid = stratified_split(rest, strata, cfg.test_frac, cfg.seed + 1)
     return (train.withColumn("split", F.lit("train")).unionByName(valid.withColumn("split", F.lit("valid")))
@@ -77,5 +83,10 @@ def run_split(cfg: Any, dbutils: Any) -> dict[str, Any]:
         raise ValueError(f"{cfg.split_kind} split left {missing} empty: check the years and min_vintage")
     dbutils.jobs.taskValues.set(key="splits_version", value=version)
     dbutils.jobs.taskValues.set(key="gold_version", value=gold_version)
+    # The design's files at this split version: train.parquet is the fitting rows (train + valid, the 80 of a
+    # stratified split; `split` says which), test.parquet the held-out test rows.
+    processed, pinned = cfg.local_path("data/processed"), lake.read(SPLITS_TABLE, version=version)
+    pinned.where("split != 'test'").write.mode("overwrite").parquet(str(processed / "train.parquet"))
+    pinned.where("split = 'test'").write.mode("overwrite").parquet(str(processed / "test.parquet"))
     return {"splits_version": version, "gold_version": gold_version,
             "rows": {k: v[0] for k, v in counts.items()}, "default_rate": {k: round(v[1], 4) for k, v in counts.items()}}

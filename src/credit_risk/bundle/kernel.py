@@ -56,6 +56,17 @@ def _context_cell(context: dict[str, str], cwd: Path) -> Any:
     return nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-context"]})
 
 
+def _ipc_kernel_manager() -> Any:
+    """A kernel manager on local IPC sockets (in a private temp folder) instead of TCP on 127.0.0.1: the kernel
+    and this process are on one machine, and ipykernel warns about unencrypted TCP at every start."""
+    import tempfile
+
+    from jupyter_client.manager import AsyncKernelManager
+
+    folder = tempfile.mkdtemp(prefix="credit-risk-kernel-")
+    return AsyncKernelManager(kernel_name="python3", transport="ipc", ip=os.path.join(folder, "kernel"))
+
+
 class SharedKernel:
     """A kernel started by the first notebook with the job's environment, kept until `close()`.
 
@@ -75,6 +86,8 @@ class SharedKernel:
 
         nb = nbformat.read(path, as_version=4)
         nb.cells.insert(0, _context_cell(context, path.parent))
+        if self.km is None:
+            self.km = _ipc_kernel_manager()
         client = NotebookClient(nb, km=self.km, timeout=timeout or None, kernel_name="python3",
                                 resources={"metadata": {"path": str(path.parent)}})
         ok = False
@@ -96,4 +109,8 @@ class SharedKernel:
 
         if self.km is not None and self.km.has_kernel:
             run_sync(self.km.shutdown_kernel)(now=now)
+        if self.km is not None and self.km.transport == "ipc":
+            import shutil
+
+            shutil.rmtree(os.path.dirname(self.km.ip), ignore_errors=True)
         self.km = None

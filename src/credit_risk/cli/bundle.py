@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from credit_risk.cli import CliError
 
@@ -89,6 +89,33 @@ def _run(args: argparse.Namespace) -> int:
               f"\nMLflow runs:   {cfg.mlflow_tracking_uri} (credit-risk ui -> http://127.0.0.1:5000)"
               f"\nnotebooks:     {run.run_dir / 'notebooks'}\ndata docs:     {cfg.home / 'gx'}"
               f"\nreports:       {cfg.home / 'reports'}")
+        if any(r.task_key == "register" and r.status == "SUCCESS" for r in run.results):
+            print("\n" + "\n".join(champion_lines(cfg)))
     return 0 if run.ok else 1
+
+
+def champion_lines(cfg: Any) -> list[str]:
+    """The answer of a pipeline run, read back from its MLflow registry: the champion, its test metrics, how to open it."""
+    from mlflow import MlflowClient
+    from mlflow.exceptions import MlflowException
+
+    from credit_risk.register import CHAMPION, registered_name
+
+    client = MlflowClient(tracking_uri=cfg.mlflow_tracking_uri, registry_uri=cfg.mlflow_registry_uri)
+    name = registered_name(cfg)
+    try:
+        version = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return [f"champion:      none: no version of {name} passed the promotion gates (see its refusal_reasons tag)",
+                "open it:       credit-risk ui (MLflow, http://127.0.0.1:5000)"]
+    run = client.get_run(version.run_id)
+    m, kind = run.data.metrics, run.data.tags.get("model_type", "")
+    report = cfg.home / "reports" / "evaluation" / version.run_id / "evaluation.md"
+    figures = ", ".join(f"{label} {m[key]:.4f}" for label, key in (("AUC", "test_auc"), ("KS", "test_ks"),
+                                                                   ("ECE", "test_ece")) if key in m)
+    return [f"champion:      {name} version {version.version} ({kind}), test {figures or 'metrics not logged'}",
+            "open it:       credit-risk ui     (MLflow runs and registry, http://127.0.0.1:5000)",
+            "               credit-risk serve  (the API on the champion, http://127.0.0.1:8000/docs)",
+            f"               report: {report if report.exists() else report.parent.parent}"]
 
 

@@ -119,6 +119,12 @@ appender.errors.layout.type = PatternLayout
 appender.errors.layout.pattern = %d{ISO8601} %p %c{1} [%t]: %m%n%ex
 logger.parquet.name = org.apache.parquet.CorruptStatistics
 logger.parquet.level = error
+logger.cachemanager.name = org.apache.spark.sql.execution.CacheManager
+logger.cachemanager.level = error
+logger.diskblockmanager.name = org.apache.spark.storage.DiskBlockManager
+logger.diskblockmanager.level = fatal
+logger.blockmgrdelete.name = org.apache.spark.network.util.JavaUtils
+logger.blockmgrdelete.level = error
 """
 
 
