@@ -297,6 +297,10 @@ def test_root_cause_reads_a_traceback_as_a_person_would(tmp_path):
     assert root_cause(None, "ConnectionRefusedError: [Errno 111] Connection refused", jvm_log=tmp_path / "none").startswith(
         "the Spark JVM died; its log names no error")
 
+    traceback = ("Traceback (most recent call last):\n  File \"x.py\", line 1, in <module>\n    main()\n"
+                 "mlflow.exceptions.MlflowException: Registered model alias champion not found.")
+    assert root_cause(None, traceback) == "mlflow.exceptions.MlflowException: Registered model alias champion not found."
+
     @pipeline_task("silver_clean")
     def task():
         with doing("typing bronze.loans_raw@v3 into silver.loans"):

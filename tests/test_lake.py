@@ -139,12 +139,12 @@ def test_commit_metadata_names_job_task_run_and_git_commit_on_every_commit(lake,
 _OTHER_ENGINE = """
 import json, sys
 sys.path.insert(0, sys.argv[3])
-from credit_risk.runtime.lake import get_lake
+from credit_risk.runtime.lake import open_lake
 from credit_risk.runtime.spark import delta_mode, get_spark
 from lake_helpers import rows, write_versions
 assert delta_mode() == sys.argv[2], delta_mode()
 spark = get_spark()
-lake = get_lake(sys.argv[1], catalog=sys.argv[4], schema_prefix="")
+lake = open_lake(sys.argv[1], sys.argv[4], "")
 write_versions(lake, spark, "s.theirs")
 mine = {v: rows(lake.read("s.mine", version=v)) for v in range(lake.version("s.mine") + 1)}
 print("RESULT=" + json.dumps({"mine": mine, "history": [h["metadata"] for h in lake.history("s.mine")]}))

@@ -185,9 +185,10 @@ def numbered_lines(spark: SparkSession, raw: RawFile) -> DataFrame:
     for pid in sorted(sizes):
         starts[pid] = offset - sizes[pid][1]
         offset += sizes[pid][0]
-    start_map = F.create_map(*[x for pid, s in starts.items() for x in (F.lit(pid), F.lit(s))]) if starts else F.lit(None)
-    return lines.select(F.col("value").alias("raw_line"),
-                        (F.col("_mid") + start_map[F.col("_pid")] + 1).alias("line_number"))
+    # An empty file has no partitions to offset (and Spark 4.0 cannot index a null map)
+    start = (F.create_map(*[x for pid, s in starts.items() for x in (F.lit(pid), F.lit(s))])[F.col("_pid")]
+             if starts else F.lit(None).cast("long"))
+    return lines.select(F.col("value").alias("raw_line"), (F.col("_mid") + start + 1).alias("line_number"))
 
 
 def classify(lines: DataFrame, raw: RawFile) -> DataFrame:

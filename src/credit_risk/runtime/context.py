@@ -32,11 +32,13 @@ def project_home() -> Path:
     return here
 
 
-@lru_cache(maxsize=1)
 def git_sha() -> str:
     """The commit the code runs from ($CREDIT_RISK_GIT_SHA on clusters, where there is no .git)."""
-    if os.environ.get(GIT_ENV):
-        return os.environ[GIT_ENV]
+    return os.environ.get(GIT_ENV) or _git_head()
+
+
+@lru_cache(maxsize=1)
+def _git_head() -> str:
     try:
         out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_home(), capture_output=True, text=True, timeout=5)
         return out.stdout.strip() or "unknown"

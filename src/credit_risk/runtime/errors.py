@@ -132,5 +132,10 @@ def root_cause(exc: BaseException | None, text: str | None = None, jvm_log: str 
     java = [ln for ln in lines if ln.startswith(": ") and not _FRAME.match(ln[2:])]  # Py4J: ": <class>: <message>"
     if java:
         return _clean(java[0][2:])
+    if any(ln.startswith("Traceback (most recent call last)") for ln in lines):  # a Python traceback: its last line
+        raised = [ln for ln in lines[max(i for i, ln in enumerate(lines) if ln.startswith("Traceback")) + 1:]
+                  if not ln[:1].isspace()]
+        if raised:
+            return _clean(raised[-1])
     message = [ln for ln in lines if not _FRAME.match(ln) and not ln.strip().startswith("^")]
     return _clean(message[0]) if message else type(exc).__name__ if exc is not None else "unknown error"
