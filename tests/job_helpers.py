@@ -20,7 +20,9 @@ def run_pipeline_job(home: Path, variables: dict[str, str], env: dict[str, str] 
     """`credit-risk bundle run credit_risk_pipeline -t local --var ...` with `home` as the project home."""
     command = [sys.executable, "-m", "credit_risk.cli", "bundle", "run", "credit_risk_pipeline", "-t", "local",
                "--root", str(ROOT), *[arg for k, v in variables.items() for arg in ("--var", f"{k}={v}")]]
-    return subprocess.run(command, env={**os.environ, **(env or {}), "CREDIT_RISK_HOME": str(home)},
+    # mlflow.set_tracking_uri in this process also sets MLFLOW_TRACKING_URI: the job must use its own home's store
+    inherited = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+    return subprocess.run(command, env={**inherited, **(env or {}), "CREDIT_RISK_HOME": str(home)},
                           capture_output=True, text=True, timeout=timeout)
 
 
