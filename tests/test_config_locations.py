@@ -60,6 +60,7 @@ def test_training_tasks_open_the_configured_lake_and_mlflow_store(spark, project
     from mlflow import MlflowClient
 
     from credit_risk.runtime.dbutils import LocalDbutils
+    from credit_risk.runtime.errors import TaskFailed
     from credit_risk.runtime.lake import LakeError
     from credit_risk.segments import run_segments
     from credit_risk.train_supervised import run_train_supervised
@@ -68,9 +69,10 @@ def test_training_tasks_open_the_configured_lake_and_mlflow_store(spark, project
     path = base.lake_path / CATALOG / f"{PREFIX}gold" / "loan_splits"
     for task, run in (("train_supervised", run_train_supervised), ("train_segments", run_segments)):
         cfg = dataclasses.replace(base, experiment_name=f"/{task}/exp")
-        with pytest.raises(LakeError, match=rf"table {CATALOG}\.{PREFIX}gold\.loan_splits does not exist") as info:
+        with pytest.raises(TaskFailed, match=rf"^task {task} failed: LakeError: table {CATALOG}\.{PREFIX}gold\.loan_splits "
+                                             "does not exist") as info:
             run(cfg, LocalDbutils())
-        assert str(path) in str(info.value), task
+        assert str(path) in str(info.value) and isinstance(info.value.__cause__, LakeError), task
         assert MlflowClient(cfg.mlflow_tracking_uri).get_experiment_by_name(cfg.experiment_name) is not None, task
         default_store = project_home / "mlflow.db"
         if default_store.exists():
