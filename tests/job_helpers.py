@@ -15,14 +15,18 @@ SMALL_MODELS = {"rf_num_trees": "10", "gbt_max_iter": "10", "lr_max_iter": "30",
                 "segment_k_min": "3", "segment_k_max": "3", "max_ece": "0.3"}
 
 
+def own_store_env() -> dict[str, str]:
+    """This process's environment without the MLflow URIs that an earlier test's mlflow.set_tracking_uri left in
+    it: a child process then uses its own project home's store."""
+    return {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
+
+
 def run_pipeline_job(home: Path, variables: dict[str, str], env: dict[str, str] | None = None,
                      timeout: int = 1500) -> subprocess.CompletedProcess:
     """`credit-risk bundle run credit_risk_pipeline -t local --var ...` with `home` as the project home."""
     command = [sys.executable, "-m", "credit_risk.cli", "bundle", "run", "credit_risk_pipeline", "-t", "local",
                "--root", str(ROOT), *[arg for k, v in variables.items() for arg in ("--var", f"{k}={v}")]]
-    # mlflow.set_tracking_uri in this process also sets MLFLOW_TRACKING_URI: the job must use its own home's store
-    inherited = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    return subprocess.run(command, env={**inherited, **(env or {}), "CREDIT_RISK_HOME": str(home)},
+    return subprocess.run(command, env={**own_store_env(), **(env or {}), "CREDIT_RISK_HOME": str(home)},
                           capture_output=True, text=True, timeout=timeout)
 
 

@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 
 import pytest
-from job_helpers import SMALL_MODELS
+from job_helpers import SMALL_MODELS, own_store_env
 
 ROOT = Path(__file__).resolve().parents[1]
 # The notebooks' 3,000 loans (the local target's default is 30,000, `make run`'s size) and small models.
@@ -346,9 +346,7 @@ def test_uvicorn_src_api_app_is_the_serving_app(monkeypatch, tmp_path):
     import urllib.request
 
     port = _free_port()
-    # an earlier test's mlflow.set_tracking_uri leaves MLFLOW_TRACKING_URI set: this empty project has its own store
-    inherited = {k: v for k, v in os.environ.items() if k not in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI")}
-    env = {**inherited, "CREDIT_RISK_HOME": str(tmp_path), "CREDIT_RISK_INFERENCE_LOG": ""}
+    env = {**own_store_env(), "CREDIT_RISK_HOME": str(tmp_path), "CREDIT_RISK_INFERENCE_LOG": ""}
     server = subprocess.Popen([sys.executable, "-m", "uvicorn", "src.api:app", "--host", "127.0.0.1", "--port", str(port)],
                               cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     try:
