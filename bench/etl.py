@@ -17,11 +17,11 @@ from pathlib import Path
 
 import duckdb
 
-from credit_risk.bronze import ingest_files
-from credit_risk.generate import generate_exports
+from credit_risk.pipeline.bronze import ingest_files
+from credit_risk.pipeline.silver import build_silver
 from credit_risk.runtime.lake import DeltaRsLake
 from credit_risk.runtime.spark import get_spark
-from credit_risk.silver import build_silver
+from credit_risk.synthetic.generate import generate_exports
 
 DUCKDB_SQL = """
 COPY (

@@ -18,8 +18,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.csv as pacsv
 
-from credit_risk.generate import generate_exports
 from credit_risk.raw_schema import KAGGLE
+from credit_risk.synthetic.generate import generate_exports
 
 
 def _timed(out: Path, rows: int, layout: str, compress: bool) -> tuple[float, int]:

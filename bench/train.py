@@ -29,12 +29,12 @@ def gold_path(rows: int, seed: int = 42) -> Path:
         return path
     import tempfile
 
-    from credit_risk.bronze import ingest_files
-    from credit_risk.generate import generate_exports
-    from credit_risk.gold import build_features, top_titles
+    from credit_risk.pipeline.bronze import ingest_files
+    from credit_risk.pipeline.gold import build_features, top_titles
+    from credit_risk.pipeline.silver import build_silver
     from credit_risk.runtime.lake import DeltaRsLake
     from credit_risk.runtime.spark import get_spark
-    from credit_risk.silver import build_silver
+    from credit_risk.synthetic.generate import generate_exports
 
     spark = get_spark()
     with tempfile.TemporaryDirectory(dir=OUT) as tmp:
@@ -64,10 +64,10 @@ def tree_peak_rss(proc: subprocess.Popen) -> int:
 
 def worker(path: str, models: list[str]) -> None:
     """In a fresh process: fit each model on the temporal training split; print one JSON line per model."""
+    from credit_risk.pipeline.split import make_splits
+    from credit_risk.pipeline.train_supervised import fit_model
     from credit_risk.runtime.config import load_config
     from credit_risk.runtime.spark import get_spark
-    from credit_risk.split import make_splits
-    from credit_risk.train_supervised import fit_model
 
     spark = get_spark()
     blas = spark._jvm.dev.ludovic.netlib.blas.BLAS.getInstance().getClass().getSimpleName()

@@ -49,11 +49,11 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def gold(spark, tmp_path_factory):
     """Gold features of 5,000 generated loans, through the real bronze -> silver -> gold code."""
-    from credit_risk.bronze import ingest_files
-    from credit_risk.generate import generate_exports
-    from credit_risk.gold import build_features, top_titles
+    from credit_risk.pipeline.bronze import ingest_files
+    from credit_risk.pipeline.gold import build_features, top_titles
+    from credit_risk.pipeline.silver import build_silver
     from credit_risk.runtime.lake import DeltaRsLake
-    from credit_risk.silver import build_silver
+    from credit_risk.synthetic.generate import generate_exports
 
     tmp = tmp_path_factory.mktemp("models")
     lake = DeltaRsLake(spark, tmp / "lake", "m")
@@ -73,9 +73,9 @@ def _trained_once(gold, tmp_path_factory):
     """The four models trained once (stratified split) in a sqlite MLflow store: shared by model, export and API tests."""
     import dataclasses
 
+    from credit_risk.pipeline.split import make_splits
+    from credit_risk.pipeline.train_supervised import train_all
     from credit_risk.runtime.config import load_config
-    from credit_risk.split import make_splits
-    from credit_risk.train_supervised import train_all
 
     # The MLP's validation AUC on 4,000 loans hangs on its initial weights: 16 hidden units, 200 iterations gave
     # 0.53 (seed 42) to 0.60 (seed 3), against the test's floor of about 0.56; 8 units, 50 iterations gave 0.58-0.65
@@ -110,12 +110,12 @@ def _serving_registry_once(_trained_once, gold):
     import mlflow
     from mlflow import MlflowClient
 
-    from credit_risk.register import CHAMPION, register_pyfunc
+    from credit_risk.pipeline.register import CHAMPION, register_pyfunc
+    from credit_risk.pipeline.segments import build_segments
+    from credit_risk.pipeline.split import make_splits
     from credit_risk.runtime.config import load_config
     from credit_risk.runtime.tracking import configure_mlflow
-    from credit_risk.segments import build_segments
     from credit_risk.serving.portable import PORTABLE_ARTIFACT, export_pipeline
-    from credit_risk.split import make_splits
 
     cfg, result = _trained_once
     cfg = dataclasses.replace(cfg, model_name=SERVING_MODEL)

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from credit_risk.bronze import QUARANTINE_TABLE, RAW_TABLE, ingest_files, list_raw_files
-from credit_risk.generate import generate_exports
+from credit_risk.pipeline.bronze import QUARANTINE_TABLE, RAW_TABLE, ingest_files, list_raw_files
 from credit_risk.runtime.lake import open_lake
+from credit_risk.synthetic.generate import generate_exports
 
 HEADER = "id,member_id,loan_amnt,int_rate,term,issue_d,loan_status"
 
@@ -160,7 +160,7 @@ def test_wrong_field_count_reason_names_the_counts(spark, lake, tmp_path):
 
 
 def test_missing_location_is_a_clear_error(tmp_path):
-    from credit_risk.bronze import IngestError
+    from credit_risk.pipeline.bronze import IngestError
 
     with pytest.raises(IngestError, match="does not exist"):
         list_raw_files(tmp_path / "nowhere")
@@ -172,7 +172,7 @@ def test_real_extracts_are_typed_in_silver(real):
     """Spot values of every real layout, typed, against the raw text they came from."""
     import datetime as dt
 
-    from credit_risk.silver import build_silver
+    from credit_risk.pipeline.silver import build_silver
 
     silver, quarantine, _ = build_silver(real["lake"].read(RAW_TABLE), train_end_year=2017)
     assert quarantine.count() == 0

@@ -53,8 +53,8 @@ def test_real_bundle_is_valid_in_every_target():
 
 def test_model_settings_are_bundle_variables_with_the_code_defaults():
     """Hyper-parameters reach train_supervised as base_parameters from variables; the code's fallbacks agree."""
-    from credit_risk.segments import SEGMENT_KS
-    from credit_risk.train_supervised import HYPERPARAMETERS
+    from credit_risk.pipeline.segments import SEGMENT_KS
+    from credit_risk.pipeline.train_supervised import HYPERPARAMETERS
 
     bundle = load_bundle(ROOT, "local")
     assert {k: str(bundle.variables[k]) for k in HYPERPARAMETERS} == HYPERPARAMETERS

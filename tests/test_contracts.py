@@ -6,9 +6,9 @@ import pytest
 from etl_helpers import bronze_frame
 from pyspark.sql import functions as F
 
-from credit_risk.contracts import ContractError, validate_contracts
-from credit_risk.gold import build_features
-from credit_risk.silver import build_silver
+from credit_risk.pipeline.contracts import ContractError, validate_contracts
+from credit_risk.pipeline.gold import build_features
+from credit_risk.pipeline.silver import build_silver
 
 
 @pytest.fixture(scope="module")

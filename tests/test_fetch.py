@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from credit_risk import fetch
 from credit_risk.cli import main
+from credit_risk.pipeline import fetch
 
 KEY = "s3cr3t-key-value"
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +101,7 @@ def test_download_lands_in_raw_dir_kaggle_where_bronze_reads_with_credentials_se
 
     import kagglehub
 
-    from credit_risk.bronze import raw_location
+    from credit_risk.pipeline.bronze import raw_location
     from credit_risk.runtime.config import Config
 
     seen = {}

@@ -13,8 +13,8 @@ import pandas as pd
 import pytest
 
 from credit_risk.cli import main
-from credit_risk.generate import YEARLY_VOLUME, generate_exports, monthly_counts, parse_shift
 from credit_risk.raw_schema import KAGGLE, LOANSTATS, PROSPECTUS_LINE
+from credit_risk.synthetic.generate import YEARLY_VOLUME, generate_exports, monthly_counts, parse_shift
 
 FINAL = {"Fully Paid", "Charged Off", "Default"}
 RUNNING = {"Current", "In Grace Period", "Late (16-30 days)", "Late (31-120 days)", "Issued", "Default"}

@@ -9,8 +9,8 @@ from etl_helpers import bronze_frame
 from pyspark.sql import functions as F
 
 from credit_risk import features
-from credit_risk.gold import build_features, emp_title_normalised, top_titles
-from credit_risk.silver import build_silver
+from credit_risk.pipeline.gold import build_features, emp_title_normalised, top_titles
+from credit_risk.pipeline.silver import build_silver
 
 
 @pytest.fixture(scope="module")

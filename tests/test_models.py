@@ -10,11 +10,11 @@ import pytest
 from pyspark.sql import functions as F
 
 from credit_risk import features, metrics
-from credit_risk.register import gate, register_run, spark_model_uri
+from credit_risk.pipeline.register import gate, register_run, spark_model_uri
+from credit_risk.pipeline.segments import build_segments
+from credit_risk.pipeline.split import make_splits, stratified_split, temporal_split
+from credit_risk.pipeline.train_supervised import MODELS
 from credit_risk.runtime.config import load_config
-from credit_risk.segments import build_segments
-from credit_risk.split import make_splits, stratified_split, temporal_split
-from credit_risk.train_supervised import MODELS
 from credit_risk.weights import add_weight_column, compute_class_weights
 
 
@@ -128,7 +128,7 @@ def test_segments_are_ordered_by_default_rate(gold):
         assert [r["segment"] for r in rows] == list(range(1, len(rows) + 1))
         assert rates == sorted(rates) and sum(r["size"] for r in rows) == n
     # mean PD per segment once a champion has scored the loans (here: a PD that is the fico score, to check sums)
-    from credit_risk.segments import assign_segments, with_mean_pd
+    from credit_risk.pipeline.segments import assign_segments, with_mean_pd
 
     models = {m: (b["model"], b["order"]) for m, b in built.items()}
     assigned = assign_segments(models, train)
@@ -147,7 +147,7 @@ def test_segments_are_ordered_by_default_rate(gold):
 def test_batch_scoring_is_idempotent(trained, gold, spark, tmp_path):
     import mlflow.spark
 
-    from credit_risk.batch_score import score_loans
+    from credit_risk.pipeline.batch_score import score_loans
     from credit_risk.runtime.lake import DeltaRsLake
 
     cfg, result = trained
@@ -178,8 +178,8 @@ def test_a_feature_null_in_the_whole_training_split_is_left_out_with_its_reason(
     """Column drift: an export without FICO and a field that holds one value. Both are left out of the models fitted
     on such rows, with the reason; the rest still fit, and the portable replay agrees with Spark without them."""
     from credit_risk.feature_screen import screen
+    from credit_risk.pipeline.train_supervised import fit_model, pd_column
     from credit_risk.serving.portable import PortableModel, export_pipeline
-    from credit_risk.train_supervised import fit_model, pd_column
 
     era = (gold.where(f"{features.TARGET} IS NOT NULL").withColumn("fico_mid", F.lit(None).cast("double"))
            .withColumn("initial_list_status", F.lit("f")))

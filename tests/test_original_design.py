@@ -33,8 +33,8 @@ def test_stratified_split_shares_are_exact_per_stratum_and_seeded(spark):
 
     from pyspark.sql import functions as F
 
+    from credit_risk.pipeline.split import make_splits, stratified_split
     from credit_risk.runtime.config import load_config
-    from credit_risk.split import make_splits, stratified_split
 
     sizes = {(0, 2015): 7, (1, 2015): 13, (0, 2016): 52, (1, 2016): 3, (0, 2017): 1}
     rows = [(f"{flag}-{year}-{i}", flag, year) for (flag, year), n in sizes.items() for i in range(n)]

@@ -205,7 +205,7 @@ def test_wheel_metadata_declares_no_spark_and_carries_every_module(wheel):
     assert re.search(r"^credit-risk\s*=\s*credit_risk\.cli:main$", entry_points, re.M), entry_points
     modules = {str(p.relative_to(ROOT / "src")) for p in (ROOT / "src" / "credit_risk").rglob("*.py")}
     assert modules <= files, f"missing from the wheel: {sorted(modules - files)}"
-    assert {f"credit_risk/{m}.py" for m in TASK_MODULES} <= files
+    assert {f"credit_risk/pipeline/{m}.py" for m in TASK_MODULES} <= files
     stray = {f for f in files if not f.startswith("credit_risk/") and ".dist-info/" not in f}
     assert not stray, f"the wheel carries files outside the package: {sorted(stray)}"
 
@@ -252,7 +252,7 @@ def test_wheel_installs_on_the_runtime_libraries_and_imports_every_task(wheel, j
     assert not {"delta-spark", "mlflow", "pytest", "ruff"} & set(installed), sorted(installed)
 
     script = ("import importlib, credit_risk\n"
-              f"for m in {TASK_MODULES!r}: importlib.import_module('credit_risk.' + m)\n"
+              f"for m in {TASK_MODULES!r}: importlib.import_module('credit_risk.pipeline.' + m)\n"
               "import credit_risk.cli, pyspark, mlflow\n"
               "print(credit_risk.__file__, pyspark.__version__, mlflow.__version__)")
     where, spark, mlflow = run(str(python), "-c", script).stdout.split()

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from credit_risk import features
+from credit_risk.pipeline.train_supervised import MODELS, pd_column
 from credit_risk.serving.portable import PORTABLE_ARTIFACT, PortableModel, export_pipeline
-from credit_risk.train_supervised import MODELS, pd_column
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -23,9 +23,9 @@ import pytest
 from net_helpers import free_port, jvm_free_env
 
 from credit_risk import features
+from credit_risk.pipeline.train_supervised import MODELS, pd_column
 from credit_risk.serving.portable import PORTABLE_ARTIFACT
 from credit_risk.serving.pyfunc_model import input_columns, log_pyfunc
-from credit_risk.train_supervised import MODELS, pd_column
 
 TOLERANCE = 1e-6
 

@@ -22,7 +22,7 @@ from fastapi.testclient import TestClient
 from net_helpers import free_port
 
 from credit_risk import features
-from credit_risk.register import CHAMPION
+from credit_risk.pipeline.register import CHAMPION
 from credit_risk.serving.app import ServeSettings, create_app
 from credit_risk.serving.schema import applications_from_gold
 

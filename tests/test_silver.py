@@ -11,7 +11,7 @@ import pytest
 from etl_helpers import bronze_frame
 from pyspark.sql import functions as F
 
-from credit_risk.silver import build_silver, winsor_bounds, winsorize
+from credit_risk.pipeline.silver import build_silver, winsor_bounds, winsorize
 
 CASES = {
     "pct": {"int_rate": " 10.49%"}, "plain": {"int_rate": "10.49"}, "whole_pct": {"int_rate": "7%"},

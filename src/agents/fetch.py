@@ -1,7 +1,7 @@
 """Step `fetch`: the raw exports where the `bronze_ingest` task reads them (`data_source` decides which).
 
 `generated` (the default): the embedded synthetic LendingClub exports, written by the same function the
-bronze task calls (`credit_risk.bronze.raw_location`). `kaggle`: the real data set, downloaded with your
+bronze task calls (`credit_risk.pipeline.bronze.raw_location`). `kaggle`: the real data set, downloaded with your
 Kaggle credentials (`credit-risk fetch`). A folder or file: checked to hold raw exports.
 """
 
@@ -13,11 +13,11 @@ from src.agents import _run
 
 
 def _fetch(bundle) -> None:
-    from credit_risk.bronze import list_raw_files, raw_location
+    from credit_risk.pipeline.bronze import list_raw_files, raw_location
 
     cfg = _run.config(bundle)
     if cfg.data_source == "kaggle":
-        from credit_risk.fetch import FetchError, fetch_kaggle
+        from credit_risk.pipeline.fetch import FetchError, fetch_kaggle
 
         try:
             files = fetch_kaggle(raw_location(cfg))

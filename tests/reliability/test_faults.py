@@ -18,8 +18,8 @@ from credit_risk.runtime.lake import DeltaRsLake, LakeError
 
 
 def test_the_same_file_ingested_twice_lands_once(spark, lake, tmp_path):
-    from credit_risk.bronze import RAW_TABLE, ingest_files
-    from credit_risk.generate import generate_exports
+    from credit_risk.pipeline.bronze import RAW_TABLE, ingest_files
+    from credit_risk.synthetic.generate import generate_exports
 
     files = generate_exports(tmp_path / "raw", 300, 5, progress=False)
     copy = tmp_path / "again" / files[0].name

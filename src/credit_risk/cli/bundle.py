@@ -99,7 +99,7 @@ def champion_lines(cfg: Any) -> list[str]:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from credit_risk.register import CHAMPION, registered_name
+    from credit_risk.pipeline.register import CHAMPION, registered_name
 
     client = MlflowClient(tracking_uri=cfg.mlflow_tracking_uri, registry_uri=cfg.mlflow_registry_uri)
     name = registered_name(cfg)

@@ -8,7 +8,7 @@ from credit_risk.cli import CliError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from credit_risk.fetch import DEFAULT_DATASET
+    from credit_risk.pipeline.fetch import DEFAULT_DATASET
 
     p = sub.add_parser("fetch", help="download the LendingClub data set from Kaggle (KAGGLE_USERNAME/KAGGLE_KEY)",
                        description="Download LendingClub's loans from Kaggle with your own credentials, read from "
@@ -23,7 +23,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from credit_risk.fetch import FetchError, fetch_kaggle, kaggle_dir
+    from credit_risk.pipeline.fetch import FetchError, fetch_kaggle, kaggle_dir
 
     if args.out is not None:
         out = args.out

@@ -27,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from credit_risk.generate import GenerateSpec, generate_exports, parse_shift, plan_exports
+    from credit_risk.synthetic.generate import GenerateSpec, generate_exports, parse_shift, plan_exports
 
     try:
         shift = parse_shift(args.shift)

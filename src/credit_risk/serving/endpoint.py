@@ -115,8 +115,8 @@ def check_local(cfg: Any, name: str) -> dict[str, Any]:
     from deltalake import DeltaTable
 
     from credit_risk import features
-    from credit_risk.batch_score import SCORES_TABLE
-    from credit_risk.register import CHAMPION, registered_name
+    from credit_risk.pipeline.batch_score import SCORES_TABLE
+    from credit_risk.pipeline.register import CHAMPION, registered_name
     from credit_risk.serving.model_store import load_champion
 
     mlflow.set_tracking_uri(cfg.mlflow_tracking_uri)
@@ -154,7 +154,7 @@ def deploy_endpoint(cfg: Any, name: str) -> dict[str, Any]:
     """Point endpoint `name` at the champion; returns what was done (also written under <home>/serving/)."""
     from mlflow import MlflowClient
 
-    from credit_risk.register import CHAMPION, registered_name
+    from credit_risk.pipeline.register import CHAMPION, registered_name
     from credit_risk.runtime.context import on_databricks
 
     if on_databricks():

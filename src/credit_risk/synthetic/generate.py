@@ -1,7 +1,7 @@
 """Synthetic raw LendingClub exports: the project's embedded default dataset.
 
 The files look like what users bring, quirks included, so that ingestion is exercised on every run.
-The population and its outcomes are drawn in `generate_loans`, the text in `generate_text`.
+The population and its outcomes are drawn in `synthetic.loans`, the text in `synthetic.text`.
 
 | quirk | where |
 |---|---|
@@ -34,9 +34,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from credit_risk.generate_loans import draw_loans
-from credit_risk.generate_text import column_text, csv_rows
 from credit_risk.raw_schema import KAGGLE, LOANSTATS, PROSPECTUS_LINE
+from credit_risk.synthetic.loans import draw_loans
+from credit_risk.synthetic.text import column_text, csv_rows
 
 YEARLY_VOLUME = {2007: 603, 2008: 2393, 2009: 5281, 2010: 12537, 2011: 21721, 2012: 53367, 2013: 134814,
                  2014: 235629, 2015: 421095, 2016: 434407, 2017: 443579, 2018: 495242, 2019: 518112, 2020: 127000}

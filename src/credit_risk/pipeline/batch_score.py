@@ -19,9 +19,9 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from credit_risk import features
-from credit_risk.register import CHAMPION, registered_name, spark_model_uri
+from credit_risk.pipeline.register import CHAMPION, registered_name, spark_model_uri
+from credit_risk.pipeline.train_supervised import pd_column
 from credit_risk.runtime.errors import pipeline_task
-from credit_risk.train_supervised import pd_column
 
 SCORES_TABLE = "gold.loan_scores"
 
@@ -84,8 +84,8 @@ def _fill_segment_pd(lake: Any, dbutils: Any, scores: DataFrame) -> int | None:
     """Mean champion PD per risk segment into `gold.risk_segments` (None when no segments were trained)."""
     import ast
 
-    from credit_risk.segments import SEGMENTS_TABLE, assign_segments, with_mean_pd
-    from credit_risk.split import SPLITS_TABLE
+    from credit_risk.pipeline.segments import SEGMENTS_TABLE, assign_segments, with_mean_pd
+    from credit_risk.pipeline.split import SPLITS_TABLE
 
     runs = dbutils.jobs.taskValues.get(taskKey="train_segments", key="segment_runs", debugValue={}) or {}
     if not runs:

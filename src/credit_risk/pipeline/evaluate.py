@@ -14,8 +14,8 @@ import mlflow
 import numpy as np
 
 from credit_risk import features, metrics
+from credit_risk.pipeline.train_supervised import pd_column
 from credit_risk.runtime.errors import pipeline_task
-from credit_risk.train_supervised import pd_column
 
 
 def score(model: Any, df: Any, odds_factor: float) -> Any:
@@ -76,9 +76,9 @@ def evaluate_model(model: Any, train: Any, test: Any, odds_factor: float, out: P
 @pipeline_task("evaluate")
 def run_evaluate(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `evaluate`: the best run's model on the pinned test split; metrics and report logged to that run."""
+    from credit_risk.pipeline.split import SPLITS_TABLE
     from credit_risk.runtime.lake import get_lake
     from credit_risk.runtime.tracking import configure_mlflow
-    from credit_risk.split import SPLITS_TABLE
 
     configure_mlflow(cfg)
     lake = get_lake(cfg)

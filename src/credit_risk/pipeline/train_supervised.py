@@ -219,10 +219,10 @@ def _train_and_log(train: DataFrame, valid: DataFrame, cfg: Any, lineage: dict[s
 @pipeline_task("train_supervised")
 def run_train_supervised(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `train_supervised`: fit the four models on the pinned splits; publishes the best run."""
+    from credit_risk.pipeline.split import SPLITS_TABLE
     from credit_risk.runtime.context import git_sha
     from credit_risk.runtime.lake import get_lake
     from credit_risk.runtime.tracking import configure_mlflow
-    from credit_risk.split import SPLITS_TABLE
 
     lake = get_lake(cfg)
     configure_mlflow(cfg)

@@ -120,9 +120,9 @@ def build_segments(train: DataFrame, seed: int, ks: range = SEGMENT_KS, sample_r
 @pipeline_task("train_segments")
 def run_segments(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `train_segments`: both clusterings on the training split, logged to MLflow, profile to gold."""
+    from credit_risk.pipeline.split import SPLITS_TABLE
     from credit_risk.runtime.lake import get_lake
     from credit_risk.runtime.tracking import configure_mlflow, spark_model_requirements, start_task_run
-    from credit_risk.split import SPLITS_TABLE
 
     configure_mlflow(cfg)
     lake = get_lake(cfg)

@@ -15,9 +15,9 @@ from great_expectations import expectations as gxe
 from pyspark.sql import DataFrame
 
 from credit_risk import features
+from credit_risk.pipeline.silver import KNOWN_STATUSES
 from credit_risk.raw_schema import KAGGLE
 from credit_risk.runtime.errors import pipeline_task
-from credit_risk.silver import KNOWN_STATUSES
 
 log = logging.getLogger(__name__)
 

@@ -344,7 +344,7 @@ def reconcile(lake: Any, batch_id: str, expected: dict[str, tuple[int, int]]) ->
 def raw_location(cfg: Any) -> Path:
     """Where this run's raw files are: generated on demand, `<raw_dir>/kaggle` (`credit-risk fetch`), or a user path."""
     if cfg.data_source == "generated":
-        from credit_risk.generate import generate_exports
+        from credit_risk.synthetic.generate import generate_exports
 
         folder = cfg.local_path(cfg.raw_dir) / f"generated_{cfg.layout}_{cfg.rows}_seed{cfg.seed}"
         if not (folder / "_COMPLETE").exists():
@@ -352,7 +352,7 @@ def raw_location(cfg: Any) -> Path:
             (folder / "_COMPLETE").write_text("")
         return folder
     if cfg.data_source == "kaggle":
-        from credit_risk.fetch import kaggle_dir
+        from credit_risk.pipeline.fetch import kaggle_dir
 
         return kaggle_dir(cfg)
     return cfg.local_path(cfg.data_source)
