@@ -75,14 +75,20 @@ def main() -> None:
     start = time.perf_counter()
     con.execute(DUCKDB_SQL.format(src=raw, dst=work / "duck.parquet"))
     duck = time.perf_counter() - start
-    print(f"\nRaw to silver, {args.rows:,} Kaggle-layout rows ({raw.stat().st_size / 1e6:.0f} MB CSV), 2 cores\n")
+    print(
+        f"\nRaw to silver, {args.rows:,} Kaggle-layout rows ({raw.stat().st_size / 1e6:.0f} MB CSV), 2 cores\n"
+    )
     print("| engine | wall s | rows/s | ratio to DuckDB |")
     print("|---|---:|---:|---:|")
-    print(f"| this pipeline: bronze (Delta) {bronze_s:.1f} s + silver (Delta) {ours - bronze_s:.1f} s | {ours:.1f} | "
-          f"{args.rows / ours:,.0f} | {ours / duck:.1f}x |")
+    print(
+        f"| this pipeline: bronze (Delta) {bronze_s:.1f} s + silver (Delta) {ours - bronze_s:.1f} s | {ours:.1f} | "
+        f"{args.rows / ours:,.0f} | {ours / duck:.1f}x |"
+    )
     print(f"| DuckDB SQL, CSV -> typed Parquet | {duck:.1f} | {args.rows / duck:,.0f} | 1.0x |")
-    print(f"\npeak RSS: Python driver {spark_rss:.2f} GB (Spark's JVM is a child process and counted by the OS "
-          f"separately); goal: within 2.0x of DuckDB")
+    print(
+        f"\npeak RSS: Python driver {spark_rss:.2f} GB (Spark's JVM is a child process and counted by the OS "
+        f"separately); goal: within 2.0x of DuckDB"
+    )
     shutil.rmtree(work, ignore_errors=True)
 
 

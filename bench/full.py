@@ -77,10 +77,11 @@ def main() -> int:
     bundle = validate_bundle(ROOT, target="local", overrides={"rows": str(args.rows)})
     started: dict[str, float] = {}
     with TreeSampler() as sampler:
+
         def echo(line: str) -> None:
             print(line, flush=True)
             if line.startswith("[") and "] started" in line:
-                task = line[1:line.index("]")]
+                task = line[1 : line.index("]")]
                 sampler.label = task
                 started.setdefault(task, time.perf_counter())
 
@@ -89,23 +90,34 @@ def main() -> int:
         total = time.perf_counter() - t0
 
     rows = args.rows
-    lines = [f"# Full-scale run: {rows:,} generated loans, whole `credit_risk_pipeline` job", "",
-             f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
-             f"- machine: {platform.machine()}, {os.cpu_count()} cores, "
-             f"{psutil.virtual_memory().total / 2**30:.0f} GB RAM, {platform.platform()}, Python {platform.python_version()}",
-             f"- delta mode: {os.environ.get('CREDIT_RISK_LAKE_MODE', 'auto (delta-rs here: no delta-spark jars)')}; "
-             f"driver heap {os.environ['CREDIT_RISK_DRIVER_MEMORY']}, MALLOC_ARENA_MAX={os.environ['MALLOC_ARENA_MAX']}",
-             f"- job status: {'SUCCESS' if run.ok else 'FAILED'}; wall time {total / 60:.1f} min "
-             f"(goal <= {GOAL_MINUTES} min: {'met' if total <= GOAL_MINUTES * 60 else 'NOT met'}); "
-             f"peak RSS of the process tree {sampler.overall / 2**30:.1f} GB "
-             f"(goal <= {GOAL_RSS_GB} GB: {'met' if sampler.overall <= GOAL_RSS_GB * 2**30 else 'NOT met'})", "",
-             "| task | status | wall s | loans/s | peak RSS GB | error |", "|---|---|---:|---:|---:|---|"]
+    lines = [
+        f"# Full-scale run: {rows:,} generated loans, whole `credit_risk_pipeline` job",
+        "",
+        f"- date: {datetime.now(UTC):%Y-%m-%d %H:%M} UTC",
+        f"- machine: {platform.machine()}, {os.cpu_count()} cores, "
+        f"{psutil.virtual_memory().total / 2**30:.0f} GB RAM, {platform.platform()}, Python {platform.python_version()}",
+        f"- delta mode: {os.environ.get('CREDIT_RISK_LAKE_MODE', 'auto (delta-rs here: no delta-spark jars)')}; "
+        f"driver heap {os.environ['CREDIT_RISK_DRIVER_MEMORY']}, MALLOC_ARENA_MAX={os.environ['MALLOC_ARENA_MAX']}",
+        f"- job status: {'SUCCESS' if run.ok else 'FAILED'}; wall time {total / 60:.1f} min "
+        f"(goal <= {GOAL_MINUTES} min: {'met' if total <= GOAL_MINUTES * 60 else 'NOT met'}); "
+        f"peak RSS of the process tree {sampler.overall / 2**30:.1f} GB "
+        f"(goal <= {GOAL_RSS_GB} GB: {'met' if sampler.overall <= GOAL_RSS_GB * 2**30 else 'NOT met'})",
+        "",
+        "| task | status | wall s | loans/s | peak RSS GB | error |",
+        "|---|---|---:|---:|---:|---|",
+    ]
     for r in run.results:
         rate = f"{rows / r.seconds:,.0f}" if r.seconds > 0 and r.status == "SUCCESS" else ""
         peak = sampler.peaks.get(r.task_key, 0) / 2**30
-        lines.append(f"| {r.task_key} | {r.status} | {r.seconds:.1f} | {rate} | {peak:.1f} | {r.error[:120]} |")
-    lines += ["", "loans/s is the job's loan count over the task's wall time (tasks after `split` work on the loans "
-              "with a final outcome, or on the training split only).", ""]
+        lines.append(
+            f"| {r.task_key} | {r.status} | {r.seconds:.1f} | {rate} | {peak:.1f} | {r.error[:120]} |"
+        )
+    lines += [
+        "",
+        "loans/s is the job's loan count over the task's wall time (tasks after `split` work on the loans "
+        "with a final outcome, or on the training split only).",
+        "",
+    ]
     text = "\n".join(lines)
     args.results.write_text(text)
     print(text)

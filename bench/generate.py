@@ -36,7 +36,9 @@ def main() -> None:
     plain = _timed(out / "plain", rows, "kaggle", False)
     zipped = _timed(out / "gzip", rows, "kaggle", True)
     website = _timed(out / "loanstats", rows, "loanstats", True)
-    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2  # before the reference table exists
+    peak_gb = (
+        resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+    )  # before the reference table exists
 
     data = next((out / "plain").iterdir()).read_bytes()
     width = max(1, len(data) // rows // len(KAGGLE) - 1)  # same bytes per row, commas included
@@ -51,16 +53,26 @@ def main() -> None:
     print(f"\nGenerator, {rows:,} rows (Kaggle layout: 151 columns, {len(data) / rows:.0f} bytes per row)\n")
     print("| run | seconds | rows/s | MB written | ratio to floor |")
     print("|---|---:|---:|---:|---:|")
-    for name, (seconds, size), floor in (("generate kaggle, plain CSV", plain, floor_write),
-                                         ("generate kaggle, gzip", zipped, floor_write + floor_gzip),
-                                         ("generate loanstats (website export), gzip", website, floor_write + floor_gzip)):
-        print(f"| {name} | {seconds:.2f} | {rows / seconds:,.0f} | {size / 1e6:.0f} | {seconds / floor:.1f}x |")
-    print(f"| floor: pyarrow write_csv of a same-size string table | {floor_write:.2f} | {rows / floor_write:,.0f} | "
-          f"{len(data) / 1e6:.0f} | 1.0x |")
-    print(f"| floor: + gzip level 1 of the same bytes | {floor_write + floor_gzip:.2f} | "
-          f"{rows / (floor_write + floor_gzip):,.0f} | - | 1.0x |")
-    print(f"\npeak RSS of the generator runs {peak_gb:.2f} GB; 2.9M rows extrapolate to "
-          f"{2_900_000 / (rows / zipped[0]) / 60:.1f} min gzipped, {2_900_000 / (rows / plain[0]) / 60:.1f} min plain")
+    for name, (seconds, size), floor in (
+        ("generate kaggle, plain CSV", plain, floor_write),
+        ("generate kaggle, gzip", zipped, floor_write + floor_gzip),
+        ("generate loanstats (website export), gzip", website, floor_write + floor_gzip),
+    ):
+        print(
+            f"| {name} | {seconds:.2f} | {rows / seconds:,.0f} | {size / 1e6:.0f} | {seconds / floor:.1f}x |"
+        )
+    print(
+        f"| floor: pyarrow write_csv of a same-size string table | {floor_write:.2f} | {rows / floor_write:,.0f} | "
+        f"{len(data) / 1e6:.0f} | 1.0x |"
+    )
+    print(
+        f"| floor: + gzip level 1 of the same bytes | {floor_write + floor_gzip:.2f} | "
+        f"{rows / (floor_write + floor_gzip):,.0f} | - | 1.0x |"
+    )
+    print(
+        f"\npeak RSS of the generator runs {peak_gb:.2f} GB; 2.9M rows extrapolate to "
+        f"{2_900_000 / (rows / zipped[0]) / 60:.1f} min gzipped, {2_900_000 / (rows / plain[0]) / 60:.1f} min plain"
+    )
 
 
 if __name__ == "__main__":

@@ -39,7 +39,11 @@ def busy_seconds() -> float:
 
 def measure(command: list[str], java_options: str, cwd: Path) -> tuple[float, float]:
     """(wall seconds, busy CPU seconds) of one run of `command` with JDK_JAVA_OPTIONS set to `java_options`."""
-    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "CREDIT_RISK_HOME": tempfile.mkdtemp(prefix="bench-jvm-")}
+    env = {
+        **os.environ,
+        "OPENBLAS_NUM_THREADS": "1",
+        "CREDIT_RISK_HOME": tempfile.mkdtemp(prefix="bench-jvm-"),
+    }
     env.pop("JDK_JAVA_OPTIONS", None)
     if java_options:
         env["JDK_JAVA_OPTIONS"] = java_options
@@ -47,7 +51,9 @@ def measure(command: list[str], java_options: str, cwd: Path) -> tuple[float, fl
     done = subprocess.run(command, cwd=cwd, env=env, capture_output=True, text=True)
     wall, cpu = time.perf_counter() - t0, busy_seconds() - cpu
     if done.returncode != 0:
-        raise SystemExit(f"{' '.join(command)} failed with {java_options or 'no options'}:\n{done.stderr[-3000:]}")
+        raise SystemExit(
+            f"{' '.join(command)} failed with {java_options or 'no options'}:\n{done.stderr[-3000:]}"
+        )
     return wall, cpu
 
 
@@ -63,13 +69,27 @@ def main() -> int:
     options = {"JVM defaults (reference)": "", **makefile_options()}
     work = Path(tempfile.mkdtemp(prefix="bench-jvm-run-"))
     # The models workload reads gold features cached by bench/train.py; built here once, outside the timings.
-    subprocess.run([sys.executable, "-c", "import train; train.gold_path(5000)"], cwd=ROOT / "bench", check=True,
-                   capture_output=True)
+    subprocess.run(
+        [sys.executable, "-c", "import train; train.gold_path(5000)"],
+        cwd=ROOT / "bench",
+        check=True,
+        capture_output=True,
+    )
     workloads = {
-        "ETL job, 600 loans": lambda i: [sys.executable, str(ROOT / "tests/reliability/etl_job.py"),
-                                         str(work / f"run{i}"), "600"],
-        "four models, 5,000 loans": lambda i: [sys.executable, str(ROOT / "bench/train.py"), "--rows", "5000",
-                                               "--blas", "native"],
+        "ETL job, 600 loans": lambda i: [
+            sys.executable,
+            str(ROOT / "tests/reliability/etl_job.py"),
+            str(work / f"run{i}"),
+            "600",
+        ],
+        "four models, 5,000 loans": lambda i: [
+            sys.executable,
+            str(ROOT / "bench/train.py"),
+            "--rows",
+            "5000",
+            "--blas",
+            "native",
+        ],
     }
     results: dict[tuple[str, str], list[tuple[float, float]]] = {}
     run = 0
@@ -81,12 +101,16 @@ def main() -> int:
     print(f"\nJVM compiler settings, best of {args.repeat} runs each, on an otherwise idle machine\n")
     for name, java_options in options.items():
         print(f"- {name}: `{java_options or '(none)'}`")
-    print("\n| workload | settings | wall s | CPU s | wall vs reference | CPU vs reference |\n|---|---|---:|---:|---:|---:|")
+    print(
+        "\n| workload | settings | wall s | CPU s | wall vs reference | CPU vs reference |\n|---|---|---:|---:|---:|---:|"
+    )
     for workload in workloads:
         ref_wall, ref_cpu = best(results[(workload, "JVM defaults (reference)")])
         for name in options:
             wall, cpu = best(results[(workload, name)])
-            print(f"| {workload} | {name} | {wall:.1f} | {cpu:.1f} | {wall / ref_wall:.2f}x | {cpu / ref_cpu:.2f}x |")
+            print(
+                f"| {workload} | {name} | {wall:.1f} | {cpu:.1f} | {wall / ref_wall:.2f}x | {cpu / ref_cpu:.2f}x |"
+            )
     return 0
 
 

@@ -21,7 +21,10 @@ from credit_risk.runtime.spark import DELTA_RS, delta_mode, get_spark
 
 def _frame(spark, rows: int):
     """A loan-shaped frame: ids, a vintage partition, 8 numbers and 6 strings."""
-    cols = [F.col("id").cast("string").alias("loan_id"), (F.col("id") % 14 + 2007).cast("int").alias("issue_year")]
+    cols = [
+        F.col("id").cast("string").alias("loan_id"),
+        (F.col("id") % 14 + 2007).cast("int").alias("issue_year"),
+    ]
     cols += [(F.rand(i) * 1000).alias(f"num_{i}") for i in range(8)]
     cols += [F.concat(F.lit("v"), (F.col("id") % (i + 7)).cast("string")).alias(f"str_{i}") for i in range(6)]
     return spark.range(rows).select(*cols).cache()

@@ -18,13 +18,26 @@ from urllib.parse import urlparse
 import httpx
 import numpy as np
 
-EXAMPLE = {"loan_amnt": 12000, "term_months": 36, "int_rate": 12.5, "installment": 400.0, "grade": "B",
-           "sub_grade": "B4", "annual_inc": 65000, "dti": 17.5, "fico_mid": 702, "emp_title": "teacher",
-           "home_ownership": "MORTGAGE", "purpose": "debt_consolidation", "addr_state": "TX"}
+EXAMPLE = {
+    "loan_amnt": 12000,
+    "term_months": 36,
+    "int_rate": 12.5,
+    "installment": 400.0,
+    "grade": "B",
+    "sub_grade": "B4",
+    "annual_inc": 65000,
+    "dti": 17.5,
+    "fico_mid": 702,
+    "emp_title": "teacher",
+    "home_ownership": "MORTGAGE",
+    "purpose": "debt_consolidation",
+    "addr_state": "TX",
+}
 
 
-def run_load(url: str, bodies: list[dict], clients: int, seconds: float, max_requests: int,
-             token: str = "") -> dict[str, float]:
+def run_load(
+    url: str, bodies: list[dict], clients: int, seconds: float, max_requests: int, token: str = ""
+) -> dict[str, float]:
     """Drive `clients` threads posting to `url` until `seconds` pass or `max_requests` are sent."""
     host = urlparse(url).hostname
     if host not in ("127.0.0.1", "localhost"):
@@ -64,9 +77,16 @@ def run_load(url: str, bodies: list[dict], clients: int, seconds: float, max_req
         t.join(timeout=seconds + 30)
     wall = time.perf_counter() - start
     ms = np.array(latencies or [0.0]) * 1000
-    return {"requests": len(latencies), "errors": sum(errors.values()), "error_kinds": errors,
-            "p50_ms": float(np.percentile(ms, 50)), "p95_ms": float(np.percentile(ms, 95)),
-            "p99_ms": float(np.percentile(ms, 99)), "rps": len(latencies) / wall, "seconds": wall}
+    return {
+        "requests": len(latencies),
+        "errors": sum(errors.values()),
+        "error_kinds": errors,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p95_ms": float(np.percentile(ms, 95)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "rps": len(latencies) / wall,
+        "seconds": wall,
+    }
 
 
 def main() -> int:
@@ -77,11 +97,21 @@ def main() -> int:
     parser.add_argument("--max-requests", type=int, default=200_000)
     parser.add_argument("--token", default="")
     args = parser.parse_args()
-    result = run_load(args.url.rstrip("/") + "/predict", [EXAMPLE], args.clients, args.seconds, args.max_requests,
-                      args.token)
-    print(f"{'clients':>7} {'seconds':>7} {'requests':>8} {'errors':>6} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'req/s':>7}")
-    print(f"{args.clients:>7} {result['seconds']:>7.1f} {result['requests']:>8} {result['errors']:>6} "
-          f"{result['p50_ms']:>7.2f} {result['p95_ms']:>7.2f} {result['p99_ms']:>7.2f} {result['rps']:>7.1f}")
+    result = run_load(
+        args.url.rstrip("/") + "/predict",
+        [EXAMPLE],
+        args.clients,
+        args.seconds,
+        args.max_requests,
+        args.token,
+    )
+    print(
+        f"{'clients':>7} {'seconds':>7} {'requests':>8} {'errors':>6} {'p50 ms':>7} {'p95 ms':>7} {'p99 ms':>7} {'req/s':>7}"
+    )
+    print(
+        f"{args.clients:>7} {result['seconds']:>7.1f} {result['requests']:>8} {result['errors']:>6} "
+        f"{result['p50_ms']:>7.2f} {result['p95_ms']:>7.2f} {result['p99_ms']:>7.2f} {result['rps']:>7.1f}"
+    )
     if result["errors"]:
         print("errors:", result["error_kinds"])
     return 1 if result["errors"] else 0

@@ -34,7 +34,8 @@ def run_job(home: Path, rows: int, per_task: bool) -> tuple[dict[str, float], fl
     with TreeSampler() as sampler:
         t0 = time.perf_counter()
         run = LocalJobRunner(bundle, echo=lambda _: None, kernel_per_task=per_task).run(
-            "credit_risk_pipeline", run_dir=home / "run")
+            "credit_risk_pipeline", run_dir=home / "run"
+        )
         total = time.perf_counter() - t0
     return {r.task_key: r.seconds for r in run.results}, total, sampler.overall, run.ok
 
@@ -54,8 +55,10 @@ def main() -> int:
         print(f"| {task} | {ref:.1f} | {new:.1f} | {ref / new if new else float('nan'):.2f}x |")
     print(f"| **whole job** | {per_task[1]:.1f} | {shared[1]:.1f} | {per_task[1] / shared[1]:.2f}x |")
     print(f"| peak RSS of the process tree, GB | {per_task[2] / 2**30:.1f} | {shared[2] / 2**30:.1f} | |")
-    print(f"\njob status: kernel per task {'SUCCESS' if per_task[3] else 'FAILED'}, "
-          f"one kernel {'SUCCESS' if shared[3] else 'FAILED'}")
+    print(
+        f"\njob status: kernel per task {'SUCCESS' if per_task[3] else 'FAILED'}, "
+        f"one kernel {'SUCCESS' if shared[3] else 'FAILED'}"
+    )
     return 0 if per_task[3] and shared[3] else 1
 
 

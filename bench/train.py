@@ -39,7 +39,12 @@ def gold_path(rows: int, seed: int = 42) -> Path:
     spark = get_spark()
     with tempfile.TemporaryDirectory(dir=OUT) as tmp:
         lake = DeltaRsLake(spark, Path(tmp) / "lake", "bench")
-        ingest_files(spark, lake, generate_exports(Path(tmp) / "raw", rows, seed, progress=False), Path(tmp) / "staging")
+        ingest_files(
+            spark,
+            lake,
+            generate_exports(Path(tmp) / "raw", rows, seed, progress=False),
+            Path(tmp) / "staging",
+        )
         silver, _, _ = build_silver(lake.read("bronze.loans_raw"), 2017)
         build_features(silver, top_titles(silver, 2017)).write.mode("overwrite").parquet(str(path))
     return path
@@ -96,8 +101,13 @@ def main() -> int:
         path = gold_path(rows)
         for blas in args.blas.split(","):
             env = {**os.environ, "CREDIT_RISK_BLAS": blas}
-            proc = subprocess.Popen([sys.executable, __file__, "--worker", str(path), args.models], env=env,
-                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+            proc = subprocess.Popen(
+                [sys.executable, __file__, "--worker", str(path), args.models],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
             peak = tree_peak_rss(proc)  # polls the worker and its JVM until the worker exits
             stdout, stderr = proc.communicate()
             if proc.returncode != 0:
@@ -106,17 +116,25 @@ def main() -> int:
             done = subprocess.CompletedProcess(proc.args, proc.returncode, stdout, stderr)
             for line in done.stdout.splitlines():
                 if line.startswith("{"):
-                    results.append({**json.loads(line), "rows": rows, "mode": blas, "peak_rss_mb": peak / 2**20})
-    print(f"\n{'loans':>9} {'train rows':>10} {'model':20} {'BLAS':12} {'fit s':>8} {'rows/s':>9} {'peak RSS MB':>11}  (of the whole run of that size and BLAS)")
+                    results.append(
+                        {**json.loads(line), "rows": rows, "mode": blas, "peak_rss_mb": peak / 2**20}
+                    )
+    print(
+        f"\n{'loans':>9} {'train rows':>10} {'model':20} {'BLAS':12} {'fit s':>8} {'rows/s':>9} {'peak RSS MB':>11}  (of the whole run of that size and BLAS)"
+    )
     for r in results:
         rss = f"{r['peak_rss_mb']:.0f}"
-        print(f"{r['rows']:>9} {r['train_rows']:>10} {r['model']:20} {r['blas']:12} {r['seconds']:>8.1f} "
-              f"{r['train_rows'] / r['seconds']:>9.0f} {rss:>11}")
+        print(
+            f"{r['rows']:>9} {r['train_rows']:>10} {r['model']:20} {r['blas']:12} {r['seconds']:>8.1f} "
+            f"{r['train_rows'] / r['seconds']:>9.0f} {rss:>11}"
+        )
     by = {(r["rows"], r["model"], r["mode"]): r for r in results}
     print()
     for (rows, model, mode), r in sorted(by.items()):
         if mode == "java" and (rows, model, "native") in by:
-            print(f"{rows:>9} {model:20} java / native BLAS time: {r['seconds'] / by[(rows, model, 'native')]['seconds']:.2f}x")
+            print(
+                f"{rows:>9} {model:20} java / native BLAS time: {r['seconds'] / by[(rows, model, 'native')]['seconds']:.2f}x"
+            )
     sizes = sorted({r["rows"] for r in results})
     if len(sizes) >= 2:
         lo, hi = sizes[0], sizes[-1]
@@ -126,8 +144,10 @@ def main() -> int:
             if a and b:
                 slope = (b["seconds"] - a["seconds"]) / (hi - lo)
                 total += b["seconds"] + slope * (FULL_ROWS - hi)
-        print(f"\nestimate (linear in loans from {lo:,} and {hi:,}, native BLAS): training all models on "
-              f"{FULL_ROWS:,} loans takes about {total / 60:.0f} min")
+        print(
+            f"\nestimate (linear in loans from {lo:,} and {hi:,}, native BLAS): training all models on "
+            f"{FULL_ROWS:,} loans takes about {total / 60:.0f} min"
+        )
     return 0
 
 

@@ -49,16 +49,28 @@ def review(name: str, pinned: str, now: datetime) -> dict[str, str]:
     if pinned not in releases:
         return {**row, "verdict": "NOT A RELEASE"}
     if all(f.get("yanked") for f in releases[pinned]):
-        return {**row, "verdict": "YANKED: " + (releases[pinned][0].get("yanked_reason") or "no reason given")}
-    uploaded = min(datetime.fromisoformat(f["upload_time_iso_8601"].replace("Z", "+00:00")) for f in releases[pinned])
+        return {
+            **row,
+            "verdict": "YANKED: " + (releases[pinned][0].get("yanked_reason") or "no reason given"),
+        }
+    uploaded = min(
+        datetime.fromisoformat(f["upload_time_iso_8601"].replace("Z", "+00:00")) for f in releases[pinned]
+    )
     try:
         stable = [Version(v) for v in releases if not Version(v).is_prerelease]
         behind = sum(1 for v in stable if v > Version(pinned))
     except InvalidVersion:
         behind = -1
     row.update(age_days=str((now - uploaded).days), behind=str(behind))
-    row["verdict"] = "newest" if behind == 0 else ("behind, same major" if Version(newest).major == Version(pinned).major
-                                                    else "behind a major release: review")
+    row["verdict"] = (
+        "newest"
+        if behind == 0
+        else (
+            "behind, same major"
+            if Version(newest).major == Version(pinned).major
+            else "behind a major release: review"
+        )
+    )
     return row
 
 
@@ -72,8 +84,10 @@ def main(argv: list[str]) -> int:
         print("| " + " | ".join(r.get(c, "") for c in cols) + " |")
     bad = [r for r in rows if r["verdict"].startswith(("NOT A RELEASE", "YANKED"))]
     failed = [r for r in rows if r["verdict"].startswith("lookup failed")]
-    print(f"\n{len(rows)} pins: {len(bad)} yanked or missing, {len(failed)} not looked up, "
-          f"{sum(r.get('behind') == '0' for r in rows)} at the newest release")
+    print(
+        f"\n{len(rows)} pins: {len(bad)} yanked or missing, {len(failed)} not looked up, "
+        f"{sum(r.get('behind') == '0' for r in rows)} at the newest release"
+    )
     return 1 if bad else 0
 
 

@@ -19,8 +19,9 @@ def load_model(model_name: str | None = None, alias: str | None = None) -> Any:
     return load_champion(model_name or settings.model_name, alias or settings.alias, settings.threshold)
 
 
-def predict(applications: dict[str, Any] | list[dict[str, Any]], model: Any = None,
-            explain: bool = True) -> list[dict[str, Any]]:
+def predict(
+    applications: dict[str, Any] | list[dict[str, Any]], model: Any = None, explain: bool = True
+) -> list[dict[str, Any]]:
     """PD, score, band, decision (and reason codes) for loan applications, validated as `/predict` validates them."""
     from credit_risk.serving.app import RECORDS
     from credit_risk.serving.schema import to_features

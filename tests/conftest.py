@@ -42,7 +42,9 @@ def lake(spark, tmp_path: Path):
 def shared_data() -> Path:
     """The real LendingClub extracts; tests that need them skip where the folder is absent."""
     if not SHARED_DATA.is_dir():
-        pytest.skip(f"real LendingClub extracts not found at {SHARED_DATA} (they live beside the checkout in ../shared)")
+        pytest.skip(
+            f"real LendingClub extracts not found at {SHARED_DATA} (they live beside the checkout in ../shared)"
+        )
     return SHARED_DATA
 
 
@@ -80,9 +82,12 @@ def _trained_once(gold, tmp_path_factory):
     # The MLP's validation AUC on 4,000 loans hangs on its initial weights: 16 hidden units, 200 iterations gave
     # 0.53 (seed 42) to 0.60 (seed 3), against the test's floor of about 0.56; 8 units, 50 iterations gave 0.58-0.65
     # over seeds 42, 7, 3, 11 and 5, at a quarter of the CPU.
-    cfg = dataclasses.replace(load_config(), experiment_name="models-test",
-                              tracking_uri=f"sqlite:///{tmp_path_factory.mktemp('mlf') / 'mlflow.db'}",
-                              extra={"rf_num_trees": "20", "gbt_max_iter": "15", "mlp_max_iter": "50", "mlp_hidden": "8"})
+    cfg = dataclasses.replace(
+        load_config(),
+        experiment_name="models-test",
+        tracking_uri=f"sqlite:///{tmp_path_factory.mktemp('mlf') / 'mlflow.db'}",
+        extra={"rf_num_trees": "20", "gbt_max_iter": "15", "mlp_max_iter": "50", "mlp_hidden": "8"},
+    )
     from credit_risk.runtime.tracking import configure_mlflow
 
     configure_mlflow(cfg)
@@ -122,13 +127,22 @@ def _serving_registry_once(_trained_once, gold):
     configure_mlflow(cfg)
     train = make_splits(gold, load_config()).where("split = 'train'")
     segments = build_segments(train, seed=1, ks=range(3, 4))["kmeans"]
-    with mlflow.start_run(run_name="train_segments"), mlflow.start_run(run_name="kmeans", nested=True,
-                                                                        tags={"model_type": "segments_kmeans"}):
-        mlflow.log_dict(export_pipeline(segments["model"], 1.0, segment_of_cluster=segments["order"]), PORTABLE_ARTIFACT)
+    with (
+        mlflow.start_run(run_name="train_segments"),
+        mlflow.start_run(run_name="kmeans", nested=True, tags={"model_type": "segments_kmeans"}),
+    ):
+        mlflow.log_dict(
+            export_pipeline(segments["model"], 1.0, segment_of_cluster=segments["order"]), PORTABLE_ARTIFACT
+        )
     client = MlflowClient()
     versions = {}
-    for name in ("logistic_regression", "gbt"):  # as `register` makes versions: the JVM-free pyfunc of each run
-        versions[name] = register_pyfunc(SERVING_MODEL, result["models"][name]["run_id"], cfg.decision_threshold)
+    for name in (
+        "logistic_regression",
+        "gbt",
+    ):  # as `register` makes versions: the JVM-free pyfunc of each run
+        versions[name] = register_pyfunc(
+            SERVING_MODEL, result["models"][name]["run_id"], cfg.decision_threshold
+        )
     client.set_registered_model_alias(SERVING_MODEL, CHAMPION, versions["logistic_regression"])
     yield {"cfg": cfg, "versions": versions}
     mlflow.end_run()
@@ -153,8 +167,12 @@ def scoring_rows(gold):
     base = gold.select(features.KEY, *features.FEATURES)
     odd = base
     for i, c in enumerate(features.CATEGORICAL):
-        odd = odd.withColumn(c, F.when(F.rand(i) < 0.2, F.lit("never seen")).when(F.rand(100 + i) < 0.1, None)
-                             .otherwise(F.col(c)))
+        odd = odd.withColumn(
+            c,
+            F.when(F.rand(i) < 0.2, F.lit("never seen"))
+            .when(F.rand(100 + i) < 0.1, None)
+            .otherwise(F.col(c)),
+        )
     for i, c in enumerate(features.NUMERIC):
         odd = odd.withColumn(c, F.when(F.rand(200 + i) < 0.1, None).otherwise(F.col(c)))
     rows = base.unionByName(odd.withColumn(features.KEY, F.concat(F.col(features.KEY), F.lit("-odd"))))

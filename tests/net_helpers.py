@@ -13,7 +13,9 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def jvm_free_env(base: dict[str, str], scratch: Path, blocked: tuple[str, ...] = ("pyspark", "credit_risk")) -> dict[str, str]:
+def jvm_free_env(
+    base: dict[str, str], scratch: Path, blocked: tuple[str, ...] = ("pyspark", "credit_risk")
+) -> dict[str, str]:
     """`base` without Java and with `blocked` packages unimportable, for a server that must not need them.
 
     PATH becomes one folder under `scratch` linking every program of this Python's folder and of the original
@@ -30,7 +32,10 @@ def jvm_free_env(base: dict[str, str], scratch: Path, blocked: tuple[str, ...] =
     bin_dir.mkdir(parents=True, exist_ok=True)
     import sys
 
-    path = [str(Path(sys.executable).parent), *base.get("PATH", "").split(os.pathsep)]  # the venv's own tools first
+    path = [
+        str(Path(sys.executable).parent),
+        *base.get("PATH", "").split(os.pathsep),
+    ]  # the venv's own tools first
     folders = [Path(f) for f in path if f and Path(f).is_dir()]
     jdk_bins = {Path(java).resolve().parent for f in folders if (java := shutil.which("java", path=str(f)))}
     for folder in folders:
@@ -41,7 +46,13 @@ def jvm_free_env(base: dict[str, str], scratch: Path, blocked: tuple[str, ...] =
             (bin_dir / entry.name).symlink_to(target)
     for name in blocked:
         (blocker / name).mkdir(parents=True, exist_ok=True)
-        (blocker / name / "__init__.py").write_text(f"raise ImportError('{name} is blocked in this JVM-free environment')\n")
-    env = {k: v for k, v in base.items() if k not in ("JAVA_HOME", "SPARK_HOME", "PYSPARK_PYTHON", "SPARK_REMOTE")}
+        (blocker / name / "__init__.py").write_text(
+            f"raise ImportError('{name} is blocked in this JVM-free environment')\n"
+        )
+    env = {
+        k: v
+        for k, v in base.items()
+        if k not in ("JAVA_HOME", "SPARK_HOME", "PYSPARK_PYTHON", "SPARK_REMOTE")
+    }
     env.update(PATH=str(bin_dir), PYTHONPATH=str(blocker))
     return env

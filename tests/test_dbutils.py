@@ -58,7 +58,9 @@ def test_fs_maps_dbfs_and_volumes(tmp_path):
     assert fs.mkdirs("dbfs:/raw/2024")
     fs.put("dbfs:/raw/2024/a.csv", "id,amount\n1,2\n")
     fs.put("/Volumes/main/credit/raw/b.csv", "x")
-    assert (tmp_path / "dbfs/raw/2024/a.csv").exists() and (tmp_path / "Volumes/main/credit/raw/b.csv").exists()
+    assert (tmp_path / "dbfs/raw/2024/a.csv").exists() and (
+        tmp_path / "Volumes/main/credit/raw/b.csv"
+    ).exists()
     names = [f.name for f in fs.ls("dbfs:/raw/2024")]
     assert names == ["a.csv"] and fs.ls("dbfs:/raw")[0].name == "2024/"
     assert fs.head("dbfs:/raw/2024/a.csv", 8) == "id,amoun"
@@ -102,7 +104,9 @@ def test_job_parameters_that_are_not_config_fields_reach_extra(monkeypatch, tmp_
     """Model and monitoring settings are job parameters too; they reach `cfg.extra` through the widgets."""
     from credit_risk.runtime.config import config_from_widgets
 
-    monkeypatch.setenv(WIDGETS_ENV, json.dumps({"rows": "500", "monitor_min_rows": "42", "segment_sample_rows": "900"}))
+    monkeypatch.setenv(
+        WIDGETS_ENV, json.dumps({"rows": "500", "monitor_min_rows": "42", "segment_sample_rows": "900"})
+    )
     cfg = config_from_widgets(LocalDbutils(tmp_path))
     assert cfg.rows == 500
     assert cfg.extra == {"monitor_min_rows": "42", "segment_sample_rows": "900"}

@@ -47,25 +47,40 @@ class _ServingApi(BaseHTTPRequestHandler):
         self.requests.append((self.command, self.path, body))
         match = re.fullmatch(r"/api/2\.0/serving-endpoints(?:/([^/]+))?(?:/(config|ai-gateway))?", self.path)
         if not match:
-            return self._answer(404, {"error_code": "ENDPOINT_NOT_FOUND", "message": f"no API at {self.path}"})
+            return self._answer(
+                404, {"error_code": "ENDPOINT_NOT_FOUND", "message": f"no API at {self.path}"}
+            )
         name, part = match.groups()
         if self.command == "POST" and name is None:
-            entities = [{**e, "state": {"deployment": "DEPLOYMENT_READY"}, "creator": "jane@example.com"}
-                        for e in body["config"]["served_entities"]]
-            self.endpoints[body["name"]] = {"name": body["name"], "creator": "jane@example.com", "id": "e1",
-                                            "config": {"served_entities": entities, "config_version": 1},
-                                            "ai_gateway": body.get("ai_gateway", {}),
-                                            "state": {"ready": "READY", "config_update": "NOT_UPDATING"}}
+            entities = [
+                {**e, "state": {"deployment": "DEPLOYMENT_READY"}, "creator": "jane@example.com"}
+                for e in body["config"]["served_entities"]
+            ]
+            self.endpoints[body["name"]] = {
+                "name": body["name"],
+                "creator": "jane@example.com",
+                "id": "e1",
+                "config": {"served_entities": entities, "config_version": 1},
+                "ai_gateway": body.get("ai_gateway", {}),
+                "state": {"ready": "READY", "config_update": "NOT_UPDATING"},
+            }
             return self._answer(200, self.endpoints[body["name"]])
         if name not in self.endpoints:
-            return self._answer(404, {"error_code": "RESOURCE_DOES_NOT_EXIST",
-                                      "message": f"Endpoint with name '{name}' does not exist."})
+            return self._answer(
+                404,
+                {
+                    "error_code": "RESOURCE_DOES_NOT_EXIST",
+                    "message": f"Endpoint with name '{name}' does not exist.",
+                },
+            )
         endpoint = self.endpoints[name]
         if self.command == "GET" and part is None:
             return self._answer(200, endpoint)
         if self.command == "PUT" and part == "config":
-            endpoint["config"] = {"served_entities": body["served_entities"],
-                                  "config_version": endpoint["config"]["config_version"] + 1}
+            endpoint["config"] = {
+                "served_entities": body["served_entities"],
+                "config_version": endpoint["config"]["config_version"] + 1,
+            }
             return self._answer(200, endpoint)
         if self.command == "PUT" and part == "ai-gateway":
             endpoint["ai_gateway"] = body
@@ -103,23 +118,46 @@ def _writes(state: dict[str, Any]) -> list[tuple[str, str, Any]]:
 def test_deploy_creates_then_leaves_alone_then_updates_the_endpoint(workspace):
     w, state = workspace
     cfg = Config(catalog="credit_risk_dev", schema_prefix="jane_")
-    entity = {"name": "credit_risk_pd-3", "entity_name": MODEL, "entity_version": "3", "workload_size": "Small",
-              "scale_to_zero_enabled": True}
-    table = {"catalog_name": "credit_risk_dev", "schema_name": "jane_monitoring", "table_name_prefix": "credit_risk_pd",
-             "enabled": True}
+    entity = {
+        "name": "credit_risk_pd-3",
+        "entity_name": MODEL,
+        "entity_version": "3",
+        "workload_size": "Small",
+        "scale_to_zero_enabled": True,
+    }
+    table = {
+        "catalog_name": "credit_risk_dev",
+        "schema_name": "jane_monitoring",
+        "table_name_prefix": "credit_risk_pd",
+        "enabled": True,
+    }
 
     first = sync_endpoint(w, ENDPOINT, served_entity(MODEL, "3"), inference_table(cfg, ENDPOINT))
     assert first["action"] == "created"
-    assert _writes(state) == [("POST", "/api/2.0/serving-endpoints", {
-        "name": ENDPOINT, "config": {"name": ENDPOINT, "served_entities": [entity]}, "ai_gateway": {"inference_table_config": table}})]
+    assert _writes(state) == [
+        (
+            "POST",
+            "/api/2.0/serving-endpoints",
+            {
+                "name": ENDPOINT,
+                "config": {"name": ENDPOINT, "served_entities": [entity]},
+                "ai_gateway": {"inference_table_config": table},
+            },
+        )
+    ]
 
     again = sync_endpoint(w, ENDPOINT, served_entity(MODEL, "3"), inference_table(cfg, ENDPOINT))
     assert again == {"action": "unchanged", "changed": []} and _writes(state) == []
 
     newer = sync_endpoint(w, ENDPOINT, served_entity(MODEL, "4"), inference_table(cfg, ENDPOINT))
     assert newer == {"action": "updated", "changed": ["config"]}
-    assert _writes(state) == [("PUT", f"/api/2.0/serving-endpoints/{ENDPOINT}/config", {
-        "served_entities": [{**entity, "name": "credit_risk_pd-4", "entity_version": "4"}]})]
+    assert _writes(state) == [
+        (
+            "PUT",
+            f"/api/2.0/serving-endpoints/{ENDPOINT}/config",
+            {"served_entities": [{**entity, "name": "credit_risk_pd-4", "entity_version": "4"}]},
+        )
+    ]
 
     # someone turned on usage tracking in the workspace: moving the inference table keeps it
     state["endpoints"][ENDPOINT]["ai_gateway"]["usage_tracking_config"] = {"enabled": True}
@@ -127,11 +165,24 @@ def test_deploy_creates_then_leaves_alone_then_updates_the_endpoint(workspace):
     elsewhere = sync_endpoint(w, ENDPOINT, served_entity(MODEL, "4"), inference_table(moved, ENDPOINT))
     assert elsewhere == {"action": "updated", "changed": ["ai_gateway"]}
     assert _writes(state) == [
-        ("PUT", f"/api/2.0/serving-endpoints/{ENDPOINT}/ai-gateway",
-         {"inference_table_config": {"enabled": False}, "usage_tracking_config": {"enabled": True}}),
-        ("PUT", f"/api/2.0/serving-endpoints/{ENDPOINT}/ai-gateway",
-         {"inference_table_config": {**table, "schema_name": "ops_monitoring"}, "usage_tracking_config": {"enabled": True}})]
-    assert sync_endpoint(w, ENDPOINT, served_entity(MODEL, "4"), inference_table(moved, ENDPOINT))["action"] == "unchanged"
+        (
+            "PUT",
+            f"/api/2.0/serving-endpoints/{ENDPOINT}/ai-gateway",
+            {"inference_table_config": {"enabled": False}, "usage_tracking_config": {"enabled": True}},
+        ),
+        (
+            "PUT",
+            f"/api/2.0/serving-endpoints/{ENDPOINT}/ai-gateway",
+            {
+                "inference_table_config": {**table, "schema_name": "ops_monitoring"},
+                "usage_tracking_config": {"enabled": True},
+            },
+        ),
+    ]
+    assert (
+        sync_endpoint(w, ENDPOINT, served_entity(MODEL, "4"), inference_table(moved, ENDPOINT))["action"]
+        == "unchanged"
+    )
 
 
 def test_deploy_refuses_a_spark_version(serving_registry, trained, workspace):
@@ -142,10 +193,14 @@ def test_deploy_refuses_a_spark_version(serving_registry, trained, workspace):
 
     w, state = workspace
     _, result = trained
-    version = mlflow.register_model(f"runs:/{result['models']['gbt']['run_id']}/model", "spark_version_test").version
+    version = mlflow.register_model(
+        f"runs:/{result['models']['gbt']['run_id']}/model", "spark_version_test"
+    ).version
     with pytest.raises(RuntimeError, match="is a Spark model"):
         deploy_to_workspace(w, serving_registry["cfg"], ENDPOINT, "spark_version_test", str(version))
     assert not [r for r in state["requests"] if "serving-endpoints" in r[1]]
     champion = serving_registry["versions"]["logistic_regression"]
-    done = deploy_to_workspace(w, serving_registry["cfg"], ENDPOINT, serving_registry["cfg"].model_name, champion)
+    done = deploy_to_workspace(
+        w, serving_registry["cfg"], ENDPOINT, serving_registry["cfg"].model_name, champion
+    )
     assert done["action"] == "created" and done["entity_version"] == champion

@@ -28,6 +28,7 @@ def home(monkeypatch, tmp_path):
 @pytest.fixture()
 def offline(monkeypatch):
     """Every connection fails at once, as on a machine without network."""
+
     def refuse(*args, **kwargs):
         raise OSError("[Errno -3] Temporary failure in name resolution")
 
@@ -43,7 +44,9 @@ def _one_line_error(capsys) -> str:
 def test_missing_credentials_say_how_to_go_on(home, capsys):
     assert main(["fetch"]) == 2
     err = _one_line_error(capsys)
-    assert "KAGGLE_USERNAME" in err and ".env" in err and "credit-risk generate" in err and "data_source=" in err
+    assert (
+        "KAGGLE_USERNAME" in err and ".env" in err and "credit-risk generate" in err and "data_source=" in err
+    )
 
 
 def test_credentials_come_from_dotenv_and_the_environment_wins(home, monkeypatch):
@@ -94,7 +97,8 @@ def test_download_failure_is_one_line_and_hides_the_key(home, monkeypatch, capsy
 
 @pytest.mark.parametrize("raw_dir", ["default", "absolute"])
 def test_download_lands_in_raw_dir_kaggle_where_bronze_reads_with_credentials_set_only_meanwhile(
-        raw_dir, home, monkeypatch, capsys):
+    raw_dir, home, monkeypatch, capsys
+):
     """By default `<home>/data/raw/kaggle`; with `--var raw_dir=...` (a Volume on Databricks) under that folder.
     `data_source=kaggle` reads the same folder."""
     import dataclasses
@@ -121,7 +125,9 @@ def test_download_lands_in_raw_dir_kaggle_where_bronze_reads_with_credentials_se
     assert "KAGGLE_KEY" not in os.environ
     out = capsys.readouterr().out
     assert str(folder / "kaggle" / "Loan_status_2007-2020Q3.csv") in out and KEY not in out
-    cfg = dataclasses.replace(Config(), data_source="kaggle", raw_dir="data/raw" if raw_dir == "default" else str(folder))
+    cfg = dataclasses.replace(
+        Config(), data_source="kaggle", raw_dir="data/raw" if raw_dir == "default" else str(folder)
+    )
     assert raw_location(cfg) == folder / "kaggle"
 
 

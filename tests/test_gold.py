@@ -15,11 +15,20 @@ from credit_risk.pipeline.silver import build_silver
 
 @pytest.fixture(scope="module")
 def silver(spark):
-    rows = [{"emp_title": "  Sr. Teacher ", "annual_inc": "50000", "loan_amnt": "10000", "installment": "400",
-             "issue_d": "Jan-2016", "earliest_cr_line": "Jan-2006"},
-            {"emp_title": "SR TEACHER", "issue_d": "Jan-2015"}, {"emp_title": "Pilot", "issue_d": "Jan-2015"},
-            {"emp_title": None, "issue_d": "Jan-2019", "tot_cur_bal": None, "loan_status": "Current"},
-            {"issue_d": ""}]
+    rows = [
+        {
+            "emp_title": "  Sr. Teacher ",
+            "annual_inc": "50000",
+            "loan_amnt": "10000",
+            "installment": "400",
+            "issue_d": "Jan-2016",
+            "earliest_cr_line": "Jan-2006",
+        },
+        {"emp_title": "SR TEACHER", "issue_d": "Jan-2015"},
+        {"emp_title": "Pilot", "issue_d": "Jan-2015"},
+        {"emp_title": None, "issue_d": "Jan-2019", "tot_cur_bal": None, "loan_status": "Current"},
+        {"issue_d": ""},
+    ]
     frame, _, _ = build_silver(bronze_frame(spark, rows), train_end_year=2017)
     return frame
 

@@ -30,7 +30,9 @@ def test_write_append_read_versions_history_restore(lake, spark):
     assert lake.read("bronze.loans").count() == 15
     assert lake.read("bronze.loans", version=1).count() == 15
     first = lake.history("bronze.loans")[-1]
-    assert lake.read("bronze.loans", timestamp=first["timestamp"] + dt.timedelta(milliseconds=500)).count() == 10
+    assert (
+        lake.read("bronze.loans", timestamp=first["timestamp"] + dt.timedelta(milliseconds=500)).count() == 10
+    )
     hist = lake.history("bronze.loans")
     assert [h["version"] for h in hist] == [1, 0]
     assert [h["operation"] for h in hist] == ["APPEND", "WRITE"]
@@ -100,7 +102,9 @@ def test_tables_are_readable_by_delta_rs_duckdb_and_polars(lake, spark):
     assert pl.read_delta(path).select(pl.col("issue_year").n_unique()).item() == 3
     con = duckdb.connect()
     con.execute(f"LOAD '{_duckdb_delta_extension(duckdb.__version__)}'")
-    count, years = con.execute(f"select count(*), count(distinct issue_year) from delta_scan('{path}')").fetchone()
+    count, years = con.execute(
+        f"select count(*), count(distinct issue_year) from delta_scan('{path}')"
+    ).fetchone()
     assert (count, years) == (15, 3)
 
 
@@ -110,8 +114,12 @@ def _duckdb_delta_extension(version: str) -> str:
     import importlib.util
 
     spec = importlib.util.find_spec("duckdb_ext")
-    assert spec and spec.submodule_search_locations, "duckdb-ext-delta is not installed (see requirements.txt)"
-    found = glob.glob(f"{list(spec.submodule_search_locations)[0]}/extensions/v{version}/*/delta.duckdb_extension")
+    assert spec and spec.submodule_search_locations, (
+        "duckdb-ext-delta is not installed (see requirements.txt)"
+    )
+    found = glob.glob(
+        f"{list(spec.submodule_search_locations)[0]}/extensions/v{version}/*/delta.duckdb_extension"
+    )
     assert found, f"no delta extension for DuckDB {version} in duckdb-ext-delta"
     return found[0]
 
@@ -130,8 +138,14 @@ def test_commit_metadata_names_job_task_run_and_git_commit_on_every_commit(lake,
     assert [h["operation"] for h in history] == OPERATIONS[::-1]
     for entry in history:
         assert {k: entry["metadata"][k] for k in ("job", "task", "run_id", "git_sha")} == {
-            "job": "credit_risk_pipeline", "task": "silver_clean", "run_id": "run-42", "git_sha": "abc1234"}, entry
-    assert history[0]["metadata"]["restored_version"] == 1 and history[1]["metadata"]["merge_keys"] == ["loan_id"]
+            "job": "credit_risk_pipeline",
+            "task": "silver_clean",
+            "run_id": "run-42",
+            "git_sha": "abc1234",
+        }, entry
+    assert history[0]["metadata"]["restored_version"] == 1 and history[1]["metadata"]["merge_keys"] == [
+        "loan_id"
+    ]
 
 
 # Cross-engine: one extra process (and JVM) in the other Delta mode. It writes the same commits as this one, reads
@@ -168,18 +182,25 @@ def test_each_mode_reads_every_version_the_other_wrote(lake, spark, monkeypatch)
     other = DELTA_RS if delta_mode() == DELTA_SPARK else DELTA_SPARK
     tests = str(Path(__file__).parent)
     env = {**os.environ, MODE_ENV: other, RUN_ENV: "theirs"}
-    done = subprocess.run([sys.executable, "-c", _OTHER_ENGINE, str(lake.root), other, tests, lake.catalog], env=env,
-                          capture_output=True, text=True, timeout=900)
+    done = subprocess.run(
+        [sys.executable, "-c", _OTHER_ENGINE, str(lake.root), other, tests, lake.catalog],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     result = next((ln[7:] for ln in done.stdout.splitlines() if ln.startswith("RESULT=")), None)
     assert done.returncode == 0 and result, f"the {other} process failed:\n{done.stderr[-3000:]}"
     theirs = json.loads(result)
     assert (engine(lake.path("s.mine")), engine(lake.path("s.theirs"))) == (delta_mode(), other)
     mine = {str(v): rows(lake.read("s.mine", version=v)) for v in range(4)}
     assert theirs["mine"] == mine, f"{other} reads {delta_mode()}'s versions differently"
-    assert {str(v): rows(lake.read("s.theirs", version=v)) for v in range(4)} == mine, \
+    assert {str(v): rows(lake.read("s.theirs", version=v)) for v in range(4)} == mine, (
         f"{delta_mode()} reads {other}'s versions differently from its own"
+    )
     assert [m["operation"] for m in theirs["history"]] == OPERATIONS[::-1]
     assert {m["run_id"] for m in theirs["history"]} == {"mine"}
     assert [(h["operation"], h["metadata"]["run_id"]) for h in lake.history("s.theirs")] == [
-        (op, "theirs") for op in OPERATIONS[::-1]]
+        (op, "theirs") for op in OPERATIONS[::-1]
+    ]
     assert len(mine["3"]) == 9 and mine["3"] == mine["1"] and len(mine["2"]) == 11

@@ -38,7 +38,12 @@ def test_class_weights_on_a_toy_example(spark):
     df = spark.createDataFrame([(0,)] * 8 + [(1,)] * 2, f"{features.TARGET} int")
     weights = compute_class_weights(df)
     assert weights == {0: pytest.approx(10 / 16), 1: pytest.approx(10 / 4)}
-    weighted = add_weight_column(df, weights).groupBy(features.TARGET).agg(F.sum("class_weight").alias("w")).collect()
+    weighted = (
+        add_weight_column(df, weights)
+        .groupBy(features.TARGET)
+        .agg(F.sum("class_weight").alias("w"))
+        .collect()
+    )
     assert {r[features.TARGET]: r["w"] for r in weighted} == {0: pytest.approx(5.0), 1: pytest.approx(5.0)}
     with pytest.raises(ValueError, match="single class"):
         compute_class_weights(df.where(f"{features.TARGET} = 0"))
@@ -47,15 +52,24 @@ def test_class_weights_on_a_toy_example(spark):
 def test_splits_are_deterministic_disjoint_and_final_outcomes_only(gold):
     cfg = load_config()
     a, b = make_splits(gold, cfg), make_splits(gold, cfg)
-    assert sorted(r[0] for r in a.select(features.KEY).collect()) == sorted(r[0] for r in b.select(features.KEY).collect())
+    assert sorted(r[0] for r in a.select(features.KEY).collect()) == sorted(
+        r[0] for r in b.select(features.KEY).collect()
+    )
     assert a.groupBy(features.KEY).count().where("count > 1").count() == 0
     assert a.where(F.col(features.TARGET).isNull()).count() == 0
-    years = {r["split"]: (r["lo"], r["hi"]) for r in a.groupBy("split").agg(F.min("issue_year").alias("lo"), F.max("issue_year").alias("hi")).collect()}
+    years = {
+        r["split"]: (r["lo"], r["hi"])
+        for r in a.groupBy("split")
+        .agg(F.min("issue_year").alias("lo"), F.max("issue_year").alias("hi"))
+        .collect()
+    }
     assert years["train"][1] <= 2017 and years["valid"] == (2018, 2018) and years["test"][0] >= 2019
     strat = dataclasses.replace(cfg, split_kind="stratified")
     s1, s2 = make_splits(gold, strat), make_splits(gold, strat)
-    assert s1.where("split = 'test'").select(features.KEY).orderBy(features.KEY).collect() == \
-        s2.where("split = 'test'").select(features.KEY).orderBy(features.KEY).collect()
+    assert (
+        s1.where("split = 'test'").select(features.KEY).orderBy(features.KEY).collect()
+        == s2.where("split = 'test'").select(features.KEY).orderBy(features.KEY).collect()
+    )
     train, test = stratified_split(gold.where(f"{features.TARGET} IS NOT NULL"), [features.TARGET], 0.2, 7)
     share = test.count() / (train.count() + test.count())
     assert share == pytest.approx(0.2, abs=0.01)
@@ -94,7 +108,9 @@ def test_no_post_origination_column_in_any_model_signature(trained):
 def test_registry_gate_first_champion_promotion_and_refusal(trained):
     cfg, result = trained
     # a model name of its own: nothing else registered in the shared store can stand as its champion
-    loose = dataclasses.replace(cfg, model_name="registry_gate_test", max_ece=1.0, min_auc=0.5, promotion_margin=0.0)
+    loose = dataclasses.replace(
+        cfg, model_name="registry_gate_test", max_ece=1.0, min_auc=0.5, promotion_margin=0.0
+    )
     runs = sorted(result["models"].values(), key=lambda m: m["val_auc"])
     first = register_run(loose, runs[-2]["run_id"])
     assert first["champion"] and first["previous_champion"] is None
@@ -103,24 +119,39 @@ def test_registry_gate_first_champion_promotion_and_refusal(trained):
     worse = register_run(loose, runs[0]["run_id"])
     assert not worse["champion"] and "does not beat the champion" in worse["reasons"][0]
     client = mlflow.MlflowClient()
-    assert int(client.get_model_version_by_alias(loose.model_name, "champion").version) == better["model_version"]
-    assert int(client.get_model_version_by_alias(loose.model_name, "challenger").version) == worse["model_version"]
+    assert (
+        int(client.get_model_version_by_alias(loose.model_name, "champion").version)
+        == better["model_version"]
+    )
+    assert (
+        int(client.get_model_version_by_alias(loose.model_name, "challenger").version)
+        == worse["model_version"]
+    )
     tags = client.get_model_version(loose.model_name, str(worse["model_version"])).tags
     assert tags["promotion"] == "refused" and "champion" in tags["refusal_reasons"]
     # the version is the JVM-free pyfunc; the Spark model of the same fit stays on the run, for batch scoring
-    assert set(mlflow.models.get_model_info(f"models:/{loose.model_name}@champion").flavors) == {"python_function"}
+    assert set(mlflow.models.get_model_info(f"models:/{loose.model_name}@champion").flavors) == {
+        "python_function"
+    }
     champion = client.get_model_version_by_alias(loose.model_name, "champion")
-    assert champion.run_id == runs[-1]["run_id"] and spark_model_uri(champion) == f"runs:/{runs[-1]['run_id']}/model"
+    assert (
+        champion.run_id == runs[-1]["run_id"]
+        and spark_model_uri(champion) == f"runs:/{runs[-1]['run_id']}/model"
+    )
     leak = gate({"val_auc": 0.95, "val_ece": 0.01}, None, cfg)
     assert leak and leak[0].startswith("leakage alarm")
     assert gate({"val_auc": 0.55, "val_ece": 0.5}, None, cfg) == [
-        f"validation AUC 0.5500 < minimum {cfg.min_auc}", f"calibration error 0.5000 > maximum {cfg.max_ece}"]
+        f"validation AUC 0.5500 < minimum {cfg.min_auc}",
+        f"calibration error 0.5000 > maximum {cfg.max_ece}",
+    ]
 
 
 def test_segments_are_ordered_by_default_rate(gold):
     train = gold.where(f"{features.TARGET} IS NOT NULL")
     n = train.count()
-    built = build_segments(train, seed=1, ks=range(2, 4), sample_rows=n // 2)  # fit on a sample, profile everyone
+    built = build_segments(
+        train, seed=1, ks=range(2, 4), sample_rows=n // 2
+    )  # fit on a sample, profile everyone
     for method in ("kmeans", "gmm"):
         assert 0.3 * n < built[method]["fit_rows"] < 0.7 * n
         rows = built[method]["profile"].collect()
@@ -135,12 +166,21 @@ def test_segments_are_ordered_by_default_rate(gold):
     scores = train.select(features.KEY, (F.col("fico_mid") / 1000).alias("pd"))
     profile = built["kmeans"]["profile"].unionByName(built["gmm"]["profile"])
     filled = with_mean_pd(profile, assigned.join(scores, features.KEY)).collect()
-    expected = {(r["method"], r["segment"]): r["m"] for r in assigned.join(train, features.KEY)
-                .groupBy("method", "segment").agg(F.avg(F.col("fico_mid") / 1000).alias("m")).collect()}
-    assert len(filled) == len(expected) and all(r["mean_pd"] == pytest.approx(expected[(r["method"], r["segment"])])
-                                                 for r in filled)
+    expected = {
+        (r["method"], r["segment"]): r["m"]
+        for r in assigned.join(train, features.KEY)
+        .groupBy("method", "segment")
+        .agg(F.avg(F.col("fico_mid") / 1000).alias("m"))
+        .collect()
+    }
+    assert len(filled) == len(expected) and all(
+        r["mean_pd"] == pytest.approx(expected[(r["method"], r["segment"])]) for r in filled
+    )
     kmeans_sizes = {r["segment"]: r["size"] for r in filled if r["method"] == "kmeans"}
-    counted = {r["segment"]: r["count"] for r in assigned.where("method = 'kmeans'").groupBy("segment").count().collect()}
+    counted = {
+        r["segment"]: r["count"]
+        for r in assigned.where("method = 'kmeans'").groupBy("segment").count().collect()
+    }
     assert kmeans_sizes == counted  # the fitted models re-assign the training loans to the same segments
 
 
@@ -156,8 +196,11 @@ def test_batch_scoring_is_idempotent(trained, gold, spark, tmp_path):
     lake = DeltaRsLake(spark, tmp_path / "lake", "s")
     scores = score_loans(model, gold, best["odds_factor"], cfg.model_name, 7)
     first = lake.merge(scores, "gold.loan_scores", keys=["loan_id", "model_version"])
-    second = lake.merge(score_loans(model, gold, best["odds_factor"], cfg.model_name, 7), "gold.loan_scores",
-                        keys=["loan_id", "model_version"])
+    second = lake.merge(
+        score_loans(model, gold, best["odds_factor"], cfg.model_name, 7),
+        "gold.loan_scores",
+        keys=["loan_id", "model_version"],
+    )
     table = lake.read("gold.loan_scores")
     assert second == first + 1 and table.count() == gold.count()
     # the inference log's shape: same names and types as the API's predictions, plus loan_id and issue_year
@@ -169,8 +212,11 @@ def test_batch_scoring_is_idempotent(trained, gold, spark, tmp_path):
     threshold_ok = table.where("(pd >= 0.2) != (decision = 1) OR source != 'batch'").count() == 0
     assert threshold_ok and table.select("feature_hash").distinct().count() > 0.99 * gold.count()
     assert table.where("pd < 0 OR pd > 1 OR pd IS NULL").count() == 0
-    lake.merge(score_loans(model, gold.limit(10), best["odds_factor"], cfg.model_name, 8), "gold.loan_scores",
-               keys=["loan_id", "model_version"])
+    lake.merge(
+        score_loans(model, gold.limit(10), best["odds_factor"], cfg.model_name, 8),
+        "gold.loan_scores",
+        keys=["loan_id", "model_version"],
+    )
     assert lake.read("gold.loan_scores").count() == gold.count() + 10
 
 
@@ -181,24 +227,39 @@ def test_a_feature_null_in_the_whole_training_split_is_left_out_with_its_reason(
     from credit_risk.pipeline.train_supervised import fit_model, pd_column
     from credit_risk.serving.portable import PortableModel, export_pipeline
 
-    era = (gold.where(f"{features.TARGET} IS NOT NULL").withColumn("fico_mid", F.lit(None).cast("double"))
-           .withColumn("initial_list_status", F.lit("f")))
+    era = (
+        gold.where(f"{features.TARGET} IS NOT NULL")
+        .withColumn("fico_mid", F.lit(None).cast("double"))
+        .withColumn("initial_list_status", F.lit("f"))
+    )
     train = era.limit(1500).cache()
     selected = screen(train)
     assert set(selected.excluded) == {"fico_mid", "initial_list_status"}, selected.excluded
     assert selected.excluded["fico_mid"] == "entirely null in the 1500 rows fitted on"
     assert selected.excluded["initial_list_status"].startswith("constant ('f'")
-    assert "tot_cur_bal_missing" in selected.flags and "tot_cur_bal" in selected.numeric  # missing in early vintages only
+    assert (
+        "tot_cur_bal_missing" in selected.flags and "tot_cur_bal" in selected.numeric
+    )  # missing in early vintages only
     tags = selected.tags()
     assert "fico_mid" not in tags["features_used"].split(",") and "fico_mid" in tags["features_excluded"]
-    model, factor, _ = fit_model("logistic_regression", train, {"lr_max_iter": "20"}, seed=1, selected=selected)
-    imputer, assembler = model.stages[0], next(s for s in model.stages if type(s).__name__ == "VectorAssembler")
+    model, factor, _ = fit_model(
+        "logistic_regression", train, {"lr_max_iter": "20"}, seed=1, selected=selected
+    )
+    imputer, assembler = (
+        model.stages[0],
+        next(s for s in model.stages if type(s).__name__ == "VectorAssembler"),
+    )
     assert "fico_mid" not in imputer.getInputCols() and "fico_mid__imp" not in assembler.getInputCols()
-    assert "initial_list_status__ohe" not in assembler.getInputCols() and "grade__ohe" in assembler.getInputCols()
+    assert (
+        "initial_list_status__ohe" not in assembler.getInputCols()
+        and "grade__ohe" in assembler.getInputCols()
+    )
     portable = PortableModel(export_pipeline(model, factor, features_used=selected.used))
     rows = train.limit(60)
     expected = pd_column(model.transform(rows), factor).select("pd").toPandas()["pd"].to_numpy()
-    given = rows.toPandas().drop(columns=["fico_mid", "initial_list_status"])  # what the model does not use need not come
+    given = rows.toPandas().drop(
+        columns=["fico_mid", "initial_list_status"]
+    )  # what the model does not use need not come
     np.testing.assert_allclose(portable.predict_pd(given), expected, atol=1e-6)
     segments = build_segments(train, seed=1, ks=range(3, 4))
     assert "fico_mid" not in segments["kmeans"]["features"].numeric and segments["kmeans"]["k"] == 3

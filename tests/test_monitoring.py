@@ -30,8 +30,15 @@ def _gold(spark, tmp, rows: int, seed: int, shift: str | None = None):
     from credit_risk.synthetic.generate import generate_exports, parse_shift
 
     lake = DeltaRsLake(spark, tmp / "lake", "m")
-    files = generate_exports(tmp / "raw", rows, seed, start="2016-01", end="2017-12",
-                             shift=parse_shift(shift) if shift else None, progress=False)
+    files = generate_exports(
+        tmp / "raw",
+        rows,
+        seed,
+        start="2016-01",
+        end="2017-12",
+        shift=parse_shift(shift) if shift else None,
+        progress=False,
+    )
     ingest_files(spark, lake, files, tmp / "staging")
     silver, _, _ = build_silver(lake.read("bronze.loans_raw"), 2017)
     return build_features(silver, top_titles(silver, 2017)).toPandas()
@@ -44,8 +51,11 @@ def samples(spark, _trained_once, tmp_path_factory):
     run_id = result["models"]["logistic_regression"]["run_id"]
     model = PortableModel(mlflow.artifacts.load_dict(f"runs:/{run_id}/{PORTABLE_ARTIFACT}"))
     out = {}
-    for name, seed, shift in (("reference", 21, None), ("unshifted", 22, None),
-                              ("shifted", 23, "annual_inc=-0.2,dti=+5")):
+    for name, seed, shift in (
+        ("reference", 21, None),
+        ("unshifted", 22, None),
+        ("shifted", 23, "annual_inc=-0.2,dti=+5"),
+    ):
         frame = _gold(spark, tmp_path_factory.mktemp(name), 2500, seed, shift)
         frame["pd"] = model.predict_pd(frame[features.FEATURES])
         out[name] = frame
@@ -71,8 +81,10 @@ def test_policy_thresholds_and_auc_drop():
     assert decide(summary, [], 0.70, policy) == (False, [])
     assert decide({**summary, "drift_share": 0.2}, [], None, policy)[0]
     assert "PSI 0.300" in decide({**summary, "score_psi": 0.3}, [], None, policy)[1][0]
-    perf = [{"issue_year": 2019, "n": 500, "defaults": 90, "auc": 0.62}, {"issue_year": 2020, "n": 50, "defaults": 5,
-                                                                          "auc": 0.40}]
+    perf = [
+        {"issue_year": 2019, "n": 500, "defaults": 90, "auc": 0.62},
+        {"issue_year": 2020, "n": 50, "defaults": 5, "auc": 0.40},
+    ]
     retrain, reasons = decide(summary, perf, 0.70, policy)
     assert retrain and "2019" in reasons[0]  # the 50-loan vintage is too small to judge
 
@@ -80,8 +92,13 @@ def test_policy_thresholds_and_auc_drop():
 def test_performance_by_vintage_skips_open_loans():
     import pandas as pd
 
-    frame = pd.DataFrame({"issue_year": [2019] * 4 + [2020] * 2, features.TARGET: [0, 1, 0, 1, None, None],
-                          "pd": [0.1, 0.9, 0.2, 0.8, 0.5, 0.5]})
+    frame = pd.DataFrame(
+        {
+            "issue_year": [2019] * 4 + [2020] * 2,
+            features.TARGET: [0, 1, 0, 1, None, None],
+            "pd": [0.1, 0.9, 0.2, 0.8, 0.5, 0.5],
+        }
+    )
     assert performance_by_vintage(frame) == [{"issue_year": 2019, "n": 4, "defaults": 2, "auc": 1.0}]
 
 
@@ -97,12 +114,20 @@ def test_monitoring_task_appends_tables_reports_and_the_task_value(serving_regis
     first = run_monitor(cfg, dbutils)
     versions = (lake.version(FEATURE_DRIFT_TABLE), lake.version(PERFORMANCE_TABLE))
     second = run_monitor(cfg, dbutils)
-    assert (lake.version(FEATURE_DRIFT_TABLE), lake.version(PERFORMANCE_TABLE)) == (versions[0] + 1, versions[1] + 1)
+    assert (lake.version(FEATURE_DRIFT_TABLE), lake.version(PERFORMANCE_TABLE)) == (
+        versions[0] + 1,
+        versions[1] + 1,
+    )
     drift = lake.read(FEATURE_DRIFT_TABLE)
     assert drift.count() == 2 * (len(features.FEATURES) + 1)  # every input and the PD, per run
-    assert {r["reference_version"] for r in drift.select("reference_version").collect()} == {lake.version(SPLITS_TABLE)}
+    assert {r["reference_version"] for r in drift.select("reference_version").collect()} == {
+        lake.version(SPLITS_TABLE)
+    }
     assert "test split" in first["source"] and first["retrain"] == second["retrain"]
-    assert dbutils.jobs.taskValues.get(taskKey="interactive", key="retrain", debugValue="?") in ("true", "false")
+    assert dbutils.jobs.taskValues.get(taskKey="interactive", key="retrain", debugValue="?") in (
+        "true",
+        "false",
+    )
     latest = json.loads((cfg.home / "reports" / "monitoring" / "latest.json").read_text())
     assert latest["retrain"] == second["retrain"] and latest["model_version"] == "1"
     assert len(list((cfg.home / "reports" / "monitoring").glob("*/drift_report.html"))) >= 1

@@ -111,9 +111,13 @@ def test_the_lock_holds_every_direct_pin_and_what_is_installed():
     project = _requirements(ROOT / "requirements.txt")
     lock = _requirements(ROOT / "constraints.txt")
     for name, version in project.items():
-        assert lock.get(name) == version, f"constraints.txt has {name}=={lock.get(name)}, requirements.txt {version}"
+        assert lock.get(name) == version, (
+            f"constraints.txt has {name}=={lock.get(name)}, requirements.txt {version}"
+        )
     for name, version in lock.items():
-        assert metadata.version(name) == version, f"installed {name} {metadata.version(name)}, constraints.txt {version}"
+        assert metadata.version(name) == version, (
+            f"installed {name} {metadata.version(name)}, constraints.txt {version}"
+        )
 
 
 # --- requirements-serve.txt
@@ -124,12 +128,26 @@ def test_serve_requirements_pin_the_project_versions():
     serve = _requirements(ROOT / "requirements-serve.txt")
     for name, version in serve.items():
         expected = project.get(name) or metadata.version(name)
-        assert version == expected, f"requirements-serve.txt pins {name}=={version}, the project uses {expected}"
-    needed = {"fastapi", "uvicorn", "pydantic", "numpy", "pandas", "pyarrow", "prometheus-client", "deltalake",
-              "pyyaml", "python-dotenv"}
+        assert version == expected, (
+            f"requirements-serve.txt pins {name}=={version}, the project uses {expected}"
+        )
+    needed = {
+        "fastapi",
+        "uvicorn",
+        "pydantic",
+        "numpy",
+        "pandas",
+        "pyarrow",
+        "prometheus-client",
+        "deltalake",
+        "pyyaml",
+        "python-dotenv",
+    }
     assert needed <= set(serve), f"missing from requirements-serve.txt: {sorted(needed - set(serve))}"
     assert {"mlflow", "mlflow-skinny"} & set(serve), "the service needs the MLflow client"
-    assert not {"pyspark", "delta-spark", "httpx", "pytest"} & set(serve), "no Spark nor test tools in the image"
+    assert not {"pyspark", "delta-spark", "httpx", "pytest"} & set(serve), (
+        "no Spark nor test tools in the image"
+    )
 
 
 # --- Dockerfile and .dockerignore
@@ -156,7 +174,9 @@ def test_dockerfile_is_multi_stage_python_slim_without_java():
     runs = " ".join(args for word, args in instructions if word == "RUN")
     assert re.search(r"pip wheel .*--no-deps", runs), "the builder builds the project wheel with --no-deps"
     assert "-r /tmp/requirements-serve.txt" in runs or "requirements-serve.txt" in runs
-    assert re.search(r"pip install --no-deps \S*\.whl", runs), "the wheel is installed without its dependencies"
+    assert re.search(r"pip install --no-deps \S*\.whl", runs), (
+        "the wheel is installed without its dependencies"
+    )
     body = " ".join(f"{word} {args}" for word, args in instructions)
     assert not re.search(r"(?i)java|jdk|openjdk", body), "the serving image must not need a JDK"
     assert not re.search(r"(?i)pyspark|delta-spark", body)
@@ -184,12 +204,19 @@ def test_the_cmd_is_a_console_script_of_the_project():
 
 
 def test_dockerignore_keeps_local_data_out_and_the_sources_in():
-    patterns = [p.strip().rstrip("/") for p in (ROOT / ".dockerignore").read_text().splitlines()
-                if p.strip() and not p.startswith("#")]
+    patterns = [
+        p.strip().rstrip("/")
+        for p in (ROOT / ".dockerignore").read_text().splitlines()
+        if p.strip() and not p.startswith("#")
+    ]
     for excluded in (".venv", "lakehouse", "mlruns", "mlartifacts", "*.db", "data", "bench/out", ".git"):
         assert excluded in patterns, f".dockerignore should exclude {excluded}"
-    copied = [src for word, args in _instructions() if word == "COPY" and not args.startswith("--from")
-              for src in args.split()[:-1]]
+    copied = [
+        src
+        for word, args in _instructions()
+        if word == "COPY" and not args.startswith("--from")
+        for src in args.split()[:-1]
+    ]
     assert copied
     for src in copied:
         assert (ROOT / src).exists(), f"COPY {src}: not in the repository"
@@ -209,7 +236,9 @@ def test_compose_services_ports_and_images(services: dict):
     assert services["mlflow"]["image"] == f"ghcr.io/mlflow/mlflow:v{mlflow_version}"
     for name, repo in (("prometheus", "prom/prometheus"), ("grafana", "grafana/grafana")):
         image, _, tag = services[name]["image"].partition(":")
-        assert image == repo and tag and tag != "latest", f"{name}: pin the image tag ({services[name]['image']})"
+        assert image == repo and tag and tag != "latest", (
+            f"{name}: pin the image tag ({services[name]['image']})"
+        )
 
 
 def test_compose_api_build_and_environment(services: dict):
@@ -224,8 +253,12 @@ def test_compose_api_build_and_environment(services: dict):
     command = services["mlflow"]["command"]
     command = command.split() if isinstance(command, str) else [str(c) for c in command]
     assert command[:2] == ["mlflow", "server"]
-    for flag, value in (("--host", "0.0.0.0"), ("--port", "5000"), ("--backend-store-uri", "sqlite:////mlflow/mlflow.db"),
-                        ("--artifacts-destination", "/mlflow/artifacts")):
+    for flag, value in (
+        ("--host", "0.0.0.0"),
+        ("--port", "5000"),
+        ("--backend-store-uri", "sqlite:////mlflow/mlflow.db"),
+        ("--artifacts-destination", "/mlflow/artifacts"),
+    ):
         assert command[command.index(flag) + 1] == value
     grafana_env = services["grafana"]["environment"]
     assert str(grafana_env["GF_AUTH_ANONYMOUS_ENABLED"]).lower() == "true"
@@ -249,14 +282,18 @@ def test_compose_volumes_are_declared_and_bind_mounts_exist(compose: dict, servi
         for volume in service.get("volumes", []):
             source = volume["source"] if isinstance(volume, dict) else volume.split(":")[0]
             if source.startswith((".", "/", "~")):
-                assert (COMPOSE.parent / source).resolve().exists(), f"{name}: bind mount {source} does not exist"
+                assert (COMPOSE.parent / source).resolve().exists(), (
+                    f"{name}: bind mount {source} does not exist"
+                )
                 assert (COMPOSE.parent / source).resolve().is_relative_to(ROOT)
             else:
                 assert source in declared, f"{name}: volume {source} is not declared"
                 used.add(source)
     assert used == declared, f"declared but unused volumes: {sorted(declared - used)}"
     for name in ("api", "mlflow", "prometheus", "grafana"):
-        assert any(not str(v).startswith(".") for v in services[name].get("volumes", [])), f"{name}: no named volume"
+        assert any(not str(v).startswith(".") for v in services[name].get("volumes", [])), (
+            f"{name}: no named volume"
+        )
 
 
 # --- Prometheus
@@ -290,8 +327,13 @@ def test_alerts_have_severity_runbook_and_cover_the_failure_modes():
         return found[0]
 
     one(lambda e: 'status=~"5.."' in e and "credit_risk_requests_total" in e)
-    one(lambda e: "histogram_quantile(0.99" in e and "credit_risk_request_latency_seconds_bucket" in e
-        and e.endswith("> 0.05"))
+    one(
+        lambda e: (
+            "histogram_quantile(0.99" in e
+            and "credit_risk_request_latency_seconds_bucket" in e
+            and e.endswith("> 0.05")
+        )
+    )
     one(lambda e: "credit_risk_pd_sum" in e and "credit_risk_pd_count" in e and "[7d]" in e)
     one(lambda e: "credit_risk_feature_drift_share" in e)
     loaded = one(lambda e: e == "credit_risk_model_loaded == 0")
@@ -320,8 +362,12 @@ def test_promtool_check_rules():
 
 def test_promtool_rule_unit_tests_fire_model_not_loaded_and_error_rate():
     tests = _yaml(ALERTS_TEST)
-    tested = {case["alertname"] for test in tests["tests"] for case in test.get("alert_rule_test", [])
-              if case.get("exp_alerts")}
+    tested = {
+        case["alertname"]
+        for test in tests["tests"]
+        for case in test.get("alert_rule_test", [])
+        if case.get("exp_alerts")
+    }
     assert {"CreditRiskModelNotLoaded", "CreditRiskHighErrorRate"} <= tested
     result = _promtool("test", "rules", str(ALERTS_TEST))
     assert result.returncode == 0, result.stdout + result.stderr
@@ -362,11 +408,21 @@ def test_dashboard_structure(dashboard: dict):
 
 def test_dashboard_panels_cover_the_service(dashboard: dict):
     exprs = " ".join(t["expr"] for p in _panels(dashboard) for t in p.get("targets", []))
-    for needle in ("credit_risk_requests_total", 'status=~"5.."', "histogram_quantile(0.5,",
-                   "histogram_quantile(0.95,", "histogram_quantile(0.99,", "credit_risk_pd_bucket",
-                   "credit_risk_predictions_total", "credit_risk_model_info", "credit_risk_model_loaded",
-                   "credit_risk_feature_drift_share", "credit_risk_score_psi", "credit_risk_inference_log_rows_total",
-                   "credit_risk_inference_log_dropped_total"):
+    for needle in (
+        "credit_risk_requests_total",
+        'status=~"5.."',
+        "histogram_quantile(0.5,",
+        "histogram_quantile(0.95,",
+        "histogram_quantile(0.99,",
+        "credit_risk_pd_bucket",
+        "credit_risk_predictions_total",
+        "credit_risk_model_info",
+        "credit_risk_model_loaded",
+        "credit_risk_feature_drift_share",
+        "credit_risk_score_psi",
+        "credit_risk_inference_log_rows_total",
+        "credit_risk_inference_log_dropped_total",
+    ):
         assert needle in exprs, f"no dashboard panel queries {needle}"
 
 
@@ -393,8 +449,14 @@ def test_dashboard_queries_parse(dashboard: dict, tmp_path: Path):
 
 
 def test_metric_name_extraction():
-    expr = ('sum(rate(credit_risk_pd_sum[1h])) / sum(rate(credit_risk_requests_total{status=~"5.."}[5m]))'
-            " + credit_risk_score_psi > 0 or credit_risk_model_loaded")
-    assert _metric_names(expr) == {"credit_risk_pd_sum", "credit_risk_requests_total", "credit_risk_score_psi",
-                                   "credit_risk_model_loaded"}
+    expr = (
+        'sum(rate(credit_risk_pd_sum[1h])) / sum(rate(credit_risk_requests_total{status=~"5.."}[5m]))'
+        " + credit_risk_score_psi > 0 or credit_risk_model_loaded"
+    )
+    assert _metric_names(expr) == {
+        "credit_risk_pd_sum",
+        "credit_risk_requests_total",
+        "credit_risk_score_psi",
+        "credit_risk_model_loaded",
+    }
     assert _metric_names('x{route="/credit_risk_fake"}') == set()

@@ -27,6 +27,7 @@ SMALL = [arg for k, v in {"rows": "3000", **SMALL_MODELS}.items() for arg in ("-
 
 # --- the stratified split as the design states it ------------------------------------------------------------
 
+
 def test_stratified_split_shares_are_exact_per_stratum_and_seeded(spark):
     """80/20 train/test: round(0.2 * n) of each stratum's n loans in test; validation is 0.2 of the 80."""
     import dataclasses
@@ -41,15 +42,30 @@ def test_stratified_split_shares_are_exact_per_stratum_and_seeded(spark):
     df = spark.createDataFrame(rows, "loan_id string, default_flag int, issue_year int")
     train, test = stratified_split(df, ["default_flag", "issue_year"], 0.2, 42)
     counts = {(r[0], r[1]): r[2] for r in test.groupBy("default_flag", "issue_year").count().collect()}
-    assert counts == {k: round(0.2 * n) for k, n in sizes.items() if round(0.2 * n)}  # (1, 2017) rounds to none
+    assert counts == {
+        k: round(0.2 * n) for k, n in sizes.items() if round(0.2 * n)
+    }  # (1, 2017) rounds to none
     assert train.count() + test.count() == len(rows)
-    assert not {r[0] for r in train.select("loan_id").collect()} & {r[0] for r in test.select("loan_id").collect()}
-    again = {r[0] for r in stratified_split(df, ["default_flag", "issue_year"], 0.2, 42)[1].select("loan_id").collect()}
-    other = {r[0] for r in stratified_split(df, ["default_flag", "issue_year"], 0.2, 43)[1].select("loan_id").collect()}
+    assert not {r[0] for r in train.select("loan_id").collect()} & {
+        r[0] for r in test.select("loan_id").collect()
+    }
+    again = {
+        r[0]
+        for r in stratified_split(df, ["default_flag", "issue_year"], 0.2, 42)[1].select("loan_id").collect()
+    }
+    other = {
+        r[0]
+        for r in stratified_split(df, ["default_flag", "issue_year"], 0.2, 43)[1].select("loan_id").collect()
+    }
     assert again == {r[0] for r in test.select("loan_id").collect()} and other != again
     # the job's stratified split: test 0.2 of each (default_flag, issue_year) stratum, valid 0.2 of the rest
-    splits = make_splits(df, dataclasses.replace(load_config(), split_kind="stratified", test_frac=0.2, seed=42))
-    got = {(r[0], r[1], r[2]): r[3] for r in splits.groupBy("default_flag", "issue_year", "split").count().collect()}
+    splits = make_splits(
+        df, dataclasses.replace(load_config(), split_kind="stratified", test_frac=0.2, seed=42)
+    )
+    got = {
+        (r[0], r[1], r[2]): r[3]
+        for r in splits.groupBy("default_flag", "issue_year", "split").count().collect()
+    }
     for (flag, year), n in sizes.items():
         n_test = round(0.2 * n)
         n_valid = round(0.2 * (n - n_test))
@@ -59,6 +75,7 @@ def test_stratified_split_shares_are_exact_per_stratum_and_seeded(spark):
 
 
 # --- the seven steps ---------------------------------------------------------------------------------------------
+
 
 def _delta_rows(path: Path, version: int):
     from deltalake import DeltaTable
@@ -95,8 +112,13 @@ def design_run(tmp_path_factory):
                 if codes[step.__name__.rsplit(".", 1)[1]]:
                     break
     sys.stdout.write(out.getvalue()[-4000:])
-    yield {"home": home, "out": out.getvalue(), "err": err.getvalue(), "codes": codes,
-           "generated_before": generated_before}
+    yield {
+        "home": home,
+        "out": out.getvalue(),
+        "err": err.getvalue(),
+        "codes": codes,
+        "generated_before": generated_before,
+    }
     mp.undo()
 
 
@@ -107,30 +129,60 @@ def test_the_seven_steps_in_order_write_the_tables_runs_files_and_models(design_
 
     home, codes, out, err = design_run["home"], design_run["codes"], design_run["out"], design_run["err"]
     assert codes.pop("split before prep") == 2 and codes.pop("evaluate before split") == 2
-    assert "python -m src.agents.split: error: no gold.loan_features: run `python -m src.agents.prep` first" in err
-    assert "python -m src.agents.evaluate: error: no gold.loan_splits: run `python -m src.agents.split` first" in err
+    assert (
+        "python -m src.agents.split: error: no gold.loan_features: run `python -m src.agents.prep` first"
+        in err
+    )
+    assert (
+        "python -m src.agents.evaluate: error: no gold.loan_splits: run `python -m src.agents.split` first"
+        in err
+    )
     assert not design_run["generated_before"]
-    assert codes == {"prep on nothing": 0, "fetch": 0, "prep": 0, "split": 0, "train_sup": 0, "train_unsup": 0,
-                     "evaluate": 0, "register": 0}, err[-3000:]
+    assert codes == {
+        "prep on nothing": 0,
+        "fetch": 0,
+        "prep": 0,
+        "split": 0,
+        "train_sup": 0,
+        "train_unsup": 0,
+        "evaluate": 0,
+        "register": 0,
+    }, err[-3000:]
     raw = sorted((home / "data" / "raw").glob("generated_kaggle_3000_seed42/*.csv*"))
-    assert raw and all(f"file   {p}" in out for p in raw)  # the exports the bronze task generated, named by fetch
-    assert re.search(r"champion: credit_risk_pd version \d+ \(\w+\), test AUC 0\.\d{4}, KS 0\.\d{4}, ECE 0\.\d{4}", out)
+    assert raw and all(
+        f"file   {p}" in out for p in raw
+    )  # the exports the bronze task generated, named by fetch
+    assert re.search(
+        r"champion: credit_risk_pd version \d+ \(\w+\), test AUC 0\.\d{4}, KS 0\.\d{4}, ECE 0\.\d{4}", out
+    )
     assert "table  credit_risk.gold.loan_splits" in out and "[train_supervised] succeeded" in out
 
     lake = home / "lakehouse" / "credit_risk"
-    for table in ("bronze/loans_raw", "silver/loans", "gold/loan_features", "gold/loan_splits", "gold/risk_segments"):
+    for table in (
+        "bronze/loans_raw",
+        "silver/loans",
+        "gold/loan_features",
+        "gold/loan_splits",
+        "gold/risk_segments",
+    ):
         assert (lake / table / "_delta_log").is_dir(), table
-    values = {t: json.loads((home / "runs/credit_risk_pipeline/agents/task_values" / f"{t}.json").read_text())
-              for t in ("gold_features", "split", "train_supervised", "evaluate", "register")}
+    values = {
+        t: json.loads((home / "runs/credit_risk_pipeline/agents/task_values" / f"{t}.json").read_text())
+        for t in ("gold_features", "split", "train_supervised", "evaluate", "register")
+    }
     assert values["register"]["champion"] is True
 
     # data/processed: the gold table and the split, read back, against the Delta versions the tasks published
     processed = home / "data" / "processed"
     gold = _delta_rows(lake / "gold/loan_features", values["gold_features"]["gold_version"])
     m = pq.read_table(processed / "M.parquet")
-    assert m.num_rows == gold.num_rows and set(m.column("loan_id").to_pylist()) == set(gold.column("loan_id").to_pylist())
+    assert m.num_rows == gold.num_rows and set(m.column("loan_id").to_pylist()) == set(
+        gold.column("loan_id").to_pylist()
+    )
     sample = pq.read_table(processed / "sample_M.parquet")
-    assert 0 < sample.num_rows < m.num_rows and set(sample.column("loan_id").to_pylist()) <= set(m.column("loan_id").to_pylist())
+    assert 0 < sample.num_rows < m.num_rows and set(sample.column("loan_id").to_pylist()) <= set(
+        m.column("loan_id").to_pylist()
+    )
     splits = _delta_rows(lake / "gold/loan_splits", values["split"]["splits_version"]).to_pandas()
     train = pq.read_table(processed / "train.parquet").to_pandas()
     test = pq.read_table(processed / "test.parquet").to_pandas()
@@ -143,12 +195,18 @@ def test_the_seven_steps_in_order_write_the_tables_runs_files_and_models(design_
     champion = client.get_model_version_by_alias("credit_risk_pd", "champion")
     assert champion.run_id == values["train_supervised"]["best_run_id"]
     meta = json.loads((home / "models/champion/metadata.json").read_text())
-    assert (meta["name"], meta["version"], meta["alias"], meta["run_id"]) == \
-        ("credit_risk_pd", int(champion.version), "champion", champion.run_id)
+    assert (meta["name"], meta["version"], meta["alias"], meta["run_id"]) == (
+        "credit_risk_pd",
+        int(champion.version),
+        "champion",
+        champion.run_id,
+    )
     assert meta["metrics"]["test_auc"] == pytest.approx(values["evaluate"]["test_auc"])
     assert {"test_ks", "test_ece", "val_auc"} <= set(meta["metrics"])
-    assert meta["delta_versions"] == {"gold.loan_features": values["gold_features"]["gold_version"],
-                                      "gold.loan_splits": values["split"]["splits_version"]}
+    assert meta["delta_versions"] == {
+        "gold.loan_features": values["gold_features"]["gold_version"],
+        "gold.loan_splits": values["split"]["splits_version"],
+    }
 
     # `make run`'s last lines read the same champion back
     from credit_risk.cli.bundle import champion_lines
@@ -158,7 +216,10 @@ def test_the_seven_steps_in_order_write_the_tables_runs_files_and_models(design_
     assert lines[0].startswith(f"champion:      credit_risk_pd version {champion.version} (")
     assert f"AUC {meta['metrics']['test_auc']:.4f}, KS {meta['metrics']['test_ks']:.4f}" in lines[0]
     assert "credit-risk ui" in lines[1] and "credit-risk serve" in lines[2]
-    assert lines[3].endswith(f"{champion.run_id}/evaluation.md") and Path(lines[3].split("report: ")[1]).is_file()
+    assert (
+        lines[3].endswith(f"{champion.run_id}/evaluation.md")
+        and Path(lines[3].split("report: ")[1]).is_file()
+    )
 
     # src.api scores with the registry's champion as the exported document does
     import pandas as pd
@@ -178,6 +239,7 @@ def test_the_seven_steps_in_order_write_the_tables_runs_files_and_models(design_
 
 # --- the compose stack's MLflow server: served artifacts, and the API's model URI through it -------------------
 
+
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -187,8 +249,12 @@ def _free_port() -> int:
 def _server_argv(command: list[str], tmp: Path, port: int) -> list[str]:
     """The compose file's `mlflow server` command with this machine's host, port and folders in place of the
     container's (every other option kept as written)."""
-    local = {"--host": "127.0.0.1", "--port": str(port), "--backend-store-uri": f"sqlite:///{tmp / 'mlflow.db'}",
-             "--artifacts-destination": str(tmp / "artifacts")}
+    local = {
+        "--host": "127.0.0.1",
+        "--port": str(port),
+        "--backend-store-uri": f"sqlite:///{tmp / 'mlflow.db'}",
+        "--artifacts-destination": str(tmp / "artifacts"),
+    }
     argv, i = [str(Path(sys.executable).parent / "mlflow"), "server"], 2
     while i < len(command):
         option = command[i]
@@ -218,7 +284,11 @@ def test_compose_mlflow_serves_artifacts_and_the_api_loads_the_champion_through_
     assert yaml.safe_load((ROOT / "compose.yaml").read_text())["include"] == ["docker/docker-compose.yml"]
     services = yaml.safe_load((ROOT / "docker" / "docker-compose.yml").read_text())["services"]
     command = services["mlflow"]["command"]
-    assert command[:2] == ["mlflow", "server"] and "--serve-artifacts" in command and "--artifacts-destination" in command
+    assert (
+        command[:2] == ["mlflow", "server"]
+        and "--serve-artifacts" in command
+        and "--artifacts-destination" in command
+    )
     assert services["api"]["environment"]["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
     assert not any("model" in str(v) for v in services["api"].get("volumes", []))  # no host path to a model
 
@@ -227,7 +297,9 @@ def test_compose_mlflow_serves_artifacts_and_the_api_loads_the_champion_through_
     assert "0.0.0.0" not in argv and "--serve-artifacts" in argv
     url = f"http://127.0.0.1:{port}"
     log = (tmp_path / "server.log").open("w")
-    server = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path)
+    server = subprocess.Popen(
+        argv, stdout=log, stderr=subprocess.STDOUT, start_new_session=True, cwd=tmp_path
+    )
     previous = mlflow.get_tracking_uri(), mlflow.get_registry_uri()
     try:
         deadline = time.monotonic() + 180
@@ -245,13 +317,20 @@ def test_compose_mlflow_serves_artifacts_and_the_api_loads_the_champion_through_
         client = MlflowClient(tracking_uri=url, registry_uri=url)
         run = client.create_run(client.create_experiment("compose-check"))
         assert run.info.artifact_uri.startswith("mlflow-artifacts:"), run.info.artifact_uri
-        client.log_artifact(run.info.run_id, str(design_run["home"] / "models/champion/model.json"),
-                            artifact_path=str(Path(PORTABLE_ARTIFACT).parent))
+        client.log_artifact(
+            run.info.run_id,
+            str(design_run["home"] / "models/champion/model.json"),
+            artifact_path=str(Path(PORTABLE_ARTIFACT).parent),
+        )
         client.set_terminated(run.info.run_id)
         client.create_registered_model("compose_pd")
-        version = client.create_model_version("compose_pd", f"{run.info.artifact_uri}/portable", run.info.run_id)
+        version = client.create_model_version(
+            "compose_pd", f"{run.info.artifact_uri}/portable", run.info.run_id
+        )
         client.set_registered_model_alias("compose_pd", "champion", version.version)
-        assert list((tmp_path / "artifacts").rglob("model.json")), "the artifact did not land in the server's store"
+        assert list((tmp_path / "artifacts").rglob("model.json")), (
+            "the artifact did not land in the server's store"
+        )
         # the API's model store, pointed at the server only, resolves and downloads the champion through it
         shutil.copy(design_run["home"] / "models/champion/model.json", tmp_path / "expected.json")
         mlflow.set_tracking_uri(url)
@@ -279,6 +358,7 @@ def test_compose_mlflow_serves_artifacts_and_the_api_loads_the_champion_through_
 
 # --- the workflows, the design's modules, pytest --nbmake, make notebook -----------------------------------------
 
+
 def _workflow(name: str) -> tuple[str, dict]:
     import yaml
 
@@ -295,21 +375,33 @@ def test_workflows_parse_run_the_readme_test_command_and_name_no_secret_in_clear
     assert set(ci["on"]) == {"push", "pull_request"}
     steps = ci["jobs"]["test"]["steps"]
     assert test_command in [s.get("run", "").strip() for s in steps]
-    cached = "\n".join(str(s["with"]["path"]) for s in steps if s.get("uses", "").startswith("actions/cache@"))
+    cached = "\n".join(
+        str(s["with"]["path"]) for s in steps if s.get("uses", "").startswith("actions/cache@")
+    )
     assert ".venv" in cached and "~/.m2" in cached and "~/.ivy2" in cached
     deploy_text, deploy = _workflow("deploy.yml")
     assert deploy["on"]["push"]["branches"] == ["main"] and deploy["on"]["push"]["tags"] == ["v*"]
-    for job, target, condition in (("staging", "staging", "refs/heads/main"), ("prod", "prod", "refs/tags/v")):
+    for job, target, condition in (
+        ("staging", "staging", "refs/heads/main"),
+        ("prod", "prod", "refs/tags/v"),
+    ):
         runs = [s.get("run", "") for s in deploy["jobs"][job]["steps"]]
-        assert f"databricks bundle validate -t {target}" in runs and f"databricks bundle deploy -t {target}" in runs
+        assert (
+            f"databricks bundle validate -t {target}" in runs
+            and f"databricks bundle deploy -t {target}" in runs
+        )
         assert condition in deploy["jobs"][job]["if"]
-        assert any(s.get("uses", "").startswith("databricks/setup-cli@") for s in deploy["jobs"][job]["steps"])
+        assert any(
+            s.get("uses", "").startswith("databricks/setup-cli@") for s in deploy["jobs"][job]["steps"]
+        )
         env = deploy["jobs"][job]["env"]
         assert set(env) == {"DATABRICKS_HOST", "DATABRICKS_CLIENT_ID", "DATABRICKS_CLIENT_SECRET"}
         assert all(v == f"${{{{ secrets.{k} }}}}" for k, v in env.items())
     for text in (ci_text, deploy_text):  # nothing that looks like a credential, outside `${{ secrets.* }}`
         bare = re.sub(r"\$\{\{\s*secrets\.\w+\s*\}\}", "", text)
-        assert not re.search(r"dapi[0-9a-f]{16,}|dose[0-9a-f]{16,}|https://[\w.-]+\.(cloud\.)?databricks\.com", bare)
+        assert not re.search(
+            r"dapi[0-9a-f]{16,}|dose[0-9a-f]{16,}|https://[\w.-]+\.(cloud\.)?databricks\.com", bare
+        )
         assert not re.search(r"(?i)(token|secret|password|client_id)[ \t]*[:=][ \t]*['\"]?[\w-]{8,}", bare)
 
 
@@ -340,23 +432,35 @@ def test_uvicorn_src_api_app_is_the_serving_app(monkeypatch, tmp_path):
     app = api.app
     assert app is api.app and app.title == create_app().title
     paths = {r.path for r in app.routes}
-    assert {"/health", "/ready", "/predict", "/metrics"} <= paths and paths == {r.path for r in create_app().routes}
+    assert {"/health", "/ready", "/predict", "/metrics"} <= paths and paths == {
+        r.path for r in create_app().routes
+    }
     # and the design's command starts it: /health answers, /ready says no champion in this empty project
     import urllib.error
     import urllib.request
 
     port = _free_port()
     env = {**own_store_env(), "CREDIT_RISK_HOME": str(tmp_path), "CREDIT_RISK_INFERENCE_LOG": ""}
-    server = subprocess.Popen([sys.executable, "-m", "uvicorn", "src.api:app", "--host", "127.0.0.1", "--port", str(port)],
-                              cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "uvicorn", "src.api:app", "--host", "127.0.0.1", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         deadline = time.monotonic() + 90
         while True:
             try:
-                assert json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=3)) == {"status": "ok"}
+                assert json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=3)) == {
+                    "status": "ok"
+                }
                 break
             except OSError:
-                assert server.poll() is None and time.monotonic() < deadline, "uvicorn src.api:app did not start"
+                assert server.poll() is None and time.monotonic() < deadline, (
+                    "uvicorn src.api:app did not start"
+                )
                 time.sleep(0.5)
         with pytest.raises(urllib.error.HTTPError) as not_ready:
             urllib.request.urlopen(f"http://127.0.0.1:{port}/ready", timeout=5)
@@ -371,8 +475,13 @@ def test_bare_pytest_nbmake_collects_the_eleven_notebooks():
 
     ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
     assert ini["testpaths"] == ["tests", "notebooks"]
-    done = subprocess.run([sys.executable, "-m", "pytest", "--nbmake", "--collect-only", "-q", "notebooks"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=300)
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "--nbmake", "--collect-only", "-q", "notebooks"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     collected = sorted(line.split("::")[0] for line in done.stdout.splitlines() if line.endswith(".ipynb"))
     assert collected == sorted(f"notebooks/{p.name}" for p in (ROOT / "notebooks").glob("*.ipynb"))
     assert len(collected) == 11, done.stdout[-2000:]
@@ -387,4 +496,6 @@ def test_make_notebook_starts_jupyterlab_on_localhost_over_the_notebooks():
     lab = next(line.split() for line in lines if "jupyter lab" in line)
     assert lab[0].endswith(".venv/bin/jupyter") and lab[1] == "lab"
     assert "--ip=127.0.0.1" in lab and "--ServerApp.root_dir=notebooks" in lab and "--no-browser" in lab
-    assert any(re.search(r"pip install .*jupyterlab==\d+\.\d+\.\d+.*-c constraints.txt", line) for line in lines)
+    assert any(
+        re.search(r"pip install .*jupyterlab==\d+\.\d+\.\d+.*-c constraints.txt", line) for line in lines
+    )

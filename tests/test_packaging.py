@@ -36,11 +36,33 @@ from credit_risk.runtime.databricks_runtimes import RUNTIMES, minor, runtime
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 TARGETS = ("local", "dev", "staging", "prod")
-TASK_MODULES = ("bronze", "silver", "gold", "contracts", "split", "train_supervised", "segments", "evaluate",
-                "register", "batch_score", "monitoring")
+TASK_MODULES = (
+    "bronze",
+    "silver",
+    "gold",
+    "contracts",
+    "split",
+    "train_supervised",
+    "segments",
+    "evaluate",
+    "register",
+    "batch_score",
+    "monitoring",
+)
 # What a cluster must never get from the wheel: its runtime's own Spark and Delta, and the test tools
-NEVER_ON_A_CLUSTER = {"pyspark", "delta-spark", "pytest", "ruff", "nbmake", "hypothesis", "httpx", "ipykernel",
-                      "nbclient", "databricks-bundles", "mlflow"}
+NEVER_ON_A_CLUSTER = {
+    "pyspark",
+    "delta-spark",
+    "pytest",
+    "ruff",
+    "nbmake",
+    "hypothesis",
+    "httpx",
+    "ipykernel",
+    "nbclient",
+    "databricks-bundles",
+    "mlflow",
+}
 SECTION = re.compile(r"#\s*---\s*(\w+):")
 
 
@@ -65,7 +87,9 @@ def _sections(path: Path) -> dict[str, dict[str, str]]:
             continue
         line = raw.split("#", 1)[0].strip()
         if line:
-            assert current is not None, f"requirements.txt: {line!r} comes before the first '# --- <extra>:' line"
+            assert current is not None, (
+                f"requirements.txt: {line!r} comes before the first '# --- <extra>:' line"
+            )
             name, _, version = line.partition("==")
             current[canonicalize_name(name)] = version
     return out
@@ -76,7 +100,9 @@ def _extra(name: str) -> dict[str, str]:
     for text in PYPROJECT["project"]["optional-dependencies"][name]:
         req = Requirement(text)
         (spec,) = req.specifier
-        assert spec.operator == "==", f"pyproject extra {name}: {text} is not pinned (the extras are the pins)"
+        assert spec.operator == "==", (
+            f"pyproject extra {name}: {text} is not pinned (the extras are the pins)"
+        )
         out[canonicalize_name(req.name)] = spec.version
     return out
 
@@ -101,12 +127,15 @@ def job_runtime():
 
 
 def test_job_clusters_run_an_lts_ml_runtime_of_the_local_spark(job_runtime):
-    assert job_runtime.lts and "-ml-" in job_runtime.key, f"{job_runtime.key}: the jobs need an LTS ML runtime"
+    assert job_runtime.lts and "-ml-" in job_runtime.key, (
+        f"{job_runtime.key}: the jobs need an LTS ML runtime"
+    )
     local = _pins(ROOT / "requirements.txt")["pyspark"]
     installed = metadata.version("pyspark")
     assert minor(local) == job_runtime.spark_minor, (
         f"requirements.txt pins pyspark {local}; the job clusters' {job_runtime.name} ({job_runtime.key}) runs "
-        f"Spark {job_runtime.spark}: the same minor version, or the cluster runs other code than the tests did")
+        f"Spark {job_runtime.spark}: the same minor version, or the cluster runs other code than the tests did"
+    )
     assert installed == local, f"installed pyspark {installed}, requirements.txt {local}: run make install"
     assert minor(_extra("local")["pyspark"]) == job_runtime.spark_minor
 
@@ -137,7 +166,9 @@ def test_requirements_sections_are_the_pyproject_extras():
     extras = set(PYPROJECT["project"]["optional-dependencies"])
     assert set(sections) == extras == {"local", "serve", "dev"}, (set(sections), extras)
     for name in ("local", "dev"):
-        assert sections[name] == _extra(name), f"requirements.txt section {name} and the pyproject extra differ"
+        assert sections[name] == _extra(name), (
+            f"requirements.txt section {name} and the pyproject extra differ"
+        )
     serve = _extra("serve")
     assert serve == _pins(ROOT / "requirements-serve.txt"), "the serve extra is requirements-serve.txt"
     assert sections["serve"].items() <= serve.items(), "requirements.txt's serve pins are the service's"
@@ -145,19 +176,24 @@ def test_requirements_sections_are_the_pyproject_extras():
 
 def test_wheel_dependencies_are_ranges_the_runtime_and_the_lock_satisfy(job_runtime):
     lock = _pins(ROOT / "constraints.txt")
-    assert job_runtime.provided, f"{job_runtime.key}: no library list in databricks_runtimes for the jobs' runtime"
+    assert job_runtime.provided, (
+        f"{job_runtime.key}: no library list in databricks_runtimes for the jobs' runtime"
+    )
     names = set()
     for text in PYPROJECT["project"]["dependencies"]:
         req = Requirement(text)
         name = canonicalize_name(req.name)
         names.add(name)
         assert name not in NEVER_ON_A_CLUSTER, f"{text}: the wheel must not bring {name} to a cluster"
-        assert req.specifier and not any(s.operator in {"==", "==="} for s in req.specifier), f"{text}: a range"
+        assert req.specifier and not any(s.operator in {"==", "==="} for s in req.specifier), (
+            f"{text}: a range"
+        )
         assert req.specifier.contains(lock[name]), f"{text}: the lock has {name}=={lock[name]}"
         if name in job_runtime.provided:
             assert req.specifier.contains(job_runtime.provided[name]), (
                 f"{text}: {job_runtime.name} has {name} {job_runtime.provided[name]}; installing the wheel would "
-                "replace the runtime's own")
+                "replace the runtime's own"
+            )
     assert "mlflow-skinny" in names, "the ML runtimes ship mlflow-skinny: the wheel names it, not mlflow"
 
 
@@ -174,12 +210,17 @@ def wheel(tmp_path_factory) -> Path:
     for name in ("pyproject.toml", "README.md"):
         shutil.copy(ROOT / name, src / name)
     shutil.copytree(ROOT / "src", src / "src", ignore=shutil.ignore_patterns("__pycache__", "*.egg-info"))
-    build = yaml.safe_load((ROOT / "databricks.yml").read_text())["artifacts"]["credit_risk_wheel"]["build"].split()
+    build = yaml.safe_load((ROOT / "databricks.yml").read_text())["artifacts"]["credit_risk_wheel"][
+        "build"
+    ].split()
     assert build[1:4] == ["-m", "pip", "wheel"] and "--no-deps" in build, build
     out = tmp / "dist"
     uv = _uv_or_none()
-    command = ([uv, "build", "--wheel", "--quiet", "--out-dir", str(out), str(src)] if uv else
-               [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out), str(src)])
+    command = (
+        [uv, "build", "--wheel", "--quiet", "--out-dir", str(out), str(src)]
+        if uv
+        else [sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(out), str(src)]
+    )
     done = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stdout + done.stderr
     (whl,) = out.glob("credit_risk-*.whl")
@@ -198,7 +239,14 @@ def test_wheel_metadata_declares_no_spark_and_carries_every_module(wheel):
     assert unconditional == declared
     assert not unconditional & NEVER_ON_A_CLUSTER, sorted(unconditional & NEVER_ON_A_CLUSTER)
     for req in requires:
-        if canonicalize_name(req.name) in {"pyspark", "delta-spark", "pytest", "ruff", "nbmake", "hypothesis"}:
+        if canonicalize_name(req.name) in {
+            "pyspark",
+            "delta-spark",
+            "pytest",
+            "ruff",
+            "nbmake",
+            "hypothesis",
+        }:
             assert "extra ==" in str(req.marker), f"{req} outside the extras"
     assert set(meta.get_all("Provides-Extra")) == {"local", "serve", "dev"}
     assert meta["Requires-Python"] == PYPROJECT["project"]["requires-python"]
@@ -244,18 +292,25 @@ def test_wheel_installs_on_the_runtime_libraries_and_imports_every_task(wheel, j
     install(*(f"{name}=={version}" for name, version in job_runtime.provided.items()))
     install(str(wheel))
 
-    freeze = dict(line.split("==", 1) for line in run(uv, "pip", "freeze", "--python", str(python)).stdout.split()
-                  if "==" in line)
+    freeze = dict(
+        line.split("==", 1)
+        for line in run(uv, "pip", "freeze", "--python", str(python)).stdout.split()
+        if "==" in line
+    )
     installed = {canonicalize_name(k): v for k, v in freeze.items()}
     changed = {n: (v, installed.get(n)) for n, v in job_runtime.provided.items() if installed.get(n) != v}
     assert not changed, f"installing the wheel replaced the runtime's own (runtime, after): {changed}"
     assert not {"delta-spark", "mlflow", "pytest", "ruff"} & set(installed), sorted(installed)
 
-    script = ("import importlib, credit_risk\n"
-              f"for m in {TASK_MODULES!r}: importlib.import_module('credit_risk.pipeline.' + m)\n"
-              "import credit_risk.cli, pyspark, mlflow\n"
-              "print(credit_risk.__file__, pyspark.__version__, mlflow.__version__)")
+    script = (
+        "import importlib, credit_risk\n"
+        f"for m in {TASK_MODULES!r}: importlib.import_module('credit_risk.pipeline.' + m)\n"
+        "import credit_risk.cli, pyspark, mlflow\n"
+        "print(credit_risk.__file__, pyspark.__version__, mlflow.__version__)"
+    )
     where, spark, mlflow = run(str(python), "-c", script).stdout.split()
-    assert Path(where).is_relative_to(venv), f"credit_risk imported from {where}, not from the installed wheel"
+    assert Path(where).is_relative_to(venv), (
+        f"credit_risk imported from {where}, not from the installed wheel"
+    )
     assert (spark, mlflow) == (job_runtime.provided["pyspark"], job_runtime.provided["mlflow-skinny"])
     assert "usage: credit-risk" in run(str(venv / "bin" / "credit-risk"), "--help").stdout

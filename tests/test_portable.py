@@ -21,7 +21,9 @@ def test_portable_scorer_matches_spark_within_1e6(name, trained, scoring_rows):
     model, factor = mlflow.spark.load_model(f"runs:/{run['run_id']}/model"), run["odds_factor"]
     spark_pd = pd_column(model.transform(scoring_rows), factor).select(features.KEY, "pd").toPandas()
     logged = mlflow.artifacts.load_dict(f"runs:/{run['run_id']}/{PORTABLE_ARTIFACT}")  # what training logged
-    info = logged["info"]  # the features the model was fitted on, and those left out, are part of what was logged
+    info = logged[
+        "info"
+    ]  # the features the model was fitted on, and those left out, are part of what was logged
     assert info["model_type"] == name and "fico_mid" in info["features_used"]
     assert logged == json.loads(json.dumps(export_pipeline(model, factor, **info)))
     portable = PortableModel(logged)

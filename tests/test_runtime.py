@@ -29,14 +29,18 @@ def test_delta_mode_is_decided_once_and_logged_once(monkeypatch, caplog):
     with caplog.at_level(logging.INFO, logger="credit_risk.runtime.spark"):
         assert spark_mod.delta_mode() == "delta-rs"
         assert spark_mod.delta_mode() == "delta-rs"
-    assert [r.message for r in caplog.records].count("Delta mode: delta-rs (CREDIT_RISK_LAKE_MODE=delta-rs)") == 1
+    assert [r.message for r in caplog.records].count(
+        "Delta mode: delta-rs (CREDIT_RISK_LAKE_MODE=delta-rs)"
+    ) == 1
     spark_mod.delta_mode.cache_clear()
     monkeypatch.setenv(spark_mod.MODE_ENV, "parquet")
     with pytest.raises(ValueError, match="CREDIT_RISK_LAKE_MODE"):
         spark_mod.delta_mode()
     spark_mod.delta_mode.cache_clear()
     monkeypatch.setenv(spark_mod.MODE_ENV, "auto")
-    monkeypatch.setenv(spark_mod.REMOTE_ENV, "sc://127.0.0.1:15002")  # a Spark Connect server has no Delta jars here
+    monkeypatch.setenv(
+        spark_mod.REMOTE_ENV, "sc://127.0.0.1:15002"
+    )  # a Spark Connect server has no Delta jars here
     assert spark_mod.delta_mode() == "delta-rs"
     spark_mod.delta_mode.cache_clear()
     monkeypatch.setenv("DATABRICKS_RUNTIME_VERSION", "16.4")
@@ -52,8 +56,9 @@ def test_delta_jars_are_those_the_installed_packages_ask_for_and_pick_the_mode(m
     from credit_risk.runtime import delta_jars
 
     coord = delta_jars.coordinate()
-    assert coord.startswith("io.delta:delta-spark_") and coord.endswith(f"_{delta_jars.scala_suffix()}:"
-                                                                      f"{metadata.version('delta-spark')}")
+    assert coord.startswith("io.delta:delta-spark_") and coord.endswith(
+        f"_{delta_jars.scala_suffix()}:{metadata.version('delta-spark')}"
+    )
     assert delta_jars._artifact("delta-storage-4.0.1.jar") == "delta-storage"
     assert delta_jars._artifact("io.delta_delta-spark_2.13-4.0.1.jar") == "delta-spark_2.13"
     assert delta_jars._artifact("zstd-jni-1.5.7-3.jar") == "zstd-jni"
@@ -64,7 +69,9 @@ def test_delta_jars_are_those_the_installed_packages_ask_for_and_pick_the_mode(m
     assert delta_jars.why_absent(folder) == f"make install could not fetch the jars of {coord}: offline"
     (folder / delta_jars.UNAVAILABLE).unlink()  # a fetch leaves either that record or a stamp
     (folder / "delta-spark.jar").write_bytes(b"PK")
-    (folder / delta_jars.STAMP).write_text(json.dumps({"coordinate": "io.delta:delta-spark_2.13:0.1", "jars": ["delta-spark.jar"]}))
+    (folder / delta_jars.STAMP).write_text(
+        json.dumps({"coordinate": "io.delta:delta-spark_2.13:0.1", "jars": ["delta-spark.jar"]})
+    )
     assert delta_jars.held_jars(folder) == [] and "another delta-spark" in delta_jars.why_absent(folder)
     (folder / delta_jars.STAMP).write_text(json.dumps({"coordinate": coord, "jars": ["delta-spark.jar"]}))
     assert delta_jars.held_jars(folder) == [folder / "delta-spark.jar"]
@@ -82,8 +89,10 @@ def test_delta_jars_are_those_the_installed_packages_ask_for_and_pick_the_mode(m
         assert spark_mod.delta_mode() == "delta-rs"
     spark_mod.delta_mode.cache_clear()
     assert f"Delta mode: delta-spark (jars of {coord} in {folder})" in caplog.messages
-    assert (f"Delta mode: delta-rs (make install could not fetch the jars of {coord}: offline; "
-            f"{spark_mod.JARS_ENV} can name a folder of the jars)") in caplog.messages
+    assert (
+        f"Delta mode: delta-rs (make install could not fetch the jars of {coord}: offline; "
+        f"{spark_mod.JARS_ENV} can name a folder of the jars)"
+    ) in caplog.messages
 
 
 def test_lake_cli_history_show_and_errors(spark, lake, monkeypatch, capsys):

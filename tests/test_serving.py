@@ -36,8 +36,12 @@ def registry(serving_registry):
 
 
 def settings(tmp_path: Path, **kw) -> ServeSettings:
-    base = {"model_name": MODEL, "reload_seconds": 0, "inference_log": str(tmp_path / "inference_log"),
-            "drift_summary": str(tmp_path / "latest.json")}
+    base = {
+        "model_name": MODEL,
+        "reload_seconds": 0,
+        "inference_log": str(tmp_path / "inference_log"),
+        "drift_summary": str(tmp_path / "latest.json"),
+    }
     return ServeSettings(**{**base, **kw})
 
 
@@ -61,14 +65,20 @@ def test_predict_matches_the_portable_model_on_gold_rows(client, applications, r
     response = client.post("/predict", json=apps)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["model"] == {"name": MODEL, "version": str(registry["versions"]["logistic_regression"]),
-                             "alias": "champion", "model_type": "logistic_regression"}
+    assert body["model"] == {
+        "name": MODEL,
+        "version": str(registry["versions"]["logistic_regression"]),
+        "alias": "champion",
+        "model_type": "logistic_regression",
+    }
     expected = client.app.state.store.current.scorer.model.predict_pd(rows[features.FEATURES])
     got = np.array([p["pd"] for p in body["predictions"]])
     assert np.abs(got - expected).max() < 1e-9  # the API's derivations equal gold's
     first = body["predictions"][0]
     assert first["loan_id"] == apps[0]["loan_id"] and first["decision"] in ("approve", "decline")
-    assert first["score_band"] in "ABCDEF" and first["risk_segment"] in (1, 2, 3) and 300 < first["score"] < 900
+    assert (
+        first["score_band"] in "ABCDEF" and first["risk_segment"] in (1, 2, 3) and 300 < first["score"] < 900
+    )
     assert all((p["decision"] == "decline") == (p["pd"] >= 0.2) for p in body["predictions"])
     single = client.post("/predict", json=apps[0]).json()["predictions"]
     assert len(single) == 1 and single[0]["pd"] == pytest.approx(first["pd"], abs=1e-12)
@@ -78,7 +88,9 @@ def test_reason_codes_move_the_pd_the_way_they_claim(client, applications):
     apps, _ = applications
     scorer = client.app.state.store.current.scorer
     checked = 0
-    for answer, app in zip(client.post("/predict", json=apps[:20]).json()["predictions"], apps[:20], strict=True):
+    for answer, app in zip(
+        client.post("/predict", json=apps[:20]).json()["predictions"], apps[:20], strict=True
+    ):
         from credit_risk.serving.schema import LoanApplication, to_features
         from credit_risk.serving.scoring import _reference_row
 
@@ -107,7 +119,12 @@ def test_schema_errors_name_the_fields(client, applications):
     assert "95" not in r.text  # values are not echoed back
     r = client.post("/predict", json={k: v for k, v in good.items() if k != "loan_amnt"})
     assert r.status_code == 422 and "loan_amnt" in r.text
-    assert client.post("/predict", content=b"{not json", headers={"content-type": "application/json"}).status_code == 422
+    assert (
+        client.post(
+            "/predict", content=b"{not json", headers={"content-type": "application/json"}
+        ).status_code
+        == 422
+    )
 
 
 def test_auth_limits_and_open_routes(registry, applications, tmp_path):
@@ -120,7 +137,11 @@ def test_auth_limits_and_open_routes(registry, applications, tmp_path):
         assert c.post("/predict", json=good, headers=auth).status_code == 200
         assert c.get("/health").status_code == 200 and c.get("/metrics").status_code == 200
         assert c.post("/predict", json=[good] * 6, headers=auth).status_code == 413  # batch limit
-        big = c.post("/predict", content=b"[" + b" " * 30_000 + b"]", headers={**auth, "content-type": "application/json"})
+        big = c.post(
+            "/predict",
+            content=b"[" + b" " * 30_000 + b"]",
+            headers={**auth, "content-type": "application/json"},
+        )
         assert big.status_code == 413 and "20000" in big.json()["message"]
 
         def chunks():
@@ -156,6 +177,7 @@ def test_hot_reload_when_the_alias_moves_without_failing_requests(registry, appl
     statuses, seen, stop = [], set(), threading.Event()
     try:
         with TestClient(app) as c:
+
             def hammer():
                 while not stop.is_set():
                     r = c.post("/predict", json=apps[:3])
@@ -168,7 +190,9 @@ def test_hot_reload_when_the_alias_moves_without_failing_requests(registry, appl
             time.sleep(0.5)
             MlflowClient().set_registered_model_alias(MODEL, CHAMPION, versions["gbt"])
             deadline = time.time() + 20
-            while c.get("/ready").json()["model"]["version"] != str(versions["gbt"]) and time.time() < deadline:
+            while (
+                c.get("/ready").json()["model"]["version"] != str(versions["gbt"]) and time.time() < deadline
+            ):
                 time.sleep(0.1)
             time.sleep(0.5)
             stop.set()
@@ -198,14 +222,20 @@ def test_serving_protocol_formats(client, applications):
     expected = [p["pd"] for p in client.post("/predict", json=records).json()["predictions"]]
     columns = sorted({k for r in records for k in r})
     split = {"dataframe_split": {"columns": columns, "data": [[r.get(c) for c in columns] for r in records]}}
-    for body in ({"dataframe_records": records}, split, {"inputs": records},
-                 {"inputs": {c: [r.get(c) for r in records] for c in columns}}):
+    for body in (
+        {"dataframe_records": records},
+        split,
+        {"inputs": records},
+        {"inputs": {c: [r.get(c) for r in records] for c in columns}},
+    ):
         r = client.post("/serving-endpoints/credit-risk-pd/invocations", json=body)
         assert r.status_code == 200, r.text
         assert r.json()["predictions"] == pytest.approx(expected, abs=1e-12)
     bad = client.post("/serving-endpoints/credit-risk-pd/invocations", json={"dataframe_records": [{"x": 1}]})
     assert bad.status_code == 400 and "x" in bad.json()["message"]
-    both = client.post("/serving-endpoints/credit-risk-pd/invocations", json={"dataframe_records": [], "inputs": []})
+    both = client.post(
+        "/serving-endpoints/credit-risk-pd/invocations", json={"dataframe_records": [], "inputs": []}
+    )
     assert both.status_code == 400 and "exactly one" in both.json()["message"]
     assert client.post("/serving-endpoints/other/invocations", json={"inputs": records}).status_code == 404
     assert client.get("/serving-endpoints/credit-risk-pd").json()["state"]["ready"] == "READY"
@@ -217,8 +247,14 @@ def test_databricks_sdk_queries_the_endpoint(registry, applications, tmp_path):
 
     apps, _ = applications
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings(tmp_path, api_token="sdk-token")), host="127.0.0.1",
-                                           port=port, log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings(tmp_path, api_token="sdk-token")),
+            host="127.0.0.1",
+            port=port,
+            log_level="warning",
+        )
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     try:
@@ -237,14 +273,16 @@ def test_databricks_sdk_queries_the_endpoint(registry, applications, tmp_path):
         thread.join(timeout=10)
 
 
-def test_inference_log_lands_in_delta_and_logs_hold_no_applicant_data(registry, applications, tmp_path, caplog):
+def test_inference_log_lands_in_delta_and_logs_hold_no_applicant_data(
+    registry, applications, tmp_path, caplog
+):
     from deltalake import DeltaTable
 
     apps, _ = applications
     caplog.set_level(logging.INFO, logger="credit_risk.serving")
     with TestClient(create_app(settings(tmp_path))) as c:
         for i in range(0, 12, 3):
-            assert c.post("/predict", json=apps[i:i + 3]).status_code == 200
+            assert c.post("/predict", json=apps[i : i + 3]).status_code == 200
     table = DeltaTable(str(tmp_path / "inference_log")).to_pandas()  # flushed on shutdown
     assert len(table) == 12 and table["model_version"].nunique() == 1 and (table["source"] == "api").all()
     assert features.KEY not in table.columns and table["feature_hash"].str.len().eq(16).all()
@@ -257,23 +295,29 @@ def test_inference_log_lands_in_delta_and_logs_hold_no_applicant_data(registry, 
 
 def test_serving_needs_no_spark():
     """The API and the CLI import with pyspark made unimportable: the image ships without Spark or Java."""
-    code = ("import sys; sys.modules['pyspark'] = None; sys.modules['delta'] = None\n"
-            "from credit_risk.serving.app import create_app\nfrom credit_risk.cli import build_parser\nbuild_parser()")
+    code = (
+        "import sys; sys.modules['pyspark'] = None; sys.modules['delta'] = None\n"
+        "from credit_risk.serving.app import create_app\nfrom credit_risk.cli import build_parser\nbuild_parser()"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 
 def test_credit_risk_serve_command_starts_answers_and_stops_gracefully(registry, applications, tmp_path):
     apps, _ = applications
     port = free_port()
-    env = {**os.environ, "CREDIT_RISK_TRACKING_URI": registry["cfg"].tracking_uri, "CREDIT_RISK_MODEL_NAME": MODEL,
-           "API_TOKEN": "cli-token", "CREDIT_RISK_INFERENCE_LOG": str(tmp_path / "log")}
+    env = {
+        **os.environ,
+        "CREDIT_RISK_TRACKING_URI": registry["cfg"].tracking_uri,
+        "CREDIT_RISK_MODEL_NAME": MODEL,
+        "API_TOKEN": "cli-token",
+        "CREDIT_RISK_INFERENCE_LOG": str(tmp_path / "log"),
+    }
     # the image's own entry command (docker/Dockerfile CMD), run outside docker on a free port
     cmd = json.loads(re.search(r"^CMD (\[.*\])$", DOCKERFILE.read_text(), re.M).group(1))
     assert cmd[:2] == ["credit-risk", "serve"]
     cmd = [str(Path(sys.executable).parent / cmd[0]), *cmd[1:]]
     cmd[cmd.index("--port") + 1] = str(port)
-    proc = subprocess.Popen(cmd, env=env,
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:
         deadline, ready = time.time() + 60, None
         while time.time() < deadline:
@@ -284,7 +328,9 @@ def test_credit_risk_serve_command_starts_answers_and_stops_gracefully(registry,
             except httpx.TransportError:
                 time.sleep(0.2)
         assert ready is not None and ready.status_code == 200
-        r = httpx.post(f"http://127.0.0.1:{port}/predict", json=apps[0], headers={"Authorization": "Bearer cli-token"})
+        r = httpx.post(
+            f"http://127.0.0.1:{port}/predict", json=apps[0], headers={"Authorization": "Bearer cli-token"}
+        )
         assert r.status_code == 200
     finally:
         proc.send_signal(signal.SIGTERM)
@@ -293,7 +339,9 @@ def test_credit_risk_serve_command_starts_answers_and_stops_gracefully(registry,
     assert proc.returncode in (0, -signal.SIGTERM) and "Application shutdown complete" in out, out
     from deltalake import DeltaTable
 
-    assert len(DeltaTable(str(tmp_path / "log")).to_pandas()) == 1  # the inference log was flushed on the way out
+    assert (
+        len(DeltaTable(str(tmp_path / "log")).to_pandas()) == 1
+    )  # the inference log was flushed on the way out
     assert "cli-token" not in out  # the token is never logged
     lines = [line for line in out.splitlines() if line.startswith("{")]
     assert lines and all(line.endswith("}") for line in lines)  # structured JSON logs
@@ -307,11 +355,14 @@ def test_prometheus_scrapes_the_api_and_answers_a_query(registry, applications, 
 
     binary = shutil.which("prometheus")
     if binary is None:
-        pytest.skip("prometheus not installed (Debian: apt-get install prometheus; `make test` does it when root)")
+        pytest.skip(
+            "prometheus not installed (Debian: apt-get install prometheus; `make test` does it when root)"
+        )
     apps, _ = applications
     api_port, prom_port = free_port(), free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(settings(tmp_path)), host="127.0.0.1", port=api_port,
-                                           log_level="warning"))
+    server = uvicorn.Server(
+        uvicorn.Config(create_app(settings(tmp_path)), host="127.0.0.1", port=api_port, log_level="warning")
+    )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     config = tmp_path / "prometheus.yml"
@@ -320,9 +371,16 @@ scrape_configs:
   - job_name: credit-risk-api
     static_configs: [{{targets: ["127.0.0.1:{api_port}"]}}]
 """)
-    prom = subprocess.Popen([binary, f"--config.file={config}", f"--storage.tsdb.path={tmp_path / 'tsdb'}",
-                             f"--web.listen-address=127.0.0.1:{prom_port}"], stdout=subprocess.DEVNULL,
-                            stderr=subprocess.DEVNULL)
+    prom = subprocess.Popen(
+        [
+            binary,
+            f"--config.file={config}",
+            f"--storage.tsdb.path={tmp_path / 'tsdb'}",
+            f"--web.listen-address=127.0.0.1:{prom_port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 30
         while not server.started and time.time() < deadline:
@@ -332,8 +390,11 @@ scrape_configs:
         while time.time() < deadline and value is None:
             time.sleep(0.5)
             try:
-                answer = httpx.get(f"http://127.0.0.1:{prom_port}/api/v1/query",
-                                   params={"query": "credit_risk_pd_count"}, timeout=2).json()
+                answer = httpx.get(
+                    f"http://127.0.0.1:{prom_port}/api/v1/query",
+                    params={"query": "credit_risk_pd_count"},
+                    timeout=2,
+                ).json()
             except (httpx.TransportError, ValueError):
                 continue
             if answer.get("data", {}).get("result"):

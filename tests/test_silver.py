@@ -14,18 +14,32 @@ from pyspark.sql import functions as F
 from credit_risk.pipeline.silver import build_silver, winsor_bounds, winsorize
 
 CASES = {
-    "pct": {"int_rate": " 10.49%"}, "plain": {"int_rate": "10.49"}, "whole_pct": {"int_rate": "7%"},
-    "iso": {"issue_d": "2011-12-01"}, "ym": {"issue_d": "2011-12"}, "short_year": {"issue_d": "Dec-11"},
-    "lt1": {"emp_length": "< 1 year"}, "ten": {"emp_length": "10+ years"}, "na": {"emp_length": "n/a"},
-    "dti999": {"dti": "999"}, "dti_neg": {"dti": "-1"}, "dti_big": {"dti": "250"},
-    "charged": {"loan_status": "Charged Off"}, "default": {"loan_status": "Default"},
-    "current": {"loan_status": "Current"}, "late": {"loan_status": "Late (31-120 days)"},
+    "pct": {"int_rate": " 10.49%"},
+    "plain": {"int_rate": "10.49"},
+    "whole_pct": {"int_rate": "7%"},
+    "iso": {"issue_d": "2011-12-01"},
+    "ym": {"issue_d": "2011-12"},
+    "short_year": {"issue_d": "Dec-11"},
+    "lt1": {"emp_length": "< 1 year"},
+    "ten": {"emp_length": "10+ years"},
+    "na": {"emp_length": "n/a"},
+    "dti999": {"dti": "999"},
+    "dti_neg": {"dti": "-1"},
+    "dti_big": {"dti": "250"},
+    "charged": {"loan_status": "Charged Off"},
+    "default": {"loan_status": "Default"},
+    "current": {"loan_status": "Current"},
+    "late": {"loan_status": "Late (31-120 days)"},
     "policy_co": {"loan_status": "Does not meet the credit policy. Status:Charged Off"},
     "policy_fp": {"loan_status": "Does not meet the credit policy. Status:Fully Paid"},
-    "term60": {"term": " 60 months"}, "term_num": {"term": "36"},
-    "bad_amount": {"loan_amnt": "lots"}, "bad_date": {"issue_d": "someday"}, "bad_rate": {"int_rate": "x%"},
+    "term60": {"term": " 60 months"},
+    "term_num": {"term": "36"},
+    "bad_amount": {"loan_amnt": "lots"},
+    "bad_date": {"issue_d": "someday"},
+    "bad_rate": {"int_rate": "x%"},
     "bad_status": {"loan_status": "Paid-ish"},
-    "dup_a": {"loan_amnt": "5000"}, "dup_b": {"loan_amnt": "6000"},
+    "dup_a": {"loan_amnt": "5000"},
+    "dup_b": {"loan_amnt": "6000"},
 }
 
 
@@ -43,8 +57,14 @@ def test_int_rate_in_percent_whatever_the_form(built):
 
 
 def test_fractions_are_detected_per_file(spark):
-    silver, _, _ = build_silver(bronze_frame(spark, [{"int_rate": "0.1049", "revol_util": "0.5"},
-                                                     {"int_rate": "0.2", "revol_util": "0.25"}], "retyped.csv"), 2017)
+    silver, _, _ = build_silver(
+        bronze_frame(
+            spark,
+            [{"int_rate": "0.1049", "revol_util": "0.5"}, {"int_rate": "0.2", "revol_util": "0.25"}],
+            "retyped.csv",
+        ),
+        2017,
+    )
     rows = sorted((r["int_rate"], r["revol_util"]) for r in silver.collect())
     assert rows == [pytest.approx((10.49, 50.0)), pytest.approx((20.0, 25.0))]
 
@@ -72,8 +92,15 @@ def test_dti_markers_become_null_with_a_flag(built):
 
 def test_default_flag_and_credit_policy(built):
     rows, _, _ = built
-    expected = {"plain": (0, 0), "charged": (1, 0), "default": (1, 0), "current": (None, 0), "late": (None, 0),
-                "policy_co": (1, 1), "policy_fp": (0, 1)}
+    expected = {
+        "plain": (0, 0),
+        "charged": (1, 0),
+        "default": (1, 0),
+        "current": (None, 0),
+        "late": (None, 0),
+        "policy_co": (1, 1),
+        "policy_fp": (0, 1),
+    }
     assert {k: (rows[k]["default_flag"], rows[k]["credit_policy_excluded"]) for k in expected} == expected
     assert rows["policy_co"]["loan_status"] == "Charged Off"
 

@@ -21,9 +21,17 @@ TARGET = "local"
 RUN_ID = "agents"
 
 # The step each pipeline task belongs to, for the "run ... first" messages.
-STEP_OF_TASK = {"bronze_ingest": "prep", "silver_clean": "prep", "gold_features": "prep",
-                "validate_contracts": "prep", "split": "split", "train_supervised": "train_sup",
-                "train_segments": "train_unsup", "evaluate": "evaluate", "register": "register"}
+STEP_OF_TASK = {
+    "bronze_ingest": "prep",
+    "silver_clean": "prep",
+    "gold_features": "prep",
+    "validate_contracts": "prep",
+    "split": "split",
+    "train_supervised": "train_sup",
+    "train_segments": "train_unsup",
+    "evaluate": "evaluate",
+    "register": "register",
+}
 
 _shared: dict[str, Any] = {}  # the kernel kept across steps inside `one_kernel()`
 
@@ -34,8 +42,13 @@ class StepError(Exception):
 
 def parse_args(step: str, argv: list[str] | None, doc: str) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog=f"python -m src.agents.{step}", description=doc)
-    parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
-                        help="override a bundle variable, as `credit-risk bundle run --var` does")
+    parser.add_argument(
+        "--var",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="override a bundle variable, as `credit-risk bundle run --var` does",
+    )
     return parser.parse_args(argv)
 
 
@@ -131,8 +144,10 @@ def run_tasks(bundle: Any, tasks: list[str]) -> list[Any]:
             result = next(r for r in run.results if r.task_key == task)
             results.append(result)
             if result.status != "SUCCESS":
-                raise StepError(f"task {task} {result.status.lower()}: {result.error} "
-                                f"(notebook: {run.run_dir / 'notebooks' / (task + '.ipynb')})")
+                raise StepError(
+                    f"task {task} {result.status.lower()}: {result.error} "
+                    f"(notebook: {run.run_dir / 'notebooks' / (task + '.ipynb')})"
+                )
     finally:
         if not _shared.get("keep"):
             kernel.close()
@@ -146,8 +161,10 @@ def report(bundle: Any, tasks: list[str], tables: list[str], files: list[Path]) 
         print(f"{task}: {json.dumps(task_values(bundle, task), default=str)}")
     for name in tables:
         schema, table = name.split(".")
-        print(f"table  {cfg.catalog}.{cfg.schema_prefix}{schema}.{table}  "
-              f"{cfg.lake_path / cfg.catalog / (cfg.schema_prefix + schema) / table}")
+        print(
+            f"table  {cfg.catalog}.{cfg.schema_prefix}{schema}.{table}  "
+            f"{cfg.lake_path / cfg.catalog / (cfg.schema_prefix + schema) / table}"
+        )
     for path in files:
         print(f"file   {path}")
 

@@ -12,14 +12,22 @@ import sys
 from src.agents import _run
 
 TASKS = ["bronze_ingest", "silver_clean", "gold_features", "validate_contracts"]
-TABLES = ["bronze.loans_raw", "bronze.loans_quarantine", "silver.loans", "silver.loans_quarantine", "gold.loan_features"]
+TABLES = [
+    "bronze.loans_raw",
+    "bronze.loans_quarantine",
+    "silver.loans",
+    "silver.loans_quarantine",
+    "gold.loan_features",
+]
 
 
 def _prep(bundle) -> None:
     _run.run_tasks(bundle, TASKS)
     cfg = _run.config(bundle)
     processed = cfg.local_path("data/processed")
-    _run.report(bundle, TASKS, TABLES, [processed / "M.parquet", processed / "sample_M.parquet", cfg.home / "gx"])
+    _run.report(
+        bundle, TASKS, TABLES, [processed / "M.parquet", processed / "sample_M.parquet", cfg.home / "gx"]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,28 +31,43 @@ def export_champion(cfg: Any, out: Path) -> dict[str, Any]:
     try:
         version = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException as exc:
-        raise _run.StepError(f"model {name} has no {CHAMPION} in {cfg.mlflow_registry_uri}: no version passed "
-                             "the promotion gates (see the version's refusal_reasons tag)") from exc
+        raise _run.StepError(
+            f"model {name} has no {CHAMPION} in {cfg.mlflow_registry_uri}: no version passed "
+            "the promotion gates (see the version's refusal_reasons tag)"
+        ) from exc
     run = client.get_run(version.run_id)
     tags = dict(run.data.tags)
     parent = tags.get("mlflow.parentRunId")
     if parent:  # the lineage tags are set on the training task's parent run
         tags = {**client.get_run(parent).data.tags, **tags}
     out.mkdir(parents=True, exist_ok=True)
-    local = mlflow.artifacts.download_artifacts(run_id=version.run_id, artifact_path=PORTABLE_ARTIFACT,
-                                                dst_path=str(out / "_download"), tracking_uri=cfg.mlflow_tracking_uri)
+    local = mlflow.artifacts.download_artifacts(
+        run_id=version.run_id,
+        artifact_path=PORTABLE_ARTIFACT,
+        dst_path=str(out / "_download"),
+        tracking_uri=cfg.mlflow_tracking_uri,
+    )
     model = out / "model.json"
     Path(local).replace(model)
     for leftover in sorted((out / "_download").rglob("*"), reverse=True):
         leftover.rmdir() if leftover.is_dir() else leftover.unlink()
     (out / "_download").rmdir()
-    metadata = {"name": name, "version": int(version.version), "alias": CHAMPION, "run_id": version.run_id,
-                "model_type": tags.get("model_type", ""), "model_uri": f"models:/{name}@{CHAMPION}",
-                "tracking_uri": cfg.mlflow_tracking_uri,
-                "metrics": dict(sorted(run.data.metrics.items())),
-                "delta_versions": {"gold.loan_features": _int(tags.get("gold_version")),
-                                   "gold.loan_splits": _int(tags.get("splits_version"))},
-                "lineage": {k: tags[k] for k in LINEAGE_TAGS if k in tags}, "portable_model": str(model)}
+    metadata = {
+        "name": name,
+        "version": int(version.version),
+        "alias": CHAMPION,
+        "run_id": version.run_id,
+        "model_type": tags.get("model_type", ""),
+        "model_uri": f"models:/{name}@{CHAMPION}",
+        "tracking_uri": cfg.mlflow_tracking_uri,
+        "metrics": dict(sorted(run.data.metrics.items())),
+        "delta_versions": {
+            "gold.loan_features": _int(tags.get("gold_version")),
+            "gold.loan_splits": _int(tags.get("splits_version")),
+        },
+        "lineage": {k: tags[k] for k in LINEAGE_TAGS if k in tags},
+        "portable_model": str(model),
+    }
     (out / "metadata.json").write_text(json.dumps(metadata, indent=2) + "\n")
     return metadata
 
@@ -69,9 +84,11 @@ def _register(bundle) -> None:
     out = cfg.home / "models" / "champion"
     meta = export_champion(cfg, out)
     m = meta["metrics"]
-    print(f"champion: {meta['name']} version {meta['version']} ({meta['model_type']}), test AUC "
-          f"{m.get('test_auc', float('nan')):.4f}, KS {m.get('test_ks', float('nan')):.4f}, "
-          f"ECE {m.get('test_ece', float('nan')):.4f}")
+    print(
+        f"champion: {meta['name']} version {meta['version']} ({meta['model_type']}), test AUC "
+        f"{m.get('test_auc', float('nan')):.4f}, KS {m.get('test_ks', float('nan')):.4f}, "
+        f"ECE {m.get('test_ece', float('nan')):.4f}"
+    )
     _run.report(bundle, ["register"], [], [out / "model.json", out / "metadata.json"])
 
 

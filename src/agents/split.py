@@ -17,7 +17,9 @@ def _split(bundle) -> None:
     _run.require_table(cfg, "gold.loan_features", "prep")
     _run.run_tasks(bundle, ["split"])
     processed = cfg.local_path("data/processed")
-    _run.report(bundle, ["split"], ["gold.loan_splits"], [processed / "train.parquet", processed / "test.parquet"])
+    _run.report(
+        bundle, ["split"], ["gold.loan_splits"], [processed / "train.parquet", processed / "test.parquet"]
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

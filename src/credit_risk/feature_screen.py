@@ -37,22 +37,39 @@ class FeatureSet:
 
     def tags(self) -> dict[str, str]:
         """MLflow tags naming the features used and those left out (JSON: feature -> reason)."""
-        return {"features_used": ",".join(self.used), "features_excluded": json.dumps(self.excluded, sort_keys=True)}
+        return {
+            "features_used": ",".join(self.used),
+            "features_excluded": json.dumps(self.excluded, sort_keys=True),
+        }
 
     def to_dict(self) -> dict[str, object]:
-        return {"numeric": self.numeric, "flags": self.flags, "categorical": self.categorical, "excluded": self.excluded}
+        return {
+            "numeric": self.numeric,
+            "flags": self.flags,
+            "categorical": self.categorical,
+            "excluded": self.excluded,
+        }
 
 
 ALL_FEATURES = FeatureSet(list(features.NUMERIC), list(features.MISSING_FLAGS), list(features.CATEGORICAL))
 
 
-def screen(df: DataFrame, numeric: Sequence[str] = features.NUMERIC, flags: Sequence[str] = features.MISSING_FLAGS,
-           categorical: Sequence[str] = features.CATEGORICAL) -> FeatureSet:
+def screen(
+    df: DataFrame,
+    numeric: Sequence[str] = features.NUMERIC,
+    flags: Sequence[str] = features.MISSING_FLAGS,
+    categorical: Sequence[str] = features.CATEGORICAL,
+) -> FeatureSet:
     """Drop every input that is entirely null or constant in `df` (one aggregate pass), logging the reason."""
     columns = [*numeric, *flags, *categorical]
-    stats = df.agg(F.count(F.lit(1)).alias("_rows"),
-                   *[agg(c).alias(f"{name}__{c}") for c in columns
-                     for name, agg in (("n", F.count), ("lo", F.min), ("hi", F.max))]).first()
+    stats = df.agg(
+        F.count(F.lit(1)).alias("_rows"),
+        *[
+            agg(c).alias(f"{name}__{c}")
+            for c in columns
+            for name, agg in (("n", F.count), ("lo", F.min), ("hi", F.max))
+        ],
+    ).first()
     rows = stats["_rows"]
     excluded: dict[str, str] = {}
     for c in columns:
@@ -61,9 +78,17 @@ def screen(df: DataFrame, numeric: Sequence[str] = features.NUMERIC, flags: Sequ
         elif stats[f"lo__{c}"] == stats[f"hi__{c}"]:
             excluded[c] = f"constant ({stats[f'lo__{c}']!r} in every non-null row of the {rows} fitted on)"
     if excluded:
-        log.warning("left out of the model (column drift): %s", "; ".join(f"{c}: {r}" for c, r in excluded.items()))
+        log.warning(
+            "left out of the model (column drift): %s", "; ".join(f"{c}: {r}" for c, r in excluded.items())
+        )
     keep = [c for c in columns if c not in excluded]
     if not keep:
-        raise ValueError(f"no feature can be fitted on: every input is null or constant in the {rows} rows ({excluded})")
-    return FeatureSet([c for c in numeric if c in keep], [c for c in flags if c in keep],
-                      [c for c in categorical if c in keep], excluded)
+        raise ValueError(
+            f"no feature can be fitted on: every input is null or constant in the {rows} rows ({excluded})"
+        )
+    return FeatureSet(
+        [c for c in numeric if c in keep],
+        [c for c in flags if c in keep],
+        [c for c in categorical if c in keep],
+        excluded,
+    )

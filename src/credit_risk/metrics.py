@@ -61,8 +61,11 @@ def calibration(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, 
     """Per PD decile: mean PD, observed default rate, count (equal-count bins)."""
     y, p = _arrays(y, p)
     order = np.argsort(p, kind="stable")
-    return [{"mean_pd": float(p[idx].mean()), "default_rate": float(y[idx].mean()), "n": int(len(idx))}
-            for idx in np.array_split(order, bins) if len(idx)]
+    return [
+        {"mean_pd": float(p[idx].mean()), "default_rate": float(y[idx].mean()), "n": int(len(idx))}
+        for idx in np.array_split(order, bins)
+        if len(idx)
+    ]
 
 
 def ece(y: np.ndarray, p: np.ndarray, bins: int = 10) -> float:
@@ -81,8 +84,14 @@ def lift_table(y: np.ndarray, p: np.ndarray, bins: int = 10) -> list[dict[str, f
     for i, idx in enumerate(np.array_split(order, bins), start=1):
         captured += y[idx].sum()
         rate = float(y[idx].mean()) if len(idx) else 0.0
-        rows.append({"decile": i, "default_rate": rate, "lift": rate / base if base else float("nan"),
-                     "gain": float(captured / total_bad)})
+        rows.append(
+            {
+                "decile": i,
+                "default_rate": rate,
+                "lift": rate / base if base else float("nan"),
+                "gain": float(captured / total_bad),
+            }
+        )
     return rows
 
 
@@ -99,5 +108,12 @@ def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
 
 def summary(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """The metrics every model run logs."""
-    return {"auc": auc(y, p), "pr_auc": pr_auc(y, p), "ks": ks(y, p), "gini": gini(y, p), "brier": brier(y, p),
-            "log_loss": log_loss(y, p), "ece": ece(y, p)}
+    return {
+        "auc": auc(y, p),
+        "pr_auc": pr_auc(y, p),
+        "ks": ks(y, p),
+        "gini": gini(y, p),
+        "brier": brier(y, p),
+        "log_loss": log_loss(y, p),
+        "ece": ece(y, p),
+    }

@@ -19,8 +19,9 @@ def compute_class_weights(df: DataFrame, label: str = features.TARGET) -> dict[i
     return {c: total / (len(counts) * n) for c, n in sorted(counts.items())}
 
 
-def add_weight_column(df: DataFrame, weights: dict[int, float], label: str = features.TARGET,
-                      col: str = WEIGHT_COL) -> DataFrame:
+def add_weight_column(
+    df: DataFrame, weights: dict[int, float], label: str = features.TARGET, col: str = WEIGHT_COL
+) -> DataFrame:
     """Attach each row's class weight (used through `weightCol`)."""
     expr = F.lit(None).cast("double")
     for cls, weight in weights.items():

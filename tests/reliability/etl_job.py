@@ -19,7 +19,12 @@ from credit_risk.runtime.config import load_config
 from credit_risk.runtime.context import TASK_ENV
 from credit_risk.runtime.dbutils import RUN_DIR_ENV, get_dbutils
 
-TASKS = [("bronze_ingest", run_bronze), ("silver_clean", run_silver), ("gold_features", run_gold), ("split", run_split)]
+TASKS = [
+    ("bronze_ingest", run_bronze),
+    ("silver_clean", run_silver),
+    ("gold_features", run_gold),
+    ("split", run_split),
+]
 
 
 def main(run_dir: str, rows: str) -> None:

@@ -21,14 +21,19 @@ from net_helpers import free_port
 from credit_risk.serving.app import ServeSettings, create_app
 
 ROOT = Path(__file__).resolve().parents[2]
-FUZZ = settings(deadline=None, database=None, derandomize=True,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much])
+FUZZ = settings(
+    deadline=None,
+    database=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.filter_too_much],
+)
 SENT = {"n": 0}
 
 JSON = st.recursive(
-    st.none() | st.booleans() | st.integers(-10**30, 10**30) | st.floats() | st.text(max_size=30),
+    st.none() | st.booleans() | st.integers(-(10**30), 10**30) | st.floats() | st.text(max_size=30),
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=10), inner, max_size=4),
-    max_leaves=12)
+    max_leaves=12,
+)
 
 
 @pytest.fixture(scope="module")
@@ -37,8 +42,15 @@ def client(_serving_registry_once, tmp_path_factory):
 
     configure_mlflow(_serving_registry_once["cfg"])  # the app loads its champion from the current store
     tmp = tmp_path_factory.mktemp("fuzz")
-    app = create_app(ServeSettings(model_name=_serving_registry_once["cfg"].model_name, reload_seconds=0,
-                                   inference_log=str(tmp / "log"), drift_summary="", max_batch=50))
+    app = create_app(
+        ServeSettings(
+            model_name=_serving_registry_once["cfg"].model_name,
+            reload_seconds=0,
+            inference_log=str(tmp / "log"),
+            drift_summary="",
+            max_batch=50,
+        )
+    )
     with TestClient(app, raise_server_exceptions=False) as c:
         yield c
 
@@ -62,7 +74,9 @@ def valid_value(prop: dict) -> st.SearchStrategy:
     if kind in ("number", "integer"):
         lo = prop.get("minimum", prop.get("exclusiveMinimum", -1e6))
         hi = prop.get("maximum", prop.get("exclusiveMaximum", 1e6))
-        return st.floats(lo, hi, exclude_min="exclusiveMinimum" in prop, exclude_max="exclusiveMaximum" in prop)
+        return st.floats(
+            lo, hi, exclude_min="exclusiveMinimum" in prop, exclude_max="exclusiveMaximum" in prop
+        )
     if kind == "string":
         if "pattern" in prop:
             return st.from_regex(prop["pattern"], fullmatch=True)
@@ -85,8 +99,10 @@ def applications(schema: dict) -> tuple[st.SearchStrategy, Callable[[dict], st.S
     props, required = schema["properties"], set(schema.get("required", []))
     names = sorted(props)
     fields = {n: valid_value(props[n]) for n in names}
-    valid = st.fixed_dictionaries({n: fields[n] for n in names if n in required},
-                                  optional={n: fields[n] for n in names if n not in required})
+    valid = st.fixed_dictionaries(
+        {n: fields[n] for n in names if n in required},
+        optional={n: fields[n] for n in names if n not in required},
+    )
 
     @st.composite
     def variant(draw, base: dict) -> dict:
@@ -140,17 +156,24 @@ def test_fuzz_serving_protocol(client, schema):
 
     @st.composite
     def bodies(draw, base: dict):
-        shape = draw(st.sampled_from(["records", "split", "inputs", "inputs_columns", "junk_split", "junk_instances",
-                                      "junk"]))
+        shape = draw(
+            st.sampled_from(
+                ["records", "split", "inputs", "inputs_columns", "junk_split", "junk_instances", "junk"]
+            )
+        )
         if shape.startswith("junk"):
             junk = draw(JSON)
-            return {"junk_split": {"dataframe_split": junk}, "junk_instances": {"instances": junk}}.get(shape, junk)
+            return {"junk_split": {"dataframe_split": junk}, "junk_instances": {"instances": junk}}.get(
+                shape, junk
+            )
         rows = draw(st.lists(variant(base), max_size=3))
         columns = sorted({k for r in rows for k in r})
         if shape == "records":
             return {"dataframe_records": rows}
         if shape == "split":
-            return {"dataframe_split": {"columns": columns, "data": [[r.get(c) for c in columns] for r in rows]}}
+            return {
+                "dataframe_split": {"columns": columns, "data": [[r.get(c) for c in columns] for r in rows]}
+            }
         if shape == "inputs":
             return {"inputs": rows}
         return {"inputs": {c: [r.get(c) for r in rows] for c in columns}}
@@ -159,7 +182,9 @@ def test_fuzz_serving_protocol(client, schema):
     @given(valid, st.data())
     def run(base, data):
         for _ in range(VARIANTS):
-            response = post(client, "/serving-endpoints/credit-risk-pd/invocations", json=data.draw(bodies(base)))
+            response = post(
+                client, "/serving-endpoints/credit-risk-pd/invocations", json=data.draw(bodies(base))
+            )
             if response.status_code == 200:
                 assert all(0 <= p <= 1 for p in response.json()["predictions"])
 
@@ -168,9 +193,18 @@ def test_fuzz_serving_protocol(client, schema):
 
 def test_fuzz_raw_bodies_paths_and_headers(client):
     @settings(FUZZ, max_examples=3000)
-    @given(st.binary(max_size=300), st.sampled_from(["/predict", "/serving-endpoints/credit-risk-pd/invocations",
-                                                    "/serving-endpoints/x%00y/invocations", "/predict?explain=maybe"]),
-           st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded", ""]))
+    @given(
+        st.binary(max_size=300),
+        st.sampled_from(
+            [
+                "/predict",
+                "/serving-endpoints/credit-risk-pd/invocations",
+                "/serving-endpoints/x%00y/invocations",
+                "/predict?explain=maybe",
+            ]
+        ),
+        st.sampled_from(["application/json", "text/plain", "application/x-www-form-urlencoded", ""]),
+    )
     def run(raw, url, content_type):
         post(client, url, content=raw, headers={"content-type": content_type} if content_type else {})
 
@@ -189,10 +223,18 @@ def test_bounded_load_against_127_0_0_1(serving_registry, tmp_path):
     with pytest.raises(ValueError, match="127.0.0.1 only"):
         run_load("http://example.com/predict", [EXAMPLE], 1, 1, 1)
     port = free_port()
-    env = {**os.environ, "CREDIT_RISK_TRACKING_URI": serving_registry["cfg"].tracking_uri,
-           "CREDIT_RISK_MODEL_NAME": serving_registry["cfg"].model_name, "CREDIT_RISK_INFERENCE_LOG": str(tmp_path / "log")}
-    server = subprocess.Popen([sys.executable, "-m", "credit_risk.cli", "serve", "--port", str(port), "--log-level",
-                               "warning"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    env = {
+        **os.environ,
+        "CREDIT_RISK_TRACKING_URI": serving_registry["cfg"].tracking_uri,
+        "CREDIT_RISK_MODEL_NAME": serving_registry["cfg"].model_name,
+        "CREDIT_RISK_INFERENCE_LOG": str(tmp_path / "log"),
+    }
+    server = subprocess.Popen(
+        [sys.executable, "-m", "credit_risk.cli", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.time() + 60
         while time.time() < deadline:
@@ -203,12 +245,15 @@ def test_bounded_load_against_127_0_0_1(serving_registry, tmp_path):
                 time.sleep(0.2)
         seconds = float(os.environ.get("LOAD_SECONDS", "5"))
         started = time.perf_counter()
-        result = run_load(f"http://127.0.0.1:{port}/predict", [EXAMPLE], clients=8, seconds=seconds,
-                          max_requests=100_000)
+        result = run_load(
+            f"http://127.0.0.1:{port}/predict", [EXAMPLE], clients=8, seconds=seconds, max_requests=100_000
+        )
         assert time.perf_counter() - started < seconds + 15  # it stops by itself
         assert result["errors"] == 0 and result["requests"] > 50, result
-        print(f"\nload: 8 clients, {result['seconds']:.1f} s, {result['requests']} requests, "
-              f"p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, {result['rps']:.0f} req/s")
+        print(
+            f"\nload: 8 clients, {result['seconds']:.1f} s, {result['requests']} requests, "
+            f"p50 {result['p50_ms']:.2f} ms, p99 {result['p99_ms']:.2f} ms, {result['rps']:.0f} req/s"
+        )
     finally:
         server.terminate()
         server.wait(timeout=30)

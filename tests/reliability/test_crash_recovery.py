@@ -66,8 +66,9 @@ def run_job(home: Path, run_dir: Path, failpoint: str | None, remote: str) -> su
     env.pop("CREDIT_RISK_FAILPOINT", None)
     if failpoint:
         env["CREDIT_RISK_FAILPOINT"] = failpoint
-    return subprocess.run([sys.executable, str(JOB), str(run_dir), ROWS], env=env, capture_output=True, text=True,
-                          timeout=600)
+    return subprocess.run(
+        [sys.executable, str(JOB), str(run_dir), ROWS], env=env, capture_output=True, text=True, timeout=600
+    )
 
 
 def tables(home: Path) -> dict[str, Path]:
@@ -103,7 +104,9 @@ def clean(tmp_path_factory, spark_remote):
 
     done = run_job(home, home / "run", None, spark_remote)
     assert done.returncode == 0, done.stderr[-2000:]
-    assert {name: engine(path) for name, path in tables(home).items()} == dict.fromkeys(tables(home), delta_mode())
+    assert {name: engine(path) for name, path in tables(home).items()} == dict.fromkeys(
+        tables(home), delta_mode()
+    )
     return home
 
 
@@ -121,7 +124,9 @@ def test_kill_9_at_ten_points_then_repair_equals_a_clean_run(clean, spark_remote
         if point.startswith("write:committed"):
             assert after[table] == before.get(table, -1) + 1, f"{point}: the commit before the kill is kept"
         else:
-            assert after.get(table) == before.get(table), f"{point}: a kill before the commit left a new version"
+            assert after.get(table) == before.get(table), (
+                f"{point}: a kill before the commit left a new version"
+            )
     repaired = run_job(home, run_dir, None, spark_remote)
     assert repaired.returncode == 0, repaired.stderr[-2000:]
     check_readable(home)

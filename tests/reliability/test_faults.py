@@ -50,7 +50,7 @@ def test_full_disk_gives_a_clear_error_and_nothing_committed(tmp_path):
         from credit_risk.runtime.spark import get_spark
         from credit_risk.runtime.lake import DeltaRsLake, LakeError
         spark = get_spark()
-        lake = DeltaRsLake(spark, {str(tmp_path / 'lake')!r}, "c")
+        lake = DeltaRsLake(spark, {str(tmp_path / "lake")!r}, "c")
         lake.write(spark.range(10), "gold.t")
         big = spark.range(100_000).selectExpr("id", "uuid() AS u", "rand() AS r").coalesce(1)
         try:
@@ -61,22 +61,33 @@ def test_full_disk_gives_a_clear_error_and_nothing_committed(tmp_path):
     """)
     # delta-rs mode in the subprocess: a delta-spark session copies its jars (megabytes) into its executor's folder
     # at start, past the limit; the fault is the delta-rs lake's staging anyway
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
-                          env={**os.environ, "CREDIT_RISK_LAKE_MODE": "delta-rs"})
+    done = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "CREDIT_RISK_LAKE_MODE": "delta-rs"},
+    )
     out = done.stdout
-    assert "LAKE ERROR: gold.t: cannot write under" in out and "nothing was committed" in out, done.stderr[-3000:]
+    assert "LAKE ERROR: gold.t: cannot write under" in out and "nothing was committed" in out, done.stderr[
+        -3000:
+    ]
     assert "VERSION 0 ROWS 10" in out
     assert not list((tmp_path / "lake").rglob("_staging/*/*.parquet"))
 
 
 def test_corrupted_commit_names_table_and_version_and_recover_restores(spark, tmp_path):
-    lake = DeltaRsLake(spark, tmp_path / "lake", "c")  # `recover` is the delta-rs lake's (delta-spark: RESTORE)
+    lake = DeltaRsLake(
+        spark, tmp_path / "lake", "c"
+    )  # `recover` is the delta-rs lake's (delta-spark: RESTORE)
     lake.write(spark.range(3), "silver.t")
     lake.write(spark.range(7), "silver.t", mode="append")
     lake.write(spark.range(100), "silver.t", mode="append")
     log = lake.path("silver.t") / "_delta_log" / f"{2:020d}.json"
     log.write_text(log.read_text()[:40] + "\n{garbage")
-    with pytest.raises(LakeError, match=r"version 2 .*cannot be read.*credit-risk lake recover silver\.t.*version 1"):
+    with pytest.raises(
+        LakeError, match=r"version 2 .*cannot be read.*credit-risk lake recover silver\.t.*version 1"
+    ):
         lake.read("silver.t")
     result = lake.recover("silver.t")
     assert result["recovered"] and result["corrupt_version"] == 2 and result["version"] == 1

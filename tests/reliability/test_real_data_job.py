@@ -22,8 +22,13 @@ COHORT_SPLIT = {"train_end_year": "2007", "valid_year": "2008", "test_end": "200
 # Every shared extract: vintages 2007-2018 (the 2019-2020 extracts have no issue date, so gold drops them).
 UNION_SPLIT = {"train_end_year": "2015", "valid_year": "2016", "test_end": "2018Q4"}
 
-pytestmark = [pytest.mark.real_data, pytest.mark.slow,
-              pytest.mark.skipif(not SHARED_DATA.is_dir(), reason=f"real LendingClub extracts not found at {SHARED_DATA}")]
+pytestmark = [
+    pytest.mark.real_data,
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not SHARED_DATA.is_dir(), reason=f"real LendingClub extracts not found at {SHARED_DATA}"
+    ),
+]
 
 
 def _run_job(home: Path, data_source: Path, split: dict[str, str]) -> subprocess.CompletedProcess:
@@ -54,7 +59,9 @@ def _check_run(home: Path, done: subprocess.CompletedProcess) -> dict:
     run = client.get_run(champion.run_id)
     assert (home / "reports" / "evaluation" / champion.run_id / "evaluation.md").is_file()
     used, excluded = run.data.tags["features_used"].split(","), json.loads(run.data.tags["features_excluded"])
-    signature = json.loads(mlflow.models.get_model_info(f"runs:/{champion.run_id}/model").signature.to_dict()["inputs"])
+    signature = json.loads(
+        mlflow.models.get_model_info(f"runs:/{champion.run_id}/model").signature.to_dict()["inputs"]
+    )
     assert [field["name"] for field in signature] == used  # the signature names the features this model uses
 
     lake = home / "lakehouse" / "credit_risk"
@@ -86,5 +93,7 @@ def test_the_job_runs_end_to_end_on_every_shared_extract_in_one_batch(tmp_path):
     from deltalake import DeltaTable
 
     log = DeltaTable(str(tmp_path / "lakehouse" / "credit_risk" / "bronze" / "ingest_log")).to_pandas()
-    assert log["batch_id"].nunique() == 1 and len(log) == 7 and (log["data_lines"] == log["bronze_rows"]).all()
+    assert (
+        log["batch_id"].nunique() == 1 and len(log) == 7 and (log["data_lines"] == log["bronze_rows"]).all()
+    )
     assert "fico_mid" in result["used"]  # most of these loans have FICO: the feature stays

@@ -34,7 +34,14 @@ def test_a_portable_document_cannot_name_code(serving_registry):
     from credit_risk.serving.portable import FORMAT, PortableModel
 
     with pytest.raises(ValueError, match="unknown stage kind"):
-        PortableModel({"format": FORMAT, "odds_factor": 1.0, "stages": [
-            {"kind": "imputer", "inputs": ["a"], "outputs": ["b"], "surrogates": [0.0]},
-            {"kind": "os.system", "input": "b"}, {"kind": "logistic_regression", "input": "b",
-                                                 "coefficients": [1.0], "intercept": 0.0}]}).predict_pd({"a": [1.0]})
+        PortableModel(
+            {
+                "format": FORMAT,
+                "odds_factor": 1.0,
+                "stages": [
+                    {"kind": "imputer", "inputs": ["a"], "outputs": ["b"], "surrogates": [0.0]},
+                    {"kind": "os.system", "input": "b"},
+                    {"kind": "logistic_regression", "input": "b", "coefficients": [1.0], "intercept": 0.0},
+                ],
+            }
+        ).predict_pd({"a": [1.0]})

@@ -27,7 +27,9 @@ def enter_task(context: dict[str, str], cwd: str) -> None:
     from IPython import get_ipython
 
     shell = get_ipython()
-    if shell is not None:  # what the notebooks defined; IPython's own names (and `__spec__`, which MLflow reads) stay
+    if (
+        shell is not None
+    ):  # what the notebooks defined; IPython's own names (and `__spec__`, which MLflow reads) stay
         for name in [n for n in shell.user_ns if not n.startswith("_") and n not in shell.user_ns_hidden]:
             del shell.user_ns[name]
         shell.run_line_magic("reset", "-f out")  # displayed results held by the output history
@@ -50,9 +52,11 @@ def enter_task(context: dict[str, str], cwd: str) -> None:
 def _context_cell(context: dict[str, str], cwd: Path) -> Any:
     import nbformat
 
-    source = ("# injected by credit-risk bundle run: this task's context in the job run's shared kernel\n"
-              "from credit_risk.bundle.kernel import enter_task\n"
-              f"enter_task({json.dumps(context)}, {json.dumps(str(cwd))})")
+    source = (
+        "# injected by credit-risk bundle run: this task's context in the job run's shared kernel\n"
+        "from credit_risk.bundle.kernel import enter_task\n"
+        f"enter_task({json.dumps(context)}, {json.dumps(str(cwd))})"
+    )
     return nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-context"]})
 
 
@@ -88,8 +92,13 @@ class SharedKernel:
         nb.cells.insert(0, _context_cell(context, path.parent))
         if self.km is None:
             self.km = _ipc_kernel_manager()
-        client = NotebookClient(nb, km=self.km, timeout=timeout or None, kernel_name="python3",
-                                resources={"metadata": {"path": str(path.parent)}})
+        client = NotebookClient(
+            nb,
+            km=self.km,
+            timeout=timeout or None,
+            kernel_name="python3",
+            resources={"metadata": {"path": str(path.parent)}},
+        )
         ok = False
         try:
             client.execute(cleanup_kc=False, env=self.env)  # env reaches the kernel only when this starts it

@@ -42,7 +42,9 @@ class Bundle:
     def job(self, key: str) -> dict[str, Any]:
         jobs = self.resources.get("jobs", {})
         if key not in jobs:
-            raise BundleError(f"no job {key!r} in bundle {self.name} (jobs: {', '.join(sorted(jobs)) or 'none'})")
+            raise BundleError(
+                f"no job {key!r} in bundle {self.name} (jobs: {', '.join(sorted(jobs)) or 'none'})"
+            )
         return jobs[key]
 
 
@@ -69,8 +71,12 @@ def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
 
 def _git_commit(root: Path) -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True,
-                              timeout=5).stdout.strip() or "unknown"
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5
+            ).stdout.strip()
+            or "unknown"
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
@@ -101,7 +107,9 @@ def _resolve(value: Any, context: dict[str, Any], where: str) -> Any:
     raise BundleError(f"{where}: references do not resolve (a cycle?)")
 
 
-def load_bundle(root: str | Path = ".", target: str | None = None, overrides: dict[str, str] | None = None) -> Bundle:
+def load_bundle(
+    root: str | Path = ".", target: str | None = None, overrides: dict[str, str] | None = None
+) -> Bundle:
     """Read databricks.yml and its includes, pick a target, resolve every reference."""
     root = Path(root).absolute()
     main = root / "databricks.yml"
@@ -118,7 +126,9 @@ def load_bundle(root: str | Path = ".", target: str | None = None, overrides: di
         for kind, items in (data.get("resources") or {}).items():
             for key, body in (items or {}).items():
                 if (kind, key) in sources:
-                    raise BundleError(f"{path}: resources.{kind}.{key} is already defined in {sources[kind, key]}")
+                    raise BundleError(
+                        f"{path}: resources.{kind}.{key} is already defined in {sources[kind, key]}"
+                    )
                 resources.setdefault(kind, {})[key] = body
                 sources[kind, key] = path
         if path != main:
@@ -141,13 +151,20 @@ def load_bundle(root: str | Path = ".", target: str | None = None, overrides: di
             resources.setdefault(kind, {})[key] = _merge(resources.get(kind, {}).get(key, {}), body or {})
     user = getpass.getuser()
     context: dict[str, Any] = {
-        "bundle.name": config.get("bundle", {}).get("name", root.name), "bundle.target": target,
-        "bundle.git.commit": _git_commit(root), "workspace.current_user.short_name": user,
-        "workspace.current_user.userName": f"{user}@localhost", "workspace.host": (chosen.get("workspace") or {}).get("host", ""),
+        "bundle.name": config.get("bundle", {}).get("name", root.name),
+        "bundle.target": target,
+        "bundle.git.commit": _git_commit(root),
+        "workspace.current_user.short_name": user,
+        "workspace.current_user.userName": f"{user}@localhost",
+        "workspace.host": (chosen.get("workspace") or {}).get("host", ""),
     }
-    context["workspace.root_path"] = _resolve((chosen.get("workspace") or {}).get(
-        "root_path", f"/Workspace/Users/{user}@localhost/.bundle/{context['bundle.name']}/{target}"), context,
-        f"targets.{target}.workspace.root_path")
+    context["workspace.root_path"] = _resolve(
+        (chosen.get("workspace") or {}).get(
+            "root_path", f"/Workspace/Users/{user}@localhost/.bundle/{context['bundle.name']}/{target}"
+        ),
+        context,
+        f"targets.{target}.workspace.root_path",
+    )
     context["workspace.file_path"] = f"{context['workspace.root_path']}/files"
     values: dict[str, Any] = {}
     for name, body in declared.items():
@@ -165,8 +182,18 @@ def load_bundle(root: str | Path = ".", target: str | None = None, overrides: di
     context.update({f"var.{k}": v for k, v in resolved_vars.items()})
     for kind, items in resources.items():  # `${resources.<kind>.<key>.<field>}` of a field the config sets
         for key, body in items.items():
-            context.update({f"resources.{kind}.{key}.{f}": v for f, v in (body or {}).items()
-                            if isinstance(v, str | int | float) and not isinstance(v, bool)})
-    resolved = {kind: {key: _resolve(body, context, f"{sources.get((kind, key), main).name}: resources.{kind}.{key}")
-                       for key, body in items.items()} for kind, items in resources.items()}
+            context.update(
+                {
+                    f"resources.{kind}.{key}.{f}": v
+                    for f, v in (body or {}).items()
+                    if isinstance(v, str | int | float) and not isinstance(v, bool)
+                }
+            )
+    resolved = {
+        kind: {
+            key: _resolve(body, context, f"{sources.get((kind, key), main).name}: resources.{kind}.{key}")
+            for key, body in items.items()
+        }
+        for kind, items in resources.items()
+    }
     return Bundle(root, context["bundle.name"], target, resolved_vars, resolved, sources, targets, declared)

@@ -58,8 +58,12 @@ class JobRun:
         return all(r.status in {"SUCCESS", "SKIPPED", "EXCLUDED"} for r in self.results)
 
     def summary(self) -> str:
-        lines = [f"job {self.job}, run {self.run_id} ({self.run_dir})", "",
-                 f"{'task':24} {'status':9} {'seconds':>8} {'tries':>5}  error", "-" * 78]
+        lines = [
+            f"job {self.job}, run {self.run_id} ({self.run_dir})",
+            "",
+            f"{'task':24} {'status':9} {'seconds':>8} {'tries':>5}  error",
+            "-" * 78,
+        ]
         for r in self.results:
             lines.append(f"{r.task_key:24} {r.status:9} {r.seconds:8.1f} {r.attempts:5d}  {r.error[:160]}")
         return "\n".join(lines)
@@ -95,10 +99,14 @@ def _wheel_entry_point(package: str, name: str) -> list[str]:
     from importlib.metadata import entry_points
 
     for ep in entry_points(group="console_scripts"):
-        if ep.name == name and (ep.dist is None or ep.dist.name.replace("-", "_") == package.replace("-", "_")):
+        if ep.name == name and (
+            ep.dist is None or ep.dist.name.replace("-", "_") == package.replace("-", "_")
+        ):
             module, _, func = ep.value.partition(":")
             return [sys.executable, "-c", f"import sys; from {module} import {func} as f; sys.exit(f())"]
-    raise BundleError(f"python_wheel_task: package {package} has no entry point {name!r} (is the project installed?)")
+    raise BundleError(
+        f"python_wheel_task: package {package} has no entry point {name!r} (is the project installed?)"
+    )
 
 
 def _condition(task: dict[str, Any], run_dir: Path) -> str:
@@ -108,8 +116,14 @@ def _condition(task: dict[str, Any], run_dir: Path) -> str:
     if cond["op"] in ops:
         return str(ops[cond["op"]]).lower()
     a, b = float(left), float(right)
-    return str({"GREATER_THAN": a > b, "GREATER_THAN_OR_EQUAL": a >= b, "LESS_THAN": a < b,
-                "LESS_THAN_OR_EQUAL": a <= b}[cond["op"]]).lower()
+    return str(
+        {
+            "GREATER_THAN": a > b,
+            "GREATER_THAN_OR_EQUAL": a >= b,
+            "LESS_THAN": a < b,
+            "LESS_THAN_OR_EQUAL": a <= b,
+        }[cond["op"]]
+    ).lower()
 
 
 def _error_text(exc: BaseException, jvm_logs: Path, since: float) -> str:
@@ -145,19 +159,27 @@ class LocalJobRunner:
         """Every task's environment: this process's, with the project home."""
         return {**os.environ, HOME_ENV: self._home()}
 
-    def _context(self, job_key: str, run: JobRun, task: dict[str, Any], params: dict[str, Any]) -> dict[str, str]:
+    def _context(
+        self, job_key: str, run: JobRun, task: dict[str, Any], params: dict[str, Any]
+    ) -> dict[str, str]:
         """What a task knows of its run: its widgets (job parameters, then base_parameters), keys, folder, MLflow parent."""
         widgets = {**params, **((task.get("notebook_task") or {}).get("base_parameters") or {})}
-        context = {WIDGETS_ENV: json.dumps({k: str(v) for k, v in widgets.items()}), RUN_DIR_ENV: str(run.run_dir),
-                   TASK_ENV: task["task_key"], JOB_ENV: job_key, RUN_ENV: run.run_id}
+        context = {
+            WIDGETS_ENV: json.dumps({k: str(v) for k, v in widgets.items()}),
+            RUN_DIR_ENV: str(run.run_dir),
+            TASK_ENV: task["task_key"],
+            JOB_ENV: job_key,
+            RUN_ENV: run.run_id,
+        }
         if run.mlflow_run_id:
             context[JOB_RUN_ENV] = run.mlflow_run_id
         if params.get("git_sha"):
             context[GIT_ENV] = str(params["git_sha"])
         return context
 
-    def run(self, job_key: str, only: str | None = None, from_task: str | None = None,
-            run_dir: Path | None = None) -> JobRun:
+    def run(
+        self, job_key: str, only: str | None = None, from_task: str | None = None, run_dir: Path | None = None
+    ) -> JobRun:
         """Run the job's selected tasks; a run-job task's job runs nested, in the same kernel."""
         if self.kernel is not None:
             return self._run(job_key, only, from_task, run_dir)
@@ -173,8 +195,10 @@ class LocalJobRunner:
         order = task_order(job, f"resources.jobs.{job_key}")
         for name, value in (("--only", only), ("--from", from_task)):
             if value and value not in order:
-                raise BundleError(f"{name} {value}: job {job_key} has no such task (tasks: {', '.join(order)})")
-        selected = {only} if only else set(order[order.index(from_task):]) if from_task else set(order)
+                raise BundleError(
+                    f"{name} {value}: job {job_key} has no such task (tasks: {', '.join(order)})"
+                )
+        selected = {only} if only else set(order[order.index(from_task) :]) if from_task else set(order)
         run_id = datetime.now(UTC).strftime("%Y%m%d-%H%M%S-%f")
         run = JobRun(job_key, run_id, run_dir or Path(self._home()) / "runs" / job_key / run_id)
         run.run_dir.mkdir(parents=True, exist_ok=True)
@@ -225,11 +249,17 @@ class LocalJobRunner:
             upstream = status[dep["task_key"]]
             if upstream.status in {"FAILED", "SKIPPED"} and dep["task_key"] in selected:
                 return f"upstream {dep['task_key']} {upstream.status.lower()}"
-            if "outcome" in dep and upstream.outcome is not None and upstream.outcome != str(dep["outcome"]).lower():
+            if (
+                "outcome" in dep
+                and upstream.outcome is not None
+                and upstream.outcome != str(dep["outcome"]).lower()
+            ):
                 return f"condition {dep['task_key']} was {upstream.outcome}"
         return ""
 
-    def _run_task(self, job_key: str, run: JobRun, task: dict[str, Any], params: dict[str, Any]) -> TaskResult:
+    def _run_task(
+        self, job_key: str, run: JobRun, task: dict[str, Any], params: dict[str, Any]
+    ) -> TaskResult:
         key = task["task_key"]
         context = self._context(job_key, run, task, params)
         result = TaskResult(key, "FAILED")
@@ -244,7 +274,9 @@ class LocalJobRunner:
                     result.outcome = _condition(task, run.run_dir)
                 elif "run_job_task" in task:
                     inner = task["run_job_task"]["job_id"]
-                    inner_key = inner.split(".")[2] if str(inner).startswith("${resources.jobs.") else str(inner)
+                    inner_key = (
+                        inner.split(".")[2] if str(inner).startswith("${resources.jobs.") else str(inner)
+                    )
                     nested = self.run(inner_key, run_dir=run.run_dir / f"job_{inner_key}")
                     if not nested.ok:
                         raise RuntimeError(f"job {inner_key} failed")
@@ -252,16 +284,23 @@ class LocalJobRunner:
                     source = self.bundle.sources[("jobs", job_key)]
                     path = (source.parent / task["notebook_task"]["notebook_path"]).resolve()
                     assert self.kernel is not None
-                    self.kernel.run_notebook(path, context,
-                                             task.get("timeout_seconds"), run.run_dir / "notebooks" / f"{key}.ipynb")
+                    self.kernel.run_notebook(
+                        path, context, task.get("timeout_seconds"), run.run_dir / "notebooks" / f"{key}.ipynb"
+                    )
                 elif "python_wheel_task" in task:
                     spec = task["python_wheel_task"]
                     argv = _wheel_entry_point(spec["package_name"], spec["entry_point"])
                     args = [_substitute(str(a), run.run_dir, params) for a in spec.get("parameters") or []]
-                    args += [f"--{k}={_substitute(str(v), run.run_dir, params)}"
-                             for k, v in (spec.get("named_parameters") or {}).items()]
-                    _run_process([*argv, *args], {**self._base_env(), **context},
-                                 task.get("timeout_seconds"), run.run_dir / "logs" / f"{key}.log")
+                    args += [
+                        f"--{k}={_substitute(str(v), run.run_dir, params)}"
+                        for k, v in (spec.get("named_parameters") or {}).items()
+                    ]
+                    _run_process(
+                        [*argv, *args],
+                        {**self._base_env(), **context},
+                        task.get("timeout_seconds"),
+                        run.run_dir / "logs" / f"{key}.log",
+                    )
                 elif "spark_python_task" in task:
                     import sys
 
@@ -269,12 +308,18 @@ class LocalJobRunner:
                     source = self.bundle.sources[("jobs", job_key)]
                     script = (source.parent / spec["python_file"]).resolve()
                     args = [_substitute(str(a), run.run_dir, params) for a in spec.get("parameters") or []]
-                    _run_process([sys.executable, str(script), *args], {**self._base_env(), **context},
-                                 task.get("timeout_seconds"), run.run_dir / "logs" / f"{key}.log")
+                    _run_process(
+                        [sys.executable, str(script), *args],
+                        {**self._base_env(), **context},
+                        task.get("timeout_seconds"),
+                        run.run_dir / "logs" / f"{key}.log",
+                    )
                 else:
                     kinds = sorted(k for k in task if k.endswith("_task"))
-                    raise BundleError(f"task {key}: {kinds} does not run locally (notebook, python_wheel, "
-                                      "spark_python, condition and run_job tasks do)")
+                    raise BundleError(
+                        f"task {key}: {kinds} does not run locally (notebook, python_wheel, "
+                        "spark_python, condition and run_job tasks do)"
+                    )
                 result.status, result.error = "SUCCESS", ""
                 break
             except BundleError:

@@ -17,8 +17,14 @@ def _resource_types() -> dict[str, Any]:
     from databricks.bundles.schemas import Schema
     from databricks.bundles.volumes import Volume
 
-    return {"jobs": Job, "experiments": MlflowExperiment, "registered_models": RegisteredModel,
-            "model_serving_endpoints": ModelServingEndpoint, "schemas": Schema, "volumes": Volume}
+    return {
+        "jobs": Job,
+        "experiments": MlflowExperiment,
+        "registered_models": RegisteredModel,
+        "model_serving_endpoints": ModelServingEndpoint,
+        "schemas": Schema,
+        "volumes": Volume,
+    }
 
 
 def task_order(job: dict[str, Any], where: str = "job") -> list[str]:
@@ -50,11 +56,15 @@ def _check_paths(bundle: Bundle, kind: str, key: str, body: dict[str, Any]) -> l
             if raw and not raw.startswith(("/Workspace", "/Volumes", "dbfs:")):
                 path = (source.parent / raw).resolve()
                 if not path.exists():
-                    errors.append(f"{source}: resources.{kind}.{key}.tasks[{i}].{field}.{path_key}: {raw} does not exist")
+                    errors.append(
+                        f"{source}: resources.{kind}.{key}.tasks[{i}].{field}.{path_key}: {raw} does not exist"
+                    )
     return errors
 
 
-def validate_bundle(root: str | Path = ".", target: str | None = None, overrides: dict[str, str] | None = None) -> Bundle:
+def validate_bundle(
+    root: str | Path = ".", target: str | None = None, overrides: dict[str, str] | None = None
+) -> Bundle:
     """Load and check a bundle; raises BundleError listing every problem found."""
     bundle = load_bundle(root, target, overrides)
     errors: list[str] = []
@@ -62,7 +72,9 @@ def validate_bundle(root: str | Path = ".", target: str | None = None, overrides
     for kind, items in bundle.resources.items():
         cls = types.get(kind)
         for key, body in items.items():
-            where = f"{bundle.sources.get((kind, key), bundle.root / 'databricks.yml')}: resources.{kind}.{key}"
+            where = (
+                f"{bundle.sources.get((kind, key), bundle.root / 'databricks.yml')}: resources.{kind}.{key}"
+            )
             if cls is None:
                 errors.append(f"{where}: resource kind {kind!r} is not checked by this validator")
                 continue

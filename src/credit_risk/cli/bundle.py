@@ -44,11 +44,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     group = run.add_mutually_exclusive_group()
     group.add_argument("--only", help="run just this task")
     group.add_argument("--from", dest="from_task", help="run this task and everything after it")
-    run.add_argument("--kernel-per-task", action="store_true",
-                     help="a fresh kernel (and Spark session) for every notebook task instead of one per job run")
+    run.add_argument(
+        "--kernel-per-task",
+        action="store_true",
+        help="a fresh kernel (and Spark session) for every notebook task instead of one per job run",
+    )
     for p in (val, run):
-        p.add_argument("-t", "--target", default=None, help="bundle target (default: the default target, local)")
-        p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="override a bundle variable")
+        p.add_argument(
+            "-t", "--target", default=None, help="bundle target (default: the default target, local)"
+        )
+        p.add_argument(
+            "--var", action="append", default=[], metavar="NAME=VALUE", help="override a bundle variable"
+        )
         p.add_argument("--root", default=".", help="folder holding databricks.yml")
     val.set_defaults(func=_validate)
     run.set_defaults(func=_run)
@@ -63,7 +70,9 @@ def _validate(args: argparse.Namespace) -> int:
     except BundleError as exc:
         raise CliError(str(exc)) from exc
     counts = ", ".join(f"{len(v)} {k}" for k, v in sorted(bundle.resources.items()))
-    print(f"bundle {bundle.name}, target {bundle.target}: valid ({counts}; targets: {', '.join(bundle.targets)})")
+    print(
+        f"bundle {bundle.name}, target {bundle.target}: valid ({counts}; targets: {', '.join(bundle.targets)})"
+    )
     return 0
 
 
@@ -74,7 +83,9 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         bundle = validate_bundle(args.root, args.target, _vars(args.var))
-        runner = LocalJobRunner(bundle, echo=lambda m: print(m, flush=True), kernel_per_task=args.kernel_per_task)
+        runner = LocalJobRunner(
+            bundle, echo=lambda m: print(m, flush=True), kernel_per_task=args.kernel_per_task
+        )
         run = runner.run(args.job, args.only, args.from_task)
     except BundleError as exc:
         raise CliError(str(exc)) from exc
@@ -85,10 +96,12 @@ def _run(args: argparse.Namespace) -> int:
         cfg = load_config({k: v for k, v in bundle.variables.items() if isinstance(v, str | int | float)})
         lake_vars = [v for v in args.var if v.partition("=")[0] in ("catalog", "schema_prefix", "lake_root")]
         lake_args = " ".join([f"-t {bundle.target}", *(f"--var {v}" for v in lake_vars)])
-        print(f"\ntables:        {cfg.lake_path / cfg.catalog} (credit-risk lake history silver.loans {lake_args})"
-              f"\nMLflow runs:   {cfg.mlflow_tracking_uri} (credit-risk ui -> http://127.0.0.1:5000)"
-              f"\nnotebooks:     {run.run_dir / 'notebooks'}\ndata docs:     {cfg.home / 'gx'}"
-              f"\nreports:       {cfg.home / 'reports'}")
+        print(
+            f"\ntables:        {cfg.lake_path / cfg.catalog} (credit-risk lake history silver.loans {lake_args})"
+            f"\nMLflow runs:   {cfg.mlflow_tracking_uri} (credit-risk ui -> http://127.0.0.1:5000)"
+            f"\nnotebooks:     {run.run_dir / 'notebooks'}\ndata docs:     {cfg.home / 'gx'}"
+            f"\nreports:       {cfg.home / 'reports'}"
+        )
         if any(r.task_key == "register" and r.status == "SUCCESS" for r in run.results):
             print("\n" + "\n".join(champion_lines(cfg)))
     return 0 if run.ok else 1
@@ -106,16 +119,21 @@ def champion_lines(cfg: Any) -> list[str]:
     try:
         version = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
-        return [f"champion:      none: no version of {name} passed the promotion gates (see its refusal_reasons tag)",
-                "open it:       credit-risk ui (MLflow, http://127.0.0.1:5000)"]
+        return [
+            f"champion:      none: no version of {name} passed the promotion gates (see its refusal_reasons tag)",
+            "open it:       credit-risk ui (MLflow, http://127.0.0.1:5000)",
+        ]
     run = client.get_run(version.run_id)
     m, kind = run.data.metrics, run.data.tags.get("model_type", "")
     report = cfg.home / "reports" / "evaluation" / version.run_id / "evaluation.md"
-    figures = ", ".join(f"{label} {m[key]:.4f}" for label, key in (("AUC", "test_auc"), ("KS", "test_ks"),
-                                                                   ("ECE", "test_ece")) if key in m)
-    return [f"champion:      {name} version {version.version} ({kind}), test {figures or 'metrics not logged'}",
-            "open it:       credit-risk ui     (MLflow runs and registry, http://127.0.0.1:5000)",
-            "               credit-risk serve  (the API on the champion, http://127.0.0.1:8000/docs)",
-            f"               report: {report if report.exists() else report.parent.parent}"]
-
-
+    figures = ", ".join(
+        f"{label} {m[key]:.4f}"
+        for label, key in (("AUC", "test_auc"), ("KS", "test_ks"), ("ECE", "test_ece"))
+        if key in m
+    )
+    return [
+        f"champion:      {name} version {version.version} ({kind}), test {figures or 'metrics not logged'}",
+        "open it:       credit-risk ui     (MLflow runs and registry, http://127.0.0.1:5000)",
+        "               credit-risk serve  (the API on the champion, http://127.0.0.1:8000/docs)",
+        f"               report: {report if report.exists() else report.parent.parent}",
+    ]

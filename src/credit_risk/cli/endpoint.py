@@ -7,12 +7,19 @@ import json
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("endpoint", help="serving endpoint: deploy the champion (Databricks) or check it locally")
+    p = sub.add_parser(
+        "endpoint", help="serving endpoint: deploy the champion (Databricks) or check it locally"
+    )
     actions = p.add_subparsers(dest="action", required=True)
     deploy = actions.add_parser("deploy", help="create/update the endpoint for the champion version")
     deploy.add_argument("--name", default="credit-risk-pd", help="endpoint name")
-    deploy.add_argument("--param", action="append", default=[], metavar="KEY=VALUE",
-                        help="job parameter (bundle variable), repeatable: model_name, catalog, lake_root, ...")
+    deploy.add_argument(
+        "--param",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="job parameter (bundle variable), repeatable: model_name, catalog, lake_root, ...",
+    )
     deploy.set_defaults(func=_deploy)
 
 

@@ -10,14 +10,27 @@ from credit_risk.cli import CliError
 def register(sub: argparse._SubParsersAction) -> None:
     from credit_risk.pipeline.fetch import DEFAULT_DATASET
 
-    p = sub.add_parser("fetch", help="download the LendingClub data set from Kaggle (KAGGLE_USERNAME/KAGGLE_KEY)",
-                       description="Download LendingClub's loans from Kaggle with your own credentials, read from "
-                       "the environment or .env (see .env.example).")
-    p.add_argument("--dataset", default=DEFAULT_DATASET, help=f"Kaggle dataset OWNER/NAME (default {DEFAULT_DATASET})")
-    p.add_argument("--out", default=None, help="folder for the files (default: <raw_dir>/kaggle of the bundle target, "
-                   "where data_source=kaggle reads; data/raw/kaggle in the project for local)")
-    p.add_argument("-t", "--target", default=None, help="bundle target whose raw_dir to fill (default: local)")
-    p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help="bundle variable, e.g. raw_dir=...")
+    p = sub.add_parser(
+        "fetch",
+        help="download the LendingClub data set from Kaggle (KAGGLE_USERNAME/KAGGLE_KEY)",
+        description="Download LendingClub's loans from Kaggle with your own credentials, read from "
+        "the environment or .env (see .env.example).",
+    )
+    p.add_argument(
+        "--dataset", default=DEFAULT_DATASET, help=f"Kaggle dataset OWNER/NAME (default {DEFAULT_DATASET})"
+    )
+    p.add_argument(
+        "--out",
+        default=None,
+        help="folder for the files (default: <raw_dir>/kaggle of the bundle target, "
+        "where data_source=kaggle reads; data/raw/kaggle in the project for local)",
+    )
+    p.add_argument(
+        "-t", "--target", default=None, help="bundle target whose raw_dir to fill (default: local)"
+    )
+    p.add_argument(
+        "--var", action="append", default=[], metavar="NAME=VALUE", help="bundle variable, e.g. raw_dir=..."
+    )
     p.add_argument("--root", default=".", help="folder holding databricks.yml")
     p.set_defaults(func=_run)
 

@@ -9,20 +9,35 @@ from credit_risk.cli import CliError
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("generate", help="write synthetic raw LendingClub-shaped CSV exports",
-                       description="Write raw CSV exports that look like LendingClub's, quirks included. "
-                       "The same arguments give byte-identical files.")
-    p.add_argument("--rows", type=int, default=20000, help="number of loans (2.9M is LendingClub's full history)")
+    p = sub.add_parser(
+        "generate",
+        help="write synthetic raw LendingClub-shaped CSV exports",
+        description="Write raw CSV exports that look like LendingClub's, quirks included. "
+        "The same arguments give byte-identical files.",
+    )
+    p.add_argument(
+        "--rows", type=int, default=20000, help="number of loans (2.9M is LendingClub's full history)"
+    )
     p.add_argument("--seed", type=int, default=42, help="random seed")
-    p.add_argument("--layout", choices=["kaggle", "loanstats", "retyped"], default="kaggle",
-                   help="kaggle: one 151-column file; loanstats: LendingClub website exports per era; "
-                   "retyped: one LoanStats3a-style file as an R package re-typed it (no FICO)")
+    p.add_argument(
+        "--layout",
+        choices=["kaggle", "loanstats", "retyped"],
+        default="kaggle",
+        help="kaggle: one 151-column file; loanstats: LendingClub website exports per era; "
+        "retyped: one LoanStats3a-style file as an R package re-typed it (no FICO)",
+    )
     p.add_argument("--out", default="data/raw", help="output folder (created)")
     p.add_argument("--start", default="2007-01", help="first issue month, YYYY-MM (default 2007-01)")
     p.add_argument("--end", default="2020-03", help="last issue month, YYYY-MM (default 2020-03)")
-    p.add_argument("--gzip", action=argparse.BooleanOptionalAction, default=True, help="gzip the files (default on)")
-    p.add_argument("--shift", default="", help="simulated drift, e.g. annual_inc=-0.2,dti=+5 "
-                   "(amounts scale by 1+x; rates, scores and ratios move by +x)")
+    p.add_argument(
+        "--gzip", action=argparse.BooleanOptionalAction, default=True, help="gzip the files (default on)"
+    )
+    p.add_argument(
+        "--shift",
+        default="",
+        help="simulated drift, e.g. annual_inc=-0.2,dti=+5 "
+        "(amounts scale by 1+x; rates, scores and ratios move by +x)",
+    )
     p.set_defaults(func=_run)
 
 
@@ -33,8 +48,9 @@ def _run(args: argparse.Namespace) -> int:
         shift = parse_shift(args.shift)
         plan = plan_exports(GenerateSpec(args.rows, args.seed, args.layout, args.start, args.end))
         start = time.perf_counter()
-        paths = generate_exports(args.out, args.rows, args.seed, args.layout, args.start, args.end,
-                                 compress=args.gzip, shift=shift)
+        paths = generate_exports(
+            args.out, args.rows, args.seed, args.layout, args.start, args.end, compress=args.gzip, shift=shift
+        )
     except ValueError as exc:
         raise CliError(str(exc)) from exc
     seconds = time.perf_counter() - start

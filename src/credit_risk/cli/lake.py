@@ -25,13 +25,22 @@ def register(sub: argparse._SubParsersAction) -> None:
     restore.add_argument("table")
     restore.add_argument("version", type=int)
     restore.set_defaults(func=_restore)
-    recover = cmds.add_parser("recover", help="set aside an unreadable newest commit: the table is back at the one before")
+    recover = cmds.add_parser(
+        "recover", help="set aside an unreadable newest commit: the table is back at the one before"
+    )
     recover.add_argument("table")
     recover.set_defaults(func=_recover)
     for p in (hist, show, restore, recover):
-        p.add_argument("-t", "--target", default=None, help="bundle target whose lake to open (default: local)")
-        p.add_argument("--var", action="append", default=[], metavar="NAME=VALUE",
-                       help="bundle variable, as given to `bundle run` (e.g. catalog=x, schema_prefix=, lake_root=)")
+        p.add_argument(
+            "-t", "--target", default=None, help="bundle target whose lake to open (default: local)"
+        )
+        p.add_argument(
+            "--var",
+            action="append",
+            default=[],
+            metavar="NAME=VALUE",
+            help="bundle variable, as given to `bundle run` (e.g. catalog=x, schema_prefix=, lake_root=)",
+        )
         p.add_argument("--root", default=".", help="folder holding databricks.yml")
 
 
@@ -60,8 +69,10 @@ def _history(args: argparse.Namespace) -> int:
     print(f"{'version':>7}  {'timestamp':19}  {'operation':10}  job/task  git")
     for h in rows:
         m = h["metadata"]
-        print(f"{h['version']:>7}  {h['timestamp']:%Y-%m-%d %H:%M:%S}  {h['operation']:10}  "
-              f"{m.get('job', '')}/{m.get('task', '')}  {str(m.get('git_sha', ''))[:10]}")
+        print(
+            f"{h['version']:>7}  {h['timestamp']:%Y-%m-%d %H:%M:%S}  {h['operation']:10}  "
+            f"{m.get('job', '')}/{m.get('task', '')}  {str(m.get('git_sha', ''))[:10]}"
+        )
     return 0
 
 
@@ -91,8 +102,10 @@ def _recover(args: argparse.Namespace) -> int:
     with _lake_errors():
         result = lake.recover(args.table)
     if result["recovered"]:
-        print(f"{result['table']}: commit {result['corrupt_version']} set aside ({result['set_aside']}); "
-              f"the table is at version {result['version']} (`credit-risk lake restore` goes back further)")
+        print(
+            f"{result['table']}: commit {result['corrupt_version']} set aside ({result['set_aside']}); "
+            f"the table is at version {result['version']} (`credit-risk lake restore` goes back further)"
+        )
     else:
         print(f"{result['table']}: version {result['version']} reads fine, nothing to recover")
     return 0

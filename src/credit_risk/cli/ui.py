@@ -18,8 +18,20 @@ def _run(args: argparse.Namespace) -> int:
     from credit_risk.runtime.config import load_config
 
     cfg = load_config()
-    command = [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", cfg.mlflow_tracking_uri,
-               "--default-artifact-root", cfg.artifact_root.as_uri(), "--host", args.host, "--port", str(args.port)]
+    command = [
+        sys.executable,
+        "-m",
+        "mlflow",
+        "server",
+        "--backend-store-uri",
+        cfg.mlflow_tracking_uri,
+        "--default-artifact-root",
+        cfg.artifact_root.as_uri(),
+        "--host",
+        args.host,
+        "--port",
+        str(args.port),
+    ]
     print(f"MLflow UI on http://{args.host}:{args.port} ({cfg.mlflow_tracking_uri})", flush=True)
     os.execv(sys.executable, command)
     return 0

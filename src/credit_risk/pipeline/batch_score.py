@@ -26,8 +26,15 @@ from credit_risk.runtime.errors import pipeline_task
 SCORES_TABLE = "gold.loan_scores"
 
 
-def score_loans(model: Any, loans: DataFrame, odds_factor: float, model_name: str, model_version: int,
-                threshold: float = 0.2, request_id: str = "batch") -> DataFrame:
+def score_loans(
+    model: Any,
+    loans: DataFrame,
+    odds_factor: float,
+    model_name: str,
+    model_version: int,
+    threshold: float = 0.2,
+    request_id: str = "batch",
+) -> DataFrame:
     """One row per loan in the inference log's shape (the API's predictions), plus loan_id and issue_year.
 
     Same column names and types as `monitoring.inference_log` (features for drift, PD, decision at the
@@ -37,15 +44,26 @@ def score_loans(model: Any, loans: DataFrame, odds_factor: float, model_name: st
     """
     from credit_risk.serving.inference_log import schema as log_schema
 
-    spark_type = {"double": "double", "int32": "int", "string": "string", "timestamp[us, tz=UTC]": "timestamp"}
-    scored = pd_column(model.transform(loans), odds_factor).withColumns({
-        "request_id": F.lit(request_id),
-        "feature_hash": F.format_string("%016x", F.xxhash64(*features.FEATURES)),
-        "decision": (F.col("pd") >= F.lit(threshold)).cast("int"),
-        "model_name": F.lit(model_name), "model_version": F.lit(int(model_version)),
-        "scored_at": F.lit(datetime.now(UTC).replace(tzinfo=None)), "source": F.lit("batch")})
-    return scored.select(features.KEY, "issue_year",
-                         *[F.col(f.name).cast(spark_type[str(f.type)]) for f in log_schema()])
+    spark_type = {
+        "double": "double",
+        "int32": "int",
+        "string": "string",
+        "timestamp[us, tz=UTC]": "timestamp",
+    }
+    scored = pd_column(model.transform(loans), odds_factor).withColumns(
+        {
+            "request_id": F.lit(request_id),
+            "feature_hash": F.format_string("%016x", F.xxhash64(*features.FEATURES)),
+            "decision": (F.col("pd") >= F.lit(threshold)).cast("int"),
+            "model_name": F.lit(model_name),
+            "model_version": F.lit(int(model_version)),
+            "scored_at": F.lit(datetime.now(UTC).replace(tzinfo=None)),
+            "source": F.lit("batch"),
+        }
+    )
+    return scored.select(
+        features.KEY, "issue_year", *[F.col(f.name).cast(spark_type[str(f.type)]) for f in log_schema()]
+    )
 
 
 @pipeline_task("batch_score")
@@ -64,20 +82,39 @@ def run_batch_score(cfg: Any, dbutils: Any) -> dict[str, Any]:
         message = f"no {CHAMPION} alias on {name}: no model passed the promotion gates yet, nothing scored"
         print(message)
         return {"scored": 0, "reason": message}
-    gold_version = int(dbutils.jobs.taskValues.get(taskKey="gold_features", key="gold_version",
-                                                   debugValue=lake.version("gold.loan_features")))
+    gold_version = int(
+        dbutils.jobs.taskValues.get(
+            taskKey="gold_features", key="gold_version", debugValue=lake.version("gold.loan_features")
+        )
+    )
     model = mlflow.spark.load_model(spark_model_uri(champion))  # the version itself is the JVM-free pyfunc
     factor = float(mlflow.get_run(champion.run_id).data.params["pd_odds_factor"])
-    scores = score_loans(model, lake.read("gold.loan_features", version=gold_version), factor, name, int(champion.version),
-                         threshold=cfg.decision_threshold, request_id=f"batch:{commit_metadata()['run_id'] or 'interactive'}")
-    version = lake.merge(scores, SCORES_TABLE, keys=[features.KEY, "model_version"],
-                         metadata={"gold_version": gold_version, "model_version": int(champion.version)})
+    scores = score_loans(
+        model,
+        lake.read("gold.loan_features", version=gold_version),
+        factor,
+        name,
+        int(champion.version),
+        threshold=cfg.decision_threshold,
+        request_id=f"batch:{commit_metadata()['run_id'] or 'interactive'}",
+    )
+    version = lake.merge(
+        scores,
+        SCORES_TABLE,
+        keys=[features.KEY, "model_version"],
+        metadata={"gold_version": gold_version, "model_version": int(champion.version)},
+    )
     dbutils.jobs.taskValues.set(key="scores_version", value=version)
     written = lake.read(SCORES_TABLE, version=version).where(F.col("model_version") == int(champion.version))
     segments_version = _fill_segment_pd(lake, dbutils, written)
     scored = written.count()
-    return {"scores_version": version, "model": f"{name} v{champion.version}", "gold_version": gold_version,
-            "scored": scored, "segments_version_with_mean_pd": segments_version}
+    return {
+        "scores_version": version,
+        "model": f"{name} v{champion.version}",
+        "gold_version": gold_version,
+        "scored": scored,
+        "segments_version_with_mean_pd": segments_version,
+    }
 
 
 def _fill_segment_pd(lake: Any, dbutils: Any, scores: DataFrame) -> int | None:
@@ -89,15 +126,25 @@ def _fill_segment_pd(lake: Any, dbutils: Any, scores: DataFrame) -> int | None:
 
     runs = dbutils.jobs.taskValues.get(taskKey="train_segments", key="segment_runs", debugValue={}) or {}
     if not runs:
-        found = mlflow.search_runs(filter_string="tags.model_type LIKE 'segments_%'",
-                                   order_by=["attributes.start_time DESC"], max_results=2)
-        runs = {t.removeprefix("segments_"): r for t, r in zip(found.get("tags.model_type", []), found.get("run_id", []),
-                                                                strict=True)}
+        found = mlflow.search_runs(
+            filter_string="tags.model_type LIKE 'segments_%'",
+            order_by=["attributes.start_time DESC"],
+            max_results=2,
+        )
+        runs = {
+            t.removeprefix("segments_"): r
+            for t, r in zip(found.get("tags.model_type", []), found.get("run_id", []), strict=True)
+        }
     if not runs or not lake.exists(SEGMENTS_TABLE):
         return None
     client = MlflowClient()
-    models = {m: (mlflow.spark.load_model(f"runs:/{r}/model"),
-                  ast.literal_eval(client.get_run(r).data.params["segment_of_cluster"])) for m, r in runs.items()}
+    models = {
+        m: (
+            mlflow.spark.load_model(f"runs:/{r}/model"),
+            ast.literal_eval(client.get_run(r).data.params["segment_of_cluster"]),
+        )
+        for m, r in runs.items()
+    }
     train = lake.read(SPLITS_TABLE).where("split = 'train'")
     scored = assign_segments(models, train).join(scores.select(features.KEY, "pd"), features.KEY)
     profile = lake.read(SEGMENTS_TABLE)

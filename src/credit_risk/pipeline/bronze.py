@@ -36,8 +36,12 @@ from credit_risk.runtime.errors import doing, pipeline_task
 log = logging.getLogger(__name__)
 
 RAW_TABLE, QUARANTINE_TABLE, LOG_TABLE = "bronze.loans_raw", "bronze.loans_quarantine", "bronze.ingest_log"
-RENAMES = {"open_il_6m": "open_act_il", "sec_app_open_il_6m": "sec_app_open_act_il",
-           "verified_status_joint": "verification_status_joint", "is_inc_v": "verification_status"}
+RENAMES = {
+    "open_il_6m": "open_act_il",
+    "sec_app_open_il_6m": "sec_app_open_act_il",
+    "verified_status_joint": "verification_status_joint",
+    "is_inc_v": "verification_status",
+}
 RAW_SUFFIXES = (".csv", ".csv.gz", ".gz", ".zip")
 # One quoted stretch: a quote, then anything but a quote, then a quote. A field with doubled quotes (`"a""b"`) is
 # several such stretches back to back, so removing them all removes every quoted field. No alternation under
@@ -84,8 +88,11 @@ def list_raw_files(location: str | Path) -> list[Path]:
         return [path]
     if not path.is_dir():
         raise IngestError(f"raw data location {path} does not exist")
-    files = sorted(p for p in path.rglob("*") if p.is_file() and p.name.lower().endswith(RAW_SUFFIXES)
-                   and "_staging" not in p.parts)
+    files = sorted(
+        p
+        for p in path.rglob("*")
+        if p.is_file() and p.name.lower().endswith(RAW_SUFFIXES) and "_staging" not in p.parts
+    )
     if not files:
         raise IngestError(f"no raw files ({', '.join(RAW_SUFFIXES)}) under {path}")
     return files
@@ -178,16 +185,22 @@ def prepare(path: Path, staging: Path) -> RawFile:
 def numbered_lines(spark: SparkSession, raw: RawFile) -> DataFrame:
     """The file's lines with 1-based line numbers, without a shuffle (offsets per input split)."""
     lines = spark.read.text(str(raw.text_path)).select(
-        "value", F.spark_partition_id().alias("_pid"), F.monotonically_increasing_id().alias("_mid"))
-    sizes = {r["_pid"]: (r["n"], r["first"]) for r in
-             lines.groupBy("_pid").agg(F.count("*").alias("n"), F.min("_mid").alias("first")).collect()}
+        "value", F.spark_partition_id().alias("_pid"), F.monotonically_increasing_id().alias("_mid")
+    )
+    sizes = {
+        r["_pid"]: (r["n"], r["first"])
+        for r in lines.groupBy("_pid").agg(F.count("*").alias("n"), F.min("_mid").alias("first")).collect()
+    }
     offset, starts = 0, {}
     for pid in sorted(sizes):
         starts[pid] = offset - sizes[pid][1]
         offset += sizes[pid][0]
     # An empty file has no partitions to offset (and Spark 4.0 cannot index a null map)
-    start = (F.create_map(*[x for pid, s in starts.items() for x in (F.lit(pid), F.lit(s))])[F.col("_pid")]
-             if starts else F.lit(None).cast("long"))
+    start = (
+        F.create_map(*[x for pid, s in starts.items() for x in (F.lit(pid), F.lit(s))])[F.col("_pid")]
+        if starts
+        else F.lit(None).cast("long")
+    )
     return lines.select(F.col("value").alias("raw_line"), (F.col("_mid") + start + 1).alias("line_number"))
 
 
@@ -203,7 +216,10 @@ def classify(lines: DataFrame, raw: RawFile) -> DataFrame:
         .when(F.trim("raw_line") == "", F.lit("blank line"))
         .when(F.col("raw_line").rlike(r'^"?Total amount funded'), F.lit("footer line"))
         .when(quotes % 2 == 1, F.lit("unbalanced quotes"))
-        .when(fields != expected, F.concat(F.lit(f"wrong field count: expected {expected}, got "), fields.cast("string")))
+        .when(
+            fields != expected,
+            F.concat(F.lit(f"wrong field count: expected {expected}, got "), fields.cast("string")),
+        )
     )
     return lines.where(F.col("line_number") != raw.header_line).withColumn("reason", reason)
 
@@ -215,16 +231,23 @@ def parse_rows(good: DataFrame, raw: RawFile) -> DataFrame:
     by_name = {name: F.col(f"_p.f{i}") for i, name in enumerate(raw.header)}
     known = [by_name.get(c, F.lit(None).cast("string")).alias(c) for c in KAGGLE]
     extra = [n for n in raw.header if n not in KAGGLE]
-    rescued = (F.to_json(F.create_map(*[x for n in extra for x in (F.lit(n), by_name[n])])) if extra
-               else F.lit(None).cast("string"))
+    rescued = (
+        F.to_json(F.create_map(*[x for n in extra for x in (F.lit(n), by_name[n])]))
+        if extra
+        else F.lit(None).cast("string")
+    )
     return parsed.select(*known, rescued.alias("_rescued"), "line_number")
 
 
 def _metadata(df: DataFrame, raw: RawFile, batch_id: str, ingested_at: datetime) -> DataFrame:
-    return df.withColumns({
-        "source_file": F.lit(raw.source.name), "source_sha256": F.lit(raw.sha256),
-        "batch_id": F.lit(batch_id), "ingested_at": F.lit(ingested_at).cast("timestamp"),
-    })
+    return df.withColumns(
+        {
+            "source_file": F.lit(raw.source.name),
+            "source_sha256": F.lit(raw.sha256),
+            "batch_id": F.lit(batch_id),
+            "ingested_at": F.lit(ingested_at).cast("timestamp"),
+        }
+    )
 
 
 def undo_incomplete_batches(lake: Any) -> list[str]:
@@ -257,7 +280,9 @@ def undo_incomplete_batches(lake: Any) -> list[str]:
             lake.restore(table, first - 1)
         undone += [f"{table}@v{e['version']} (batch {e['metadata'].get('batch_id')})" for e in partial]
     if undone:
-        log.warning("rolled back commits of batches without an ingest log (a crashed run): %s", ", ".join(undone))
+        log.warning(
+            "rolled back commits of batches without an ingest log (a crashed run): %s", ", ".join(undone)
+        )
     return undone
 
 
@@ -280,40 +305,71 @@ def ingest_files(spark: SparkSession, lake: Any, files: list[Path], staging: Pat
             seen.add(raw.sha256)
             shas[path.name] = raw.sha256
             lines = classify(numbered_lines(spark, raw), raw).cache()
-            counts = {r["reason"]: r["n"] for r in lines.groupBy("reason").agg(F.count("*").alias("n")).collect()}
+            counts = {
+                r["reason"]: r["n"] for r in lines.groupBy("reason").agg(F.count("*").alias("n")).collect()
+            }
         expected[path.name] = (sum(counts.values()), counts.get(None, 0))
-        log.info("%s: %d lines after the header, %d rejected %s%s", path.name, expected[path.name][0],
-                 expected[path.name][0] - expected[path.name][1], {k: v for k, v in counts.items() if k},
-                 f" ({raw.note})" if raw.note else "")
+        log.info(
+            "%s: %d lines after the header, %d rejected %s%s",
+            path.name,
+            expected[path.name][0],
+            expected[path.name][0] - expected[path.name][1],
+            {k: v for k, v in counts.items() if k},
+            f" ({raw.note})" if raw.note else "",
+        )
         if not raw.problem:
             rows.append(_metadata(parse_rows(lines.where("reason IS NULL"), raw), raw, batch_id, ingested_at))
         rejects.append(_metadata(lines.where("reason IS NOT NULL"), raw, batch_id, ingested_at))
     if not expected:
-        return {"batch_id": None, "files": 0, "skipped": skipped, "bronze_version": _version(lake, RAW_TABLE),
-                "rolled_back": undone}
+        return {
+            "batch_id": None,
+            "files": 0,
+            "skipped": skipped,
+            "bronze_version": _version(lake, RAW_TABLE),
+            "rolled_back": undone,
+        }
     if not rows:  # only files without a usable header: an empty append keeps the schema
         rows.append(_empty_bronze(spark))
     with doing(f"parsing {', '.join(expected)} into {RAW_TABLE}"):
-        bronze_version = lake.write(_union(rows), RAW_TABLE, mode="append" if lake.exists(RAW_TABLE) else "overwrite",
-                                    metadata={"batch_id": batch_id})
+        bronze_version = lake.write(
+            _union(rows),
+            RAW_TABLE,
+            mode="append" if lake.exists(RAW_TABLE) else "overwrite",
+            metadata={"batch_id": batch_id},
+        )
     with doing(f"writing {QUARANTINE_TABLE}"):
-        quarantine_version = lake.write(_union(rejects), QUARANTINE_TABLE,
-                                        mode="append" if lake.exists(QUARANTINE_TABLE) else "overwrite",
-                                        metadata={"batch_id": batch_id})
+        quarantine_version = lake.write(
+            _union(rejects),
+            QUARANTINE_TABLE,
+            mode="append" if lake.exists(QUARANTINE_TABLE) else "overwrite",
+            metadata={"batch_id": batch_id},
+        )
     reconcile(lake, batch_id, expected)
-    log_rows = [(name, shas[name], batch_id, ingested_at, lines, good) for name, (lines, good) in expected.items()]
-    log_df = spark.createDataFrame(log_rows, "source_file string, source_sha256 string, batch_id string, "
-                                             "ingested_at timestamp, data_lines long, bronze_rows long")
+    log_rows = [
+        (name, shas[name], batch_id, ingested_at, lines, good) for name, (lines, good) in expected.items()
+    ]
+    log_df = spark.createDataFrame(
+        log_rows,
+        "source_file string, source_sha256 string, batch_id string, "
+        "ingested_at timestamp, data_lines long, bronze_rows long",
+    )
     lake.write(log_df, LOG_TABLE, mode="append" if lake.exists(LOG_TABLE) else "overwrite")
-    return {"batch_id": batch_id, "files": len(expected), "skipped": skipped, "bronze_version": bronze_version,
-            "quarantine_version": quarantine_version,
-            "rows": sum(g for _, g in expected.values()), "quarantined": sum(n - g for n, g in expected.values()),
-            "rolled_back": undone}
+    return {
+        "batch_id": batch_id,
+        "files": len(expected),
+        "skipped": skipped,
+        "bronze_version": bronze_version,
+        "quarantine_version": quarantine_version,
+        "rows": sum(g for _, g in expected.values()),
+        "quarantined": sum(n - g for n, g in expected.values()),
+        "rolled_back": undone,
+    }
 
 
 def _empty_bronze(spark: SparkSession) -> DataFrame:
     schema = ", ".join(f"`{c}` string" for c in KAGGLE) + (
-        ", _rescued string, line_number long, source_file string, source_sha256 string, batch_id string, ingested_at timestamp")
+        ", _rescued string, line_number long, source_file string, source_sha256 string, batch_id string, ingested_at timestamp"
+    )
     return spark.createDataFrame([], schema)
 
 
@@ -330,6 +386,7 @@ def _version(lake: Any, name: str) -> int | None:
 
 def reconcile(lake: Any, batch_id: str, expected: dict[str, tuple[int, int]]) -> None:
     """Lines after the header = bronze rows + quarantined rows, per file of the batch (raises otherwise)."""
+
     def counts(table: str) -> dict[str, int]:
         df = lake.read(table).where(F.col("batch_id") == batch_id).groupBy("source_file").count()
         return {r["source_file"]: r["count"] for r in df.collect()}
@@ -337,8 +394,10 @@ def reconcile(lake: Any, batch_id: str, expected: dict[str, tuple[int, int]]) ->
     good, bad = counts(RAW_TABLE), counts(QUARANTINE_TABLE)
     for name, (lines, rows) in expected.items():
         if good.get(name, 0) != rows or good.get(name, 0) + bad.get(name, 0) != lines:
-            raise IngestError(f"{name}: {lines} data lines but {good.get(name, 0)} bronze rows + "
-                              f"{bad.get(name, 0)} quarantined rows in batch {batch_id}")
+            raise IngestError(
+                f"{name}: {lines} data lines but {good.get(name, 0)} bronze rows + "
+                f"{bad.get(name, 0)} quarantined rows in batch {batch_id}"
+            )
 
 
 def raw_location(cfg: Any) -> Path:
@@ -365,6 +424,8 @@ def run_bronze(cfg: Any, dbutils: Any) -> dict[str, Any]:
     from credit_risk.runtime.spark import get_spark
 
     location = raw_location(cfg)
-    result = ingest_files(get_spark(), get_lake(cfg), list_raw_files(location), cfg.local_path(cfg.raw_dir) / "_staging")
+    result = ingest_files(
+        get_spark(), get_lake(cfg), list_raw_files(location), cfg.local_path(cfg.raw_dir) / "_staging"
+    )
     dbutils.jobs.taskValues.set(key="bronze_version", value=result["bronze_version"])
     return {"source": str(location), **result}

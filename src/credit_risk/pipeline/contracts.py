@@ -61,8 +61,12 @@ def silver_suite() -> list[gxe.Expectation]:
         gxe.ExpectColumnValuesToBeInSet(column="loan_status", value_set=sorted(KNOWN_STATUSES)),
         gxe.ExpectColumnValuesToBeInSet(column=features.TARGET, value_set=[0, 1]),
     ]
-    suite += [gxe.ExpectColumnValuesToNotBeNull(column=c, mostly=0.9, row_condition="issue_year >= 2013",
-                                                condition_parser="spark") for c in ERA_FIELDS]
+    suite += [
+        gxe.ExpectColumnValuesToNotBeNull(
+            column=c, mostly=0.9, row_condition="issue_year >= 2013", condition_parser="spark"
+        )
+        for c in ERA_FIELDS
+    ]
     return suite
 
 
@@ -89,15 +93,25 @@ def validate(df: DataFrame, layer: str, root: str) -> Any:
     """Run the layer's suite on `df` through GX's Spark datasource; returns the checkpoint result."""
     context = _context(root)
     source = context.data_sources.add_or_update_spark(name="lakehouse")
-    asset = next((a for a in source.assets if a.name == layer), None) or source.add_dataframe_asset(name=layer)
-    batch = next((b for b in asset.batch_definitions if b.name == "whole"), None) or \
-        asset.add_batch_definition_whole_dataframe("whole")
-    suite = context.suites.add_or_update(gx.ExpectationSuite(name=f"{layer}_contract", expectations=SUITES[layer]()))
+    asset = next((a for a in source.assets if a.name == layer), None) or source.add_dataframe_asset(
+        name=layer
+    )
+    batch = next(
+        (b for b in asset.batch_definitions if b.name == "whole"), None
+    ) or asset.add_batch_definition_whole_dataframe("whole")
+    suite = context.suites.add_or_update(
+        gx.ExpectationSuite(name=f"{layer}_contract", expectations=SUITES[layer]())
+    )
     definition = context.validation_definitions.add_or_update(
-        gx.ValidationDefinition(name=f"{layer}_contract", data=batch, suite=suite))
-    checkpoint = context.checkpoints.add_or_update(gx.Checkpoint(
-        name=f"{layer}_contract", validation_definitions=[definition],
-        actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")]))
+        gx.ValidationDefinition(name=f"{layer}_contract", data=batch, suite=suite)
+    )
+    checkpoint = context.checkpoints.add_or_update(
+        gx.Checkpoint(
+            name=f"{layer}_contract",
+            validation_definitions=[definition],
+            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
+        )
+    )
     return checkpoint.run(batch_parameters={"dataframe": df})
 
 
@@ -111,8 +125,11 @@ def failures(result: Any) -> list[str]:
             cfg = r.expectation_config
             kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id", "column_set", "value_set")}
             info = r.result or {}
-            detail = (f"{info.get('unexpected_count')} of {info.get('element_count')} rows"
-                      if info.get("unexpected_count") is not None else f"observed {info.get('observed_value')!r}")
+            detail = (
+                f"{info.get('unexpected_count')} of {info.get('element_count')} rows"
+                if info.get("unexpected_count") is not None
+                else f"observed {info.get('observed_value')!r}"
+            )
             if r.exception_info and r.exception_info.get("raised_exception"):
                 detail = f"error: {r.exception_info.get('exception_message')}"
             lines.append(f"{cfg.type} {kwargs}: {detail}")
@@ -143,13 +160,22 @@ def run_contracts(cfg: Any, dbutils: Any) -> dict[str, Any]:
 
     lake = get_lake(cfg)
     versions = {}
-    for layer, task, table in (("bronze", "bronze_ingest", "bronze.loans_raw"),
-                               ("silver", "silver_clean", "silver.loans"),
-                               ("gold", "gold_features", "gold.loan_features")):
-        versions[layer] = int(dbutils.jobs.taskValues.get(taskKey=task, key=f"{layer}_version",
-                                                          debugValue=lake.version(table)))
-    tables = {layer: lake.read(name, version=versions[layer]) for layer, name in
-              (("bronze", "bronze.loans_raw"), ("silver", "silver.loans"), ("gold", "gold.loan_features"))}
+    for layer, task, table in (
+        ("bronze", "bronze_ingest", "bronze.loans_raw"),
+        ("silver", "silver_clean", "silver.loans"),
+        ("gold", "gold_features", "gold.loan_features"),
+    ):
+        versions[layer] = int(
+            dbutils.jobs.taskValues.get(taskKey=task, key=f"{layer}_version", debugValue=lake.version(table))
+        )
+    tables = {
+        layer: lake.read(name, version=versions[layer])
+        for layer, name in (
+            ("bronze", "bronze.loans_raw"),
+            ("silver", "silver.loans"),
+            ("gold", "gold.loan_features"),
+        )
+    }
     result = validate_contracts(tables, str(cfg.home / "gx"))
     print(f"contracts passed on versions {versions}; data docs: {result['data_docs']}")
     dbutils.jobs.taskValues.set(key="contracts_passed", value=True)

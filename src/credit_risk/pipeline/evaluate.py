@@ -55,18 +55,40 @@ def evaluate_model(model: Any, train: Any, test: Any, odds_factor: float, out: P
     tr, te = score(model, train, odds_factor), score(model, test, odds_factor)
     y, p = te[features.TARGET].to_numpy(float), te["pd"].to_numpy(float)
     summary = metrics.summary(y, p)
-    by_vintage = {int(v): metrics.auc(g[features.TARGET].to_numpy(float), g["pd"].to_numpy(float))
-                  for v, g in te.groupby("issue_year")}
-    report = {**{f"test_{k}": v for k, v in summary.items()}, "test_psi_train_vs_test": metrics.psi(tr["pd"], te["pd"]),
-              "auc_by_vintage": by_vintage, "lift": metrics.lift_table(y, p), "calibration": metrics.calibration(y, p)}
+    by_vintage = {
+        int(v): metrics.auc(g[features.TARGET].to_numpy(float), g["pd"].to_numpy(float))
+        for v, g in te.groupby("issue_year")
+    }
+    report = {
+        **{f"test_{k}": v for k, v in summary.items()},
+        "test_psi_train_vs_test": metrics.psi(tr["pd"], te["pd"]),
+        "auc_by_vintage": by_vintage,
+        "lift": metrics.lift_table(y, p),
+        "calibration": metrics.calibration(y, p),
+    }
     plots = _plots(te, out)
-    lines = ["# PD model evaluation, test split", "", f"{len(y):,} loans, default rate {y.mean():.3f}", "",
-             "| metric | value |", "|---|---:|"]
+    lines = [
+        "# PD model evaluation, test split",
+        "",
+        f"{len(y):,} loans, default rate {y.mean():.3f}",
+        "",
+        "| metric | value |",
+        "|---|---:|",
+    ]
     lines += [f"| {k} | {v:.4f} |" for k, v in report.items() if isinstance(v, float)]
     lines += ["", "## AUC by vintage", "", "| issue year | AUC |", "|---|---:|"]
     lines += [f"| {v} | {a:.4f} |" for v, a in sorted(by_vintage.items())]
-    lines += ["", "## Lift and gain by PD decile", "", "| decile | default rate | lift | gain |", "|---|---:|---:|---:|"]
-    lines += [f"| {r['decile']} | {r['default_rate']:.3f} | {r['lift']:.2f} | {r['gain']:.2f} |" for r in report["lift"]]
+    lines += [
+        "",
+        "## Lift and gain by PD decile",
+        "",
+        "| decile | default rate | lift | gain |",
+        "|---|---:|---:|---:|",
+    ]
+    lines += [
+        f"| {r['decile']} | {r['default_rate']:.3f} | {r['lift']:.2f} | {r['gain']:.2f} |"
+        for r in report["lift"]
+    ]
     lines += ["", "![calibration](calibration.png)", "![lift](lift_gain.png)", ""]
     (out / "evaluation.md").write_text("\n".join(lines))
     report["files"] = [str(f) for f in [*plots, out / "evaluation.md"]]
@@ -84,17 +106,29 @@ def run_evaluate(cfg: Any, dbutils: Any) -> dict[str, Any]:
     lake = get_lake(cfg)
     run_id = dbutils.jobs.taskValues.get(taskKey="train_supervised", key="best_run_id", debugValue="")
     if not run_id:
-        run_id = mlflow.search_runs(filter_string="tags.model_type != ''", order_by=["metrics.val_auc DESC"],
-                                    max_results=1).iloc[0]["run_id"]
-    version = int(dbutils.jobs.taskValues.get(taskKey="split", key="splits_version", debugValue=lake.version(SPLITS_TABLE)))
+        run_id = mlflow.search_runs(
+            filter_string="tags.model_type != ''", order_by=["metrics.val_auc DESC"], max_results=1
+        ).iloc[0]["run_id"]
+    version = int(
+        dbutils.jobs.taskValues.get(
+            taskKey="split", key="splits_version", debugValue=lake.version(SPLITS_TABLE)
+        )
+    )
     splits = lake.read(SPLITS_TABLE, version=version)
     model = mlflow.spark.load_model(f"runs:/{run_id}/model")
     factor = float(mlflow.get_run(run_id).data.params["pd_odds_factor"])
     out = cfg.home / "reports" / "evaluation" / run_id
-    report = evaluate_model(model, splits.where("split = 'train'"), splits.where("split = 'test'"), factor, out)
+    report = evaluate_model(
+        model, splits.where("split = 'train'"), splits.where("split = 'test'"), factor, out
+    )
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metrics({k: v for k, v in report.items() if isinstance(v, float) and np.isfinite(v)})
         mlflow.log_artifacts(str(out), artifact_path="evaluation")
     dbutils.jobs.taskValues.set(key="test_auc", value=report["test_auc"])
-    return {"run_id": run_id, "test_auc": round(report["test_auc"], 4), "test_ks": round(report["test_ks"], 4),
-            "test_ece": round(report["test_ece"], 4), "report": str(out / "evaluation.md")}
+    return {
+        "run_id": run_id,
+        "test_auc": round(report["test_auc"], 4),
+        "test_ks": round(report["test_ks"], 4),
+        "test_ece": round(report["test_ece"], 4),
+        "report": str(out / "evaluation.md"),
+    }

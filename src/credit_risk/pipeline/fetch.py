@@ -23,13 +23,19 @@ if TYPE_CHECKING:
     from credit_risk.runtime.config import Config
 
 DEFAULT_DATASET = "ethon0426/lending-club-20072020q1"
-KAGGLE_FOLDER = "kaggle"  # under raw_dir: apart from the generated_* folders and _staging that raw_dir also holds
+KAGGLE_FOLDER = (
+    "kaggle"  # under raw_dir: apart from the generated_* folders and _staging that raw_dir also holds
+)
 KAGGLE_HOST = "www.kaggle.com"
 PROBE_SECONDS = 5.0
-ALTERNATIVES = ("use the synthetic default (`credit-risk generate --rows 2900000`), or point the pipeline at "
-                "raw files you already have (bundle variable data_source=/path/to/csvs)")
-NO_CREDENTIALS = ("Kaggle credentials are missing: set KAGGLE_USERNAME and KAGGLE_KEY in the environment or in "
-                  f".env (see .env.example). Without them, {ALTERNATIVES}.")
+ALTERNATIVES = (
+    "use the synthetic default (`credit-risk generate --rows 2900000`), or point the pipeline at "
+    "raw files you already have (bundle variable data_source=/path/to/csvs)"
+)
+NO_CREDENTIALS = (
+    "Kaggle credentials are missing: set KAGGLE_USERNAME and KAGGLE_KEY in the environment or in "
+    f".env (see .env.example). Without them, {ALTERNATIVES}."
+)
 
 
 class FetchError(RuntimeError):
@@ -95,8 +101,10 @@ def fetch_kaggle(out_dir: str | Path, dataset: str = DEFAULT_DATASET) -> list[Pa
         raise FetchError(f"dataset {dataset!r} must look like OWNER/NAME, e.g. {DEFAULT_DATASET}")
     user, key = kaggle_credentials()
     if not reachable():
-        raise FetchError(f"Kaggle ({KAGGLE_HOST}) cannot be reached from this machine within {PROBE_SECONDS:.0f} s "
-                         f"(no network?). Instead, {ALTERNATIVES}.")
+        raise FetchError(
+            f"Kaggle ({KAGGLE_HOST}) cannot be reached from this machine within {PROBE_SECONDS:.0f} s "
+            f"(no network?). Instead, {ALTERNATIVES}."
+        )
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     import kagglehub

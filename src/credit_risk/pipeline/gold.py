@@ -28,8 +28,15 @@ def emp_title_normalised(col: str = "emp_title") -> F.Column:
 
 def top_titles(silver: DataFrame, train_end_year: int, k: int = TOP_K_TITLES) -> list[str]:
     """The k most frequent normalised titles among training vintages (ties by name, so it is stable)."""
-    counts = (silver.where(F.col("issue_year") <= train_end_year).select(emp_title_normalised().alias("t"))
-              .where("t IS NOT NULL").groupBy("t").count().orderBy(F.desc("count"), "t").limit(k))
+    counts = (
+        silver.where(F.col("issue_year") <= train_end_year)
+        .select(emp_title_normalised().alias("t"))
+        .where("t IS NOT NULL")
+        .groupBy("t")
+        .count()
+        .orderBy(F.desc("count"), "t")
+        .limit(k)
+    )
     return [r["t"] for r in counts.collect()]
 
 
@@ -48,8 +55,12 @@ def build_features(silver: DataFrame, titles: list[str]) -> DataFrame:
         "bc_util_missing": F.col("bc_util").isNull().cast("int"),
         "mo_sin_old_rev_tl_op_missing": F.col("mo_sin_old_rev_tl_op").isNull().cast("int"),
         "dti_invalid": F.coalesce(F.col("dti_invalid"), F.lit(0)).cast("int"),
-        "emp_title_clean": F.when(title.isNull(), "missing").when(title.isin(*titles), title).otherwise("other"),
-        "application_type": F.when(application.startswith("joint"), "Joint App").when(application.isNotNull(), "Individual"),
+        "emp_title_clean": F.when(title.isNull(), "missing")
+        .when(title.isin(*titles), title)
+        .otherwise("other"),
+        "application_type": F.when(application.startswith("joint"), "Joint App").when(
+            application.isNotNull(), "Individual"
+        ),
         "home_ownership": F.upper(F.trim("home_ownership")),
     }
     columns = []
@@ -60,8 +71,14 @@ def build_features(silver: DataFrame, titles: list[str]) -> DataFrame:
     for c in features.CATEGORICAL:
         columns.append((derived[c] if c in derived else F.trim(F.col(c))).cast("string").alias(c))
     gold = silver.where(F.col("issue_date").isNotNull()).select(
-        F.col(features.KEY), *[F.col(c) for c in features.VINTAGE], F.col(features.TARGET).cast("int"), *columns)
-    features.check_allow_list([c for c in gold.columns if c not in (features.KEY, features.TARGET, *features.VINTAGE)])
+        F.col(features.KEY),
+        *[F.col(c) for c in features.VINTAGE],
+        F.col(features.TARGET).cast("int"),
+        *columns,
+    )
+    features.check_allow_list(
+        [c for c in gold.columns if c not in (features.KEY, features.TARGET, *features.VINTAGE)]
+    )
     return gold
 
 
@@ -71,17 +88,31 @@ def run_gold(cfg: Any, dbutils: Any) -> dict[str, Any]:
     from credit_risk.runtime.lake import get_lake
 
     lake = get_lake(cfg)
-    silver_version = int(dbutils.jobs.taskValues.get(taskKey="silver_clean", key="silver_version",
-                                                     debugValue=lake.version("silver.loans")))
+    silver_version = int(
+        dbutils.jobs.taskValues.get(
+            taskKey="silver_clean", key="silver_version", debugValue=lake.version("silver.loans")
+        )
+    )
     silver = lake.read("silver.loans", version=silver_version)
     titles = top_titles(silver, cfg.train_end_year)
     gold = build_features(silver, titles)
-    version = lake.write(gold, GOLD_TABLE, partition_by=["issue_year"],
-                         metadata={"silver_version": silver_version, "emp_title_top_k": titles})
+    version = lake.write(
+        gold,
+        GOLD_TABLE,
+        partition_by=["issue_year"],
+        metadata={"silver_version": silver_version, "emp_title_top_k": titles},
+    )
     written = lake.read(GOLD_TABLE, version=version)
     processed = cfg.local_path("data/processed")
     written.write.mode("overwrite").parquet(str(processed / "M.parquet"))
-    written.sample(fraction=0.1, seed=cfg.seed).write.mode("overwrite").parquet(str(processed / "sample_M.parquet"))
+    written.sample(fraction=0.1, seed=cfg.seed).write.mode("overwrite").parquet(
+        str(processed / "sample_M.parquet")
+    )
     dbutils.jobs.taskValues.set(key="gold_version", value=version)
-    return {"gold_version": version, "silver_version": silver_version, "rows": written.count(),
-            "columns": len(written.columns), "M.parquet": str(processed / "M.parquet")}
+    return {
+        "gold_version": version,
+        "silver_version": silver_version,
+        "rows": written.count(),
+        "columns": len(written.columns),
+        "M.parquet": str(processed / "M.parquet"),
+    }

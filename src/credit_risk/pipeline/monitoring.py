@@ -39,17 +39,21 @@ class DriftPolicy:
     @classmethod
     def from_config(cls, cfg: Any) -> DriftPolicy:
         extra, base = cfg.extra, cls()
-        return cls(max_drift_share=float(extra.get("monitor_max_drift_share", base.max_drift_share)),
-                   max_score_psi=float(extra.get("monitor_max_score_psi", base.max_score_psi)),
-                   max_auc_drop=float(extra.get("monitor_max_auc_drop", base.max_auc_drop)),
-                   min_rows=int(extra.get("monitor_min_rows", base.min_rows)))
+        return cls(
+            max_drift_share=float(extra.get("monitor_max_drift_share", base.max_drift_share)),
+            max_score_psi=float(extra.get("monitor_max_score_psi", base.max_score_psi)),
+            max_auc_drop=float(extra.get("monitor_max_auc_drop", base.max_auc_drop)),
+            min_rows=int(extra.get("monitor_min_rows", base.min_rows)),
+        )
 
 
 def _definition(columns: list[str]) -> Any:
     from evidently import DataDefinition
 
-    return DataDefinition(numerical_columns=[c for c in columns if c not in features.CATEGORICAL],
-                          categorical_columns=[c for c in columns if c in features.CATEGORICAL])
+    return DataDefinition(
+        numerical_columns=[c for c in columns if c not in features.CATEGORICAL],
+        categorical_columns=[c for c in columns if c in features.CATEGORICAL],
+    )
 
 
 def drift_report(reference: pd.DataFrame, current: pd.DataFrame) -> tuple[Any, dict[str, Any]]:
@@ -65,25 +69,45 @@ def drift_report(reference: pd.DataFrame, current: pd.DataFrame) -> tuple[Any, d
     columns = [*features.FEATURES, *(["pd"] if "pd" in reference and "pd" in current else [])]
     definition = _definition(columns)
     report = Report([DataDriftPreset(columns=columns)])
-    snapshot = report.run(Dataset.from_pandas(current[columns], data_definition=definition),
-                          Dataset.from_pandas(reference[columns], data_definition=definition))
+    snapshot = report.run(
+        Dataset.from_pandas(current[columns], data_definition=definition),
+        Dataset.from_pandas(reference[columns], data_definition=definition),
+    )
     rows = []
     for metric in snapshot.dict()["metrics"]:
         config = metric.get("config", {})
         if config.get("type", "").endswith("ValueDrift"):
-            method, threshold, score = config.get("method", ""), float(config.get("threshold", 0)), float(metric["value"])
+            method, threshold, score = (
+                config.get("method", ""),
+                float(config.get("threshold", 0)),
+                float(metric["value"]),
+            )
             detected = score < threshold if "p_value" in method else score >= threshold
-            rows.append({"feature": config["column"], "method": method, "threshold": threshold,
-                         "drift_score": score, "drift_detected": bool(detected)})
+            rows.append(
+                {
+                    "feature": config["column"],
+                    "method": method,
+                    "threshold": threshold,
+                    "drift_score": score,
+                    "drift_detected": bool(detected),
+                }
+            )
     inputs = [r for r in rows if r["feature"] != "pd"]
-    missing = {c: (float(reference[c].isna().mean()), float(current[c].isna().mean())) for c in features.FEATURES}
-    summary = {"features": rows, "drift_share": sum(r["drift_detected"] for r in inputs) / max(len(inputs), 1),
-               "drifted": sorted(r["feature"] for r in inputs if r["drift_detected"]),
-               "pd_drift": next((r for r in rows if r["feature"] == "pd"), None),
-               "score_psi": metrics.psi(reference["pd"].to_numpy(float), current["pd"].to_numpy(float))
-               if "pd" in reference and "pd" in current else None,
-               "missing_share_change": {c: round(b - a, 4) for c, (a, b) in missing.items() if abs(b - a) > 0.05},
-               "reference_rows": len(reference), "current_rows": len(current)}
+    missing = {
+        c: (float(reference[c].isna().mean()), float(current[c].isna().mean())) for c in features.FEATURES
+    }
+    summary = {
+        "features": rows,
+        "drift_share": sum(r["drift_detected"] for r in inputs) / max(len(inputs), 1),
+        "drifted": sorted(r["feature"] for r in inputs if r["drift_detected"]),
+        "pd_drift": next((r for r in rows if r["feature"] == "pd"), None),
+        "score_psi": metrics.psi(reference["pd"].to_numpy(float), current["pd"].to_numpy(float))
+        if "pd" in reference and "pd" in current
+        else None,
+        "missing_share_change": {c: round(b - a, 4) for c, (a, b) in missing.items() if abs(b - a) > 0.05},
+        "reference_rows": len(reference),
+        "current_rows": len(current),
+    }
     return snapshot, summary
 
 
@@ -98,13 +122,19 @@ def performance_by_vintage(scored: pd.DataFrame) -> list[dict[str, Any]]:
     return out
 
 
-def decide(summary: dict[str, Any], performance: list[dict[str, Any]], baseline_auc: float | None,
-           policy: DriftPolicy) -> tuple[bool, list[str]]:
+def decide(
+    summary: dict[str, Any],
+    performance: list[dict[str, Any]],
+    baseline_auc: float | None,
+    policy: DriftPolicy,
+) -> tuple[bool, list[str]]:
     """Retrain or not, with the reasons (empty when nothing crossed a threshold)."""
     reasons = []
     if summary["drift_share"] > policy.max_drift_share:
-        reasons.append(f"{summary['drift_share']:.0%} of features drifted (> {policy.max_drift_share:.0%}): "
-                       f"{', '.join(summary['drifted'][:8])}")
+        reasons.append(
+            f"{summary['drift_share']:.0%} of features drifted (> {policy.max_drift_share:.0%}): "
+            f"{', '.join(summary['drifted'][:8])}"
+        )
     psi = summary.get("score_psi")
     if psi is not None and psi > policy.max_score_psi:
         reasons.append(f"PD distribution moved: PSI {psi:.3f} > {policy.max_score_psi}")
@@ -112,8 +142,10 @@ def decide(summary: dict[str, Any], performance: list[dict[str, Any]], baseline_
     if baseline_auc is not None and aucs:
         worst = min(aucs, key=lambda p: p["auc"])
         if baseline_auc - worst["auc"] > policy.max_auc_drop:
-            reasons.append(f"AUC {worst['auc']:.3f} on the {worst['issue_year']} vintage is "
-                           f"{baseline_auc - worst['auc']:.3f} below validation ({baseline_auc:.3f})")
+            reasons.append(
+                f"AUC {worst['auc']:.3f} on the {worst['issue_year']} vintage is "
+                f"{baseline_auc - worst['auc']:.3f} below validation ({baseline_auc:.3f})"
+            )
     return bool(reasons), reasons
 
 
@@ -167,7 +199,11 @@ def run_monitor(cfg: Any, dbutils: Any) -> dict[str, Any]:
         current = _sample(splits.where("split = 'test'").select(*keep), cfg.seed)
         current["pd"] = model.predict_pd(current[features.FEATURES])
         years = sorted(current["issue_year"].unique().tolist())
-        source = f"{SPLITS_TABLE}@v{splits_version} test split (vintages {years[0]}-{years[-1]})" if years else "empty"
+        source = (
+            f"{SPLITS_TABLE}@v{splits_version} test split (vintages {years[0]}-{years[-1]})"
+            if years
+            else "empty"
+        )
     if current.empty:
         raise ValueError(f"nothing to monitor: {source} has no rows")
     snapshot, summary = drift_report(reference, current)
@@ -179,37 +215,86 @@ def run_monitor(cfg: Any, dbutils: Any) -> dict[str, Any]:
     out.mkdir(parents=True, exist_ok=True)
     snapshot.save_html(str(out / "drift_report.html"))
     snapshot.save_json(str(out / "drift_report.json"))
-    decision = {"run_ts": run_ts.isoformat(), "retrain": retrain, "reasons": reasons, "source": source,
-                "reference": f"{SPLITS_TABLE}@v{splits_version} train split", "model_version": champion.version,
-                "drift_share": summary["drift_share"], "score_psi": summary["score_psi"], "drifted": summary["drifted"],
-                "performance": performance, "policy": policy.__dict__}
+    decision = {
+        "run_ts": run_ts.isoformat(),
+        "retrain": retrain,
+        "reasons": reasons,
+        "source": source,
+        "reference": f"{SPLITS_TABLE}@v{splits_version} train split",
+        "model_version": champion.version,
+        "drift_share": summary["drift_share"],
+        "score_psi": summary["score_psi"],
+        "drifted": summary["drifted"],
+        "performance": performance,
+        "policy": policy.__dict__,
+    }
     (out / "decision.json").write_text(json.dumps(decision, indent=2, default=str))
     (out.parent / "latest.json").write_text(json.dumps(decision, default=str))
-    with start_task_run("monitor_drift", {"model_version": champion.version, "source": source,
-                                          "retrain": str(retrain).lower()}):
-        mlflow.log_metrics({"drift_share": summary["drift_share"], "score_psi": summary["score_psi"] or 0.0,
-                            **{f"auc_{p['issue_year']}": p["auc"] for p in performance if p["auc"] is not None}})
+    with start_task_run(
+        "monitor_drift",
+        {"model_version": champion.version, "source": source, "retrain": str(retrain).lower()},
+    ):
+        mlflow.log_metrics(
+            {
+                "drift_share": summary["drift_share"],
+                "score_psi": summary["score_psi"] or 0.0,
+                **{f"auc_{p['issue_year']}": p["auc"] for p in performance if p["auc"] is not None},
+            }
+        )
         mlflow.log_artifacts(str(out), "monitoring")
 
     spark = get_spark()
     ts = run_ts.replace(tzinfo=None)
-    drift_rows = [(ts, source, r["feature"], r["drift_detected"], r["drift_score"], r["method"], r["threshold"],
-                   splits_version, int(champion.version)) for r in summary["features"]]
-    drift_version = lake.write(spark.createDataFrame(drift_rows, "run_ts timestamp, current_source string, "
-                                                     "feature string, drift_detected boolean, drift_score double, "
-                                                     "method string, threshold double, reference_version long, "
-                                                     "model_version int"),
-                               FEATURE_DRIFT_TABLE, mode="append" if lake.exists(FEATURE_DRIFT_TABLE) else "overwrite")
-    perf_rows = [(ts, source, p["issue_year"], p["n"], p["defaults"], p["auc"], int(champion.version))
-                 for p in performance] or [(ts, source, None, len(current), None, None, int(champion.version))]
-    perf_version = lake.write(spark.createDataFrame(perf_rows, "run_ts timestamp, current_source string, "
-                                                    "issue_year int, n long, defaults long, auc double, "
-                                                    "model_version int"),
-                              PERFORMANCE_TABLE, mode="append" if lake.exists(PERFORMANCE_TABLE) else "overwrite")
+    drift_rows = [
+        (
+            ts,
+            source,
+            r["feature"],
+            r["drift_detected"],
+            r["drift_score"],
+            r["method"],
+            r["threshold"],
+            splits_version,
+            int(champion.version),
+        )
+        for r in summary["features"]
+    ]
+    drift_version = lake.write(
+        spark.createDataFrame(
+            drift_rows,
+            "run_ts timestamp, current_source string, "
+            "feature string, drift_detected boolean, drift_score double, "
+            "method string, threshold double, reference_version long, "
+            "model_version int",
+        ),
+        FEATURE_DRIFT_TABLE,
+        mode="append" if lake.exists(FEATURE_DRIFT_TABLE) else "overwrite",
+    )
+    perf_rows = [
+        (ts, source, p["issue_year"], p["n"], p["defaults"], p["auc"], int(champion.version))
+        for p in performance
+    ] or [(ts, source, None, len(current), None, None, int(champion.version))]
+    perf_version = lake.write(
+        spark.createDataFrame(
+            perf_rows,
+            "run_ts timestamp, current_source string, "
+            "issue_year int, n long, defaults long, auc double, "
+            "model_version int",
+        ),
+        PERFORMANCE_TABLE,
+        mode="append" if lake.exists(PERFORMANCE_TABLE) else "overwrite",
+    )
     dbutils.jobs.taskValues.set(key="retrain", value=str(retrain).lower())
     dbutils.jobs.taskValues.set(key="drift_share", value=summary["drift_share"])
     dbutils.jobs.taskValues.set(key="score_psi", value=summary["score_psi"])
-    return {"retrain": retrain, "reasons": reasons, "drift_share": round(summary["drift_share"], 3),
-            "score_psi": round(summary["score_psi"] or 0.0, 4), "drifted": summary["drifted"], "source": source,
-            "report": str(out / "drift_report.html"), "feature_drift_version": drift_version,
-            "model_performance_version": perf_version}
+    return {
+        "retrain": retrain,
+        "reasons": reasons,
+        "drift_share": round(summary["drift_share"], 3),
+        "score_psi": round(summary["score_psi"] or 0.0, 4),
+        "drifted": summary["drifted"],
+        "source": source,
+        "report": str(out / "drift_report.html"),
+        "feature_drift_version": drift_version,
+        "model_performance_version": perf_version,
+    }

@@ -41,14 +41,18 @@ def gate(candidate: dict[str, float], champion: dict[str, float] | None, cfg: An
     reasons = []
     auc, ece = candidate["val_auc"], candidate["val_ece"]
     if auc > cfg.leakage_auc:
-        reasons.append(f"leakage alarm: validation AUC {auc:.4f} > {cfg.leakage_auc} is not credible on origination features")
+        reasons.append(
+            f"leakage alarm: validation AUC {auc:.4f} > {cfg.leakage_auc} is not credible on origination features"
+        )
     if auc < cfg.min_auc:
         reasons.append(f"validation AUC {auc:.4f} < minimum {cfg.min_auc}")
     if ece > cfg.max_ece:
         reasons.append(f"calibration error {ece:.4f} > maximum {cfg.max_ece}")
     if champion is not None and auc < champion["val_auc"] + cfg.promotion_margin:
-        reasons.append(f"validation AUC {auc:.4f} does not beat the champion's {champion['val_auc']:.4f} "
-                       f"by {cfg.promotion_margin}")
+        reasons.append(
+            f"validation AUC {auc:.4f} does not beat the champion's {champion['val_auc']:.4f} "
+            f"by {cfg.promotion_margin}"
+        )
     return reasons
 
 
@@ -87,9 +91,15 @@ def register_run(cfg: Any, run_id: str) -> dict[str, Any]:
         client.set_model_version_tag(name, version, "promotion", "champion")
         if current is not None:
             client.set_model_version_tag(name, current.version, "replaced_by", str(version))
-    return {"model_name": name, "model_version": int(version), "champion": not reasons, "reasons": reasons,
-            "previous_champion": int(current.version) if current is not None else None,
-            "val_auc": candidate["val_auc"], "val_ece": candidate["val_ece"]}
+    return {
+        "model_name": name,
+        "model_version": int(version),
+        "champion": not reasons,
+        "reasons": reasons,
+        "previous_champion": int(current.version) if current is not None else None,
+        "val_auc": candidate["val_auc"],
+        "val_ece": candidate["val_ece"],
+    }
 
 
 @pipeline_task("register")
@@ -100,7 +110,9 @@ def run_register(cfg: Any, dbutils: Any) -> dict[str, Any]:
     configure_mlflow(cfg)
     run_id = dbutils.jobs.taskValues.get(taskKey="train_supervised", key="best_run_id", debugValue="")
     if not run_id:
-        best = mlflow.search_runs(filter_string="tags.model_type != ''", order_by=["metrics.val_auc DESC"], max_results=1)
+        best = mlflow.search_runs(
+            filter_string="tags.model_type != ''", order_by=["metrics.val_auc DESC"], max_results=1
+        )
         if best.empty:
             raise ValueError("no training run found: run the train_supervised task first")
         run_id = best.iloc[0]["run_id"]

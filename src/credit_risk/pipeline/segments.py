@@ -23,15 +23,27 @@ from credit_risk.feature_screen import screen
 from credit_risk.runtime.errors import doing, pipeline_task
 from credit_risk.serving.portable import PORTABLE_ARTIFACT, export_pipeline
 
-RISK_FEATURES = ["fico_mid", "dti", "int_rate", "loan_to_income", "revol_util", "inq_last_6mths", "term_months"]
+RISK_FEATURES = [
+    "fico_mid",
+    "dti",
+    "int_rate",
+    "loan_to_income",
+    "revol_util",
+    "inq_last_6mths",
+    "term_months",
+]
 SEGMENTS_TABLE = "gold.risk_segments"
 
 
 def _prep(df: DataFrame, inputs: list[str]) -> PipelineModel:
     imputed = [f"{c}__imp" for c in inputs]
-    return Pipeline(stages=[Imputer(inputCols=inputs, outputCols=imputed, strategy="median"),
-                            VectorAssembler(inputCols=imputed, outputCol="raw_features"),
-                            StandardScaler(inputCol="raw_features", outputCol="features", withMean=True, withStd=True)]).fit(df)
+    return Pipeline(
+        stages=[
+            Imputer(inputCols=inputs, outputCols=imputed, strategy="median"),
+            VectorAssembler(inputCols=imputed, outputCol="raw_features"),
+            StandardScaler(inputCol="raw_features", outputCol="features", withMean=True, withStd=True),
+        ]
+    ).fit(df)
 
 
 # Numbers of segments the k search tries; the bundle's segment_k_min / segment_k_max default to these (a test keeps them equal).
@@ -54,7 +66,9 @@ def choose_gmm(data: DataFrame, ks: range, seed: int) -> tuple[Any, dict[int, fl
     n, d = data.count(), len(data.first()["features"])
     scores, models = {}, {}
     for k in ks:
-        models[k] = GaussianMixture(k=k, seed=seed, featuresCol="features", predictionCol="cluster", maxIter=50).fit(data)
+        models[k] = GaussianMixture(
+            k=k, seed=seed, featuresCol="features", predictionCol="cluster", maxIter=50
+        ).fit(data)
         params = k * (d + d * (d + 1) / 2) + k - 1
         scores[k] = -2 * models[k].summary.logLikelihood + params * math.log(n)
     best = min(scores, key=scores.get)
@@ -63,12 +77,19 @@ def choose_gmm(data: DataFrame, ks: range, seed: int) -> tuple[Any, dict[int, fl
 
 def profile(assigned: DataFrame, method: str) -> tuple[DataFrame, dict[int, int]]:
     """Per cluster: size, default rate, feature means; segments numbered 1.. by rising default rate."""
-    stats = assigned.groupBy("cluster").agg(F.count("*").alias("size"), F.avg(features.TARGET).alias("default_rate"),
-                                            *[F.avg(c).alias(f"mean_{c}") for c in RISK_FEATURES])
+    stats = assigned.groupBy("cluster").agg(
+        F.count("*").alias("size"),
+        F.avg(features.TARGET).alias("default_rate"),
+        *[F.avg(c).alias(f"mean_{c}") for c in RISK_FEATURES],
+    )
     order = {r["cluster"]: i + 1 for i, r in enumerate(stats.orderBy("default_rate", "cluster").collect())}
     mapping = F.create_map(*[x for c, s in order.items() for x in (F.lit(c), F.lit(s))])
-    return (stats.withColumn("segment", mapping[F.col("cluster")]).withColumn("method", F.lit(method))
-            .withColumn("mean_pd", F.lit(None).cast("double")).orderBy("segment")), order
+    return (
+        stats.withColumn("segment", mapping[F.col("cluster")])
+        .withColumn("method", F.lit(method))
+        .withColumn("mean_pd", F.lit(None).cast("double"))
+        .orderBy("segment")
+    ), order
 
 
 def with_mean_pd(profile: DataFrame, scored: DataFrame) -> DataFrame:
@@ -86,15 +107,20 @@ def assign_segments(models: dict[str, tuple[PipelineModel, dict[int, int]]], loa
     parts = []
     for method, (model, order) in models.items():
         mapping = F.create_map(*[x for c, s in order.items() for x in (F.lit(int(c)), F.lit(int(s)))])
-        parts.append(model.transform(loans).select(features.KEY, F.lit(method).alias("method"),
-                                                   mapping[F.col("cluster")].alias("segment")))
+        parts.append(
+            model.transform(loans).select(
+                features.KEY, F.lit(method).alias("method"), mapping[F.col("cluster")].alias("segment")
+            )
+        )
     out = parts[0]
     for p in parts[1:]:
         out = out.unionByName(p)
     return out
 
 
-def build_segments(train: DataFrame, seed: int, ks: range = SEGMENT_KS, sample_rows: int = 200_000) -> dict[str, Any]:
+def build_segments(
+    train: DataFrame, seed: int, ks: range = SEGMENT_KS, sample_rows: int = 200_000
+) -> dict[str, Any]:
     """Fit both clusterings on the training loans; return models, scores and the ordered profiles.
 
     The k search fits on a seeded sample of at most `sample_rows` loans: seven standardised features settle
@@ -111,8 +137,15 @@ def build_segments(train: DataFrame, seed: int, ks: range = SEGMENT_KS, sample_r
     for method, chooser in (("kmeans", choose_kmeans), ("gmm", choose_gmm)):
         model, scores = chooser(data, ks, seed)
         table, order = profile(model.transform(everyone), method)
-        out[method] = {"model": PipelineModel(stages=[*prep.stages, model]), "scores": scores, "k": len(order),
-                       "profile": table, "order": order, "fit_rows": fit_rows, "features": selected}
+        out[method] = {
+            "model": PipelineModel(stages=[*prep.stages, model]),
+            "scores": scores,
+            "k": len(order),
+            "profile": table,
+            "order": order,
+            "fit_rows": fit_rows,
+            "features": selected,
+        }
     data.unpersist()
     return out
 
@@ -126,27 +159,55 @@ def run_segments(cfg: Any, dbutils: Any) -> dict[str, Any]:
 
     configure_mlflow(cfg)
     lake = get_lake(cfg)
-    version = int(dbutils.jobs.taskValues.get(taskKey="split", key="splits_version", debugValue=lake.version(SPLITS_TABLE)))
+    version = int(
+        dbutils.jobs.taskValues.get(
+            taskKey="split", key="splits_version", debugValue=lake.version(SPLITS_TABLE)
+        )
+    )
     train = lake.read(SPLITS_TABLE, version=version).where("split = 'train'")
-    ks = range(int(cfg.extra.get("segment_k_min", SEGMENT_KS.start)), int(cfg.extra.get("segment_k_max", SEGMENT_KS.stop - 1)) + 1)
+    ks = range(
+        int(cfg.extra.get("segment_k_min", SEGMENT_KS.start)),
+        int(cfg.extra.get("segment_k_max", SEGMENT_KS.stop - 1)) + 1,
+    )
     with doing(f"fitting segments on {SPLITS_TABLE}@v{version}"):
-        built = build_segments(train, cfg.seed, ks, sample_rows=int(cfg.extra.get("segment_sample_rows", 200_000)))
+        built = build_segments(
+            train, cfg.seed, ks, sample_rows=int(cfg.extra.get("segment_sample_rows", 200_000))
+        )
     run_ids = {}
     with start_task_run("train_segments", {"splits_version": str(version)}):
         for method, item in built.items():
-            with mlflow.start_run(run_name=method, nested=True, tags={"model_type": f"segments_{method}"}) as child:
+            with mlflow.start_run(
+                run_name=method, nested=True, tags={"model_type": f"segments_{method}"}
+            ) as child:
                 run_ids[method] = child.info.run_id
-                mlflow.log_metrics({f"{'silhouette' if method == 'kmeans' else 'bic'}_k{k}": s for k, s in item["scores"].items()})
-                mlflow.log_params({"k": item["k"], "features": ",".join(item["features"].numeric),
-                                   "fit_rows": item["fit_rows"], "segment_of_cluster": str(item["order"])})
+                mlflow.log_metrics(
+                    {
+                        f"{'silhouette' if method == 'kmeans' else 'bic'}_k{k}": s
+                        for k, s in item["scores"].items()
+                    }
+                )
+                mlflow.log_params(
+                    {
+                        "k": item["k"],
+                        "features": ",".join(item["features"].numeric),
+                        "fit_rows": item["fit_rows"],
+                        "segment_of_cluster": str(item["order"]),
+                    }
+                )
                 mlflow.set_tags(item["features"].tags())
                 mlflow.spark.log_model(item["model"], "model", pip_requirements=spark_model_requirements())
                 if method == "kmeans":  # the API assigns segments without Spark (nearest centre)
-                    mlflow.log_dict(export_pipeline(item["model"], 1.0, segment_of_cluster=item["order"]),
-                                    PORTABLE_ARTIFACT)
+                    mlflow.log_dict(
+                        export_pipeline(item["model"], 1.0, segment_of_cluster=item["order"]),
+                        PORTABLE_ARTIFACT,
+                    )
     table = built["kmeans"]["profile"].unionByName(built["gmm"]["profile"])
     table_version = lake.write(table, SEGMENTS_TABLE, metadata={"splits_version": version})
     dbutils.jobs.taskValues.set(key="segments_version", value=table_version)
     dbutils.jobs.taskValues.set(key="segment_runs", value=run_ids)
     rates = {m: [round(r["default_rate"], 3) for r in b["profile"].collect()] for m, b in built.items()}
-    return {"segments_version": table_version, "k": {m: b["k"] for m, b in built.items()}, "default_rate_by_segment": rates}
+    return {
+        "segments_version": table_version,
+        "k": {m: b["k"] for m, b in built.items()},
+        "default_rate_by_segment": rates,
+    }

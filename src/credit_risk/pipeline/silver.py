@@ -19,17 +19,58 @@ from pyspark.sql import functions as F
 from credit_risk.raw_schema import KAGGLE
 from credit_risk.runtime.errors import pipeline_task
 
-SILVER_TABLE, QUARANTINE_TABLE, BOUNDS_TABLE = "silver.loans", "silver.loans_quarantine", "silver.winsor_bounds"
+SILVER_TABLE, QUARANTINE_TABLE, BOUNDS_TABLE = (
+    "silver.loans",
+    "silver.loans_quarantine",
+    "silver.winsor_bounds",
+)
 POLICY_PREFIX = "Does not meet the credit policy. Status:"
 DEFAULTED = {"Charged Off", "Default"}
 REPAID = {"Fully Paid"}
-KNOWN_STATUSES = DEFAULTED | REPAID | {"Current", "In Grace Period", "Late (16-30 days)", "Late (31-120 days)", "Issued"}
-TEXT = {"id", "member_id", "grade", "sub_grade", "emp_title", "home_ownership", "verification_status", "loan_status",
-        "pymnt_plan", "url", "desc", "purpose", "title", "zip_code", "addr_state", "initial_list_status",
-        "application_type", "verification_status_joint", "hardship_flag", "hardship_type", "hardship_reason",
-        "hardship_status", "hardship_loan_status", "disbursement_method", "debt_settlement_flag", "settlement_status"}
-DATES = {"issue_d", "earliest_cr_line", "last_pymnt_d", "next_pymnt_d", "last_credit_pull_d", "sec_app_earliest_cr_line",
-         "hardship_start_date", "hardship_end_date", "payment_plan_start_date", "debt_settlement_flag_date", "settlement_date"}
+KNOWN_STATUSES = (
+    DEFAULTED | REPAID | {"Current", "In Grace Period", "Late (16-30 days)", "Late (31-120 days)", "Issued"}
+)
+TEXT = {
+    "id",
+    "member_id",
+    "grade",
+    "sub_grade",
+    "emp_title",
+    "home_ownership",
+    "verification_status",
+    "loan_status",
+    "pymnt_plan",
+    "url",
+    "desc",
+    "purpose",
+    "title",
+    "zip_code",
+    "addr_state",
+    "initial_list_status",
+    "application_type",
+    "verification_status_joint",
+    "hardship_flag",
+    "hardship_type",
+    "hardship_reason",
+    "hardship_status",
+    "hardship_loan_status",
+    "disbursement_method",
+    "debt_settlement_flag",
+    "settlement_status",
+}
+DATES = {
+    "issue_d",
+    "earliest_cr_line",
+    "last_pymnt_d",
+    "next_pymnt_d",
+    "last_credit_pull_d",
+    "sec_app_earliest_cr_line",
+    "hardship_start_date",
+    "hardship_end_date",
+    "payment_plan_start_date",
+    "debt_settlement_flag_date",
+    "settlement_date",
+}
 PERCENTS = ("int_rate", "revol_util")
 SPECIAL = {"term", "emp_length", "dti", *PERCENTS}
 NUMBERS = [c for c in KAGGLE if c not in TEXT | DATES | SPECIAL]
@@ -58,8 +99,9 @@ def parse_percent(col: str, fractions: F.Column) -> F.Column:
 def emp_length_years(col: str) -> F.Column:
     """`< 1 year` -> 0, `10+ years` -> 10, `3 years` -> 3, `n/a` or empty -> null."""
     text = F.lower(F.trim(F.col(col)))
-    return (F.when(text.startswith("<"), F.lit(0))
-            .otherwise(F.regexp_extract(text, r"(\d+)", 1).try_cast("int")))
+    return F.when(text.startswith("<"), F.lit(0)).otherwise(
+        F.regexp_extract(text, r"(\d+)", 1).try_cast("int")
+    )
 
 
 def normalise_status(col: str) -> tuple[F.Column, F.Column]:
@@ -80,7 +122,8 @@ def _row_hash() -> F.Column:
 def _with_rate_form(bronze: DataFrame) -> DataFrame:
     """Flag files that write rates as fractions (every int_rate <= 1), from a small per-file aggregate."""
     per_file = bronze.groupBy("source_file").agg(
-        (F.max(F.regexp_replace(F.trim("int_rate"), "%", "").try_cast("double")) <= 1.0).alias("_fractions"))
+        (F.max(F.regexp_replace(F.trim("int_rate"), "%", "").try_cast("double")) <= 1.0).alias("_fractions")
+    )
     return bronze.join(F.broadcast(per_file), "source_file", "left")
 
 
@@ -94,41 +137,67 @@ def type_loans(bronze: DataFrame) -> DataFrame:
     typed.update({c: F.trim(F.col(c)) for c in TEXT if c not in {"loan_status"}})
     typed.update({c: parse_percent(c, fractions) for c in PERCENTS})
     raw_dti = parse_number("dti")
-    typed.update({
-        "term": F.regexp_extract(F.col("term"), r"(\d+)", 1).try_cast("int"),
-        "emp_length": emp_length_years("emp_length"),
-        "dti": F.when(_dti_invalid(raw_dti), None).otherwise(raw_dti),
-        "loan_status": status,
-    })
+    typed.update(
+        {
+            "term": F.regexp_extract(F.col("term"), r"(\d+)", 1).try_cast("int"),
+            "emp_length": emp_length_years("emp_length"),
+            "dti": F.when(_dti_invalid(raw_dti), None).otherwise(raw_dti),
+            "loan_status": status,
+        }
+    )
     out = bronze.select(
         *[typed[c].alias(c) for c in KAGGLE],
         F.when(F.trim("id") != "", F.trim("id")).otherwise(_row_hash()).alias("loan_id"),
         F.coalesce(_dti_invalid(raw_dti), F.lit(False)).cast("int").alias("dti_invalid"),
         policy.alias("credit_policy_excluded"),
-        F.col("loan_status").alias("_raw_status"), F.col("issue_d").alias("_raw_issue_d"),
-        F.col("int_rate").alias("_raw_int_rate"), F.col("loan_amnt").alias("_raw_loan_amnt"),
-        "_rescued", "source_file", "batch_id", "line_number", "ingested_at",
+        F.col("loan_status").alias("_raw_status"),
+        F.col("issue_d").alias("_raw_issue_d"),
+        F.col("int_rate").alias("_raw_int_rate"),
+        F.col("loan_amnt").alias("_raw_loan_amnt"),
+        "_rescued",
+        "source_file",
+        "batch_id",
+        "line_number",
+        "ingested_at",
     )
-    return out.withColumns({
-        "default_flag": F.when(F.col("loan_status").isin(*DEFAULTED), 1).when(F.col("loan_status").isin(*REPAID), 0)
-        .cast("int"),
-        "issue_date": F.col("issue_d"),
-        "issue_year": F.year("issue_d"),
-        "issue_quarter": F.concat(F.year("issue_d").cast("string"), F.lit("Q"), F.quarter("issue_d").cast("string")),
-    }).withColumnRenamed("term", "term_months").withColumnRenamed("emp_length", "emp_length_years")
+    return (
+        out.withColumns(
+            {
+                "default_flag": F.when(F.col("loan_status").isin(*DEFAULTED), 1)
+                .when(F.col("loan_status").isin(*REPAID), 0)
+                .cast("int"),
+                "issue_date": F.col("issue_d"),
+                "issue_year": F.year("issue_d"),
+                "issue_quarter": F.concat(
+                    F.year("issue_d").cast("string"), F.lit("Q"), F.quarter("issue_d").cast("string")
+                ),
+            }
+        )
+        .withColumnRenamed("term", "term_months")
+        .withColumnRenamed("emp_length", "emp_length_years")
+    )
 
 
 def quarantine_reason() -> F.Column:
     """Why a typed row cannot stay in silver (null when it can)."""
     return (
-        F.when(F.col("loan_amnt").isNull(), F.concat(F.lit("loan_amnt not a number: "), F.coalesce("_raw_loan_amnt", F.lit("<empty>"))))
+        F.when(
+            F.col("loan_amnt").isNull(),
+            F.concat(F.lit("loan_amnt not a number: "), F.coalesce("_raw_loan_amnt", F.lit("<empty>"))),
+        )
         .when((F.col("loan_amnt") <= 0) | (F.col("loan_amnt") > 100_000), F.lit("loan_amnt out of range"))
-        .when(F.col("_raw_issue_d").isNotNull() & (F.trim("_raw_issue_d") != "") & F.col("issue_d").isNull(),
-              F.concat(F.lit("issue_d not a date: "), F.col("_raw_issue_d")))
-        .when(F.col("_raw_int_rate").isNotNull() & (F.trim("_raw_int_rate") != "") & F.col("int_rate").isNull(),
-              F.concat(F.lit("int_rate not a number: "), F.col("_raw_int_rate")))
-        .when(F.col("loan_status").isNotNull() & ~F.col("loan_status").isin(*KNOWN_STATUSES),
-              F.concat(F.lit("unknown loan_status: "), F.col("_raw_status")))
+        .when(
+            F.col("_raw_issue_d").isNotNull() & (F.trim("_raw_issue_d") != "") & F.col("issue_d").isNull(),
+            F.concat(F.lit("issue_d not a date: "), F.col("_raw_issue_d")),
+        )
+        .when(
+            F.col("_raw_int_rate").isNotNull() & (F.trim("_raw_int_rate") != "") & F.col("int_rate").isNull(),
+            F.concat(F.lit("int_rate not a number: "), F.col("_raw_int_rate")),
+        )
+        .when(
+            F.col("loan_status").isNotNull() & ~F.col("loan_status").isin(*KNOWN_STATUSES),
+            F.concat(F.lit("unknown loan_status: "), F.col("_raw_status")),
+        )
     )
 
 
@@ -139,40 +208,67 @@ def deduplicate(df: DataFrame) -> DataFrame:
     """
     keys = df.select("loan_id", "ingested_at", "source_file", "line_number")
     dupes = keys.groupBy("loan_id").count().where("count > 1").select("loan_id")
-    order = Window.partitionBy("loan_id").orderBy(F.col("ingested_at").desc(), F.col("source_file").desc(),
-                                                  F.col("line_number").desc())
-    losers = (keys.join(dupes, "loan_id", "left_semi").withColumn("_rank", F.row_number().over(order))
-              .where("_rank > 1").select("source_file", "line_number", "ingested_at"))
+    order = Window.partitionBy("loan_id").orderBy(
+        F.col("ingested_at").desc(), F.col("source_file").desc(), F.col("line_number").desc()
+    )
+    losers = (
+        keys.join(dupes, "loan_id", "left_semi")
+        .withColumn("_rank", F.row_number().over(order))
+        .where("_rank > 1")
+        .select("source_file", "line_number", "ingested_at")
+    )
     return df.join(losers, ["source_file", "line_number", "ingested_at"], "left_anti")
 
 
-def winsor_bounds(df: DataFrame, cols: list[str], lower: float, upper: float) -> dict[str, tuple[float, float]]:
+def winsor_bounds(
+    df: DataFrame, cols: list[str], lower: float, upper: float
+) -> dict[str, tuple[float, float]]:
     """Quantile bounds per column (approximate, 0.1 % relative error), from `df` (the training vintages)."""
     present = [c for c in cols if c in df.columns]
     quantiles = df.approxQuantile(present, [lower, upper], 0.001) if present else []
     return {c: (q[0], q[1]) for c, q in zip(present, quantiles, strict=True) if q}
 
 
-def winsorize(df: DataFrame, cols: list[str], lower: float = 0.01, upper: float = 0.99,
-              bounds: dict[str, tuple[float, float]] | None = None) -> DataFrame:
+def winsorize(
+    df: DataFrame,
+    cols: list[str],
+    lower: float = 0.01,
+    upper: float = 0.99,
+    bounds: dict[str, tuple[float, float]] | None = None,
+) -> DataFrame:
     """Clip `cols` to their [lower, upper] quantiles; pass `bounds` computed on training vintages."""
     bounds = bounds if bounds is not None else winsor_bounds(df, cols, lower, upper)
-    return df.withColumns({c: F.when(F.col(c) < lo, lo).when(F.col(c) > hi, hi).otherwise(F.col(c))
-                           for c, (lo, hi) in bounds.items()})  # nulls stay null
+    return df.withColumns(
+        {
+            c: F.when(F.col(c) < lo, lo).when(F.col(c) > hi, hi).otherwise(F.col(c))
+            for c, (lo, hi) in bounds.items()
+        }
+    )  # nulls stay null
 
 
-def build_silver(bronze: DataFrame, train_end_year: int, lower: float = 0.01,
-                 upper: float = 0.99) -> tuple[DataFrame, DataFrame, dict[str, tuple[float, float]]]:
+def build_silver(
+    bronze: DataFrame, train_end_year: int, lower: float = 0.01, upper: float = 0.99
+) -> tuple[DataFrame, DataFrame, dict[str, tuple[float, float]]]:
     """(silver, quarantine, winsor bounds): the whole bronze -> silver step as DataFrames."""
     typed = type_loans(bronze).withColumn("_reason", quarantine_reason()).cache()
     good = deduplicate(typed.where("_reason IS NULL"))
     bounds = winsor_bounds(good.where(F.col("issue_year") <= train_end_year), WINSORIZED, lower, upper)
-    silver = winsorize(good, WINSORIZED, bounds=bounds).drop("_reason", "_raw_status", "_raw_issue_d",
-                                                              "_raw_int_rate", "_raw_loan_amnt")
+    silver = winsorize(good, WINSORIZED, bounds=bounds).drop(
+        "_reason", "_raw_status", "_raw_issue_d", "_raw_int_rate", "_raw_loan_amnt"
+    )
     quarantine = typed.where("_reason IS NOT NULL").select(
-        "source_file", "batch_id", "line_number", F.col("_reason").alias("reason"),
-        F.to_json(F.struct(F.col("_raw_loan_amnt").alias("loan_amnt"), F.col("_raw_issue_d").alias("issue_d"),
-                           F.col("_raw_int_rate").alias("int_rate"), F.col("_raw_status").alias("loan_status"))).alias("raw_values"),
+        "source_file",
+        "batch_id",
+        "line_number",
+        F.col("_reason").alias("reason"),
+        F.to_json(
+            F.struct(
+                F.col("_raw_loan_amnt").alias("loan_amnt"),
+                F.col("_raw_issue_d").alias("issue_d"),
+                F.col("_raw_int_rate").alias("int_rate"),
+                F.col("_raw_status").alias("loan_status"),
+            )
+        ).alias("raw_values"),
     )
     return silver, quarantine, bounds
 
@@ -184,18 +280,33 @@ def run_silver(cfg: Any, dbutils: Any) -> dict[str, Any]:
     from credit_risk.runtime.spark import get_spark
 
     lake = get_lake(cfg)
-    bronze_version = int(dbutils.jobs.taskValues.get(taskKey="bronze_ingest", key="bronze_version",
-                                                     debugValue=lake.version("bronze.loans_raw")))
-    silver, quarantine, bounds = build_silver(lake.read("bronze.loans_raw", version=bronze_version), cfg.train_end_year)
+    bronze_version = int(
+        dbutils.jobs.taskValues.get(
+            taskKey="bronze_ingest", key="bronze_version", debugValue=lake.version("bronze.loans_raw")
+        )
+    )
+    silver, quarantine, bounds = build_silver(
+        lake.read("bronze.loans_raw", version=bronze_version), cfg.train_end_year
+    )
     meta = {"bronze_version": bronze_version}
     version = lake.write(silver, SILVER_TABLE, partition_by=["issue_year"], metadata=meta)
     q_version = lake.write(quarantine, QUARANTINE_TABLE, metadata=meta)
     spark = get_spark()
     rows = [(c, lo, hi, cfg.train_end_year, version) for c, (lo, hi) in bounds.items()]
-    lake.write(spark.createDataFrame(rows, "column string, lower double, upper double, train_end_year int, silver_version long"),
-               BOUNDS_TABLE, metadata=meta)
+    lake.write(
+        spark.createDataFrame(
+            rows, "column string, lower double, upper double, train_end_year int, silver_version long"
+        ),
+        BOUNDS_TABLE,
+        metadata=meta,
+    )
     dbutils.jobs.taskValues.set(key="silver_version", value=version)
-    result = {"silver_version": version, "quarantine_version": q_version, "bronze_version": bronze_version,
-              "rows": lake.read(SILVER_TABLE, version=version).count(),
-              "quarantined": lake.read(QUARANTINE_TABLE, version=q_version).count(), "winsor_bounds": bounds}
+    result = {
+        "silver_version": version,
+        "quarantine_version": q_version,
+        "bronze_version": bronze_version,
+        "rows": lake.read(SILVER_TABLE, version=version).count(),
+        "quarantined": lake.read(QUARANTINE_TABLE, version=q_version).count(),
+        "winsor_bounds": bounds,
+    }
     return result

@@ -24,15 +24,18 @@ def modelling_population(gold: DataFrame, min_vintage: int = 0) -> DataFrame:
     return df.where(F.col("issue_year") >= min_vintage) if min_vintage else df
 
 
-def stratified_split(df: DataFrame, strat_cols: list[str], test_frac: float, seed: int) -> tuple[DataFrame, DataFrame]:
+def stratified_split(
+    df: DataFrame, strat_cols: list[str], test_frac: float, seed: int
+) -> tuple[DataFrame, DataFrame]:
     """(train, test): exactly round(test_frac * n) of every stratum's n loans in test, chosen by a seeded hash
     of the loan id (so the shares are exact per stratum, and the same seed gives the same rows)."""
     if not 0 < test_frac < 1:
         raise ValueError(f"test_frac must be between 0 and 1, not {test_frac}")
     stratum = Window.partitionBy(*strat_cols)
     order = stratum.orderBy(F.xxhash64(F.col(features.KEY), F.lit(seed)), features.KEY)
-    ranked = (df.withColumn("_rank", F.row_number().over(order))
-              .withColumn("_test", F.round(F.count(F.lit(1)).over(stratum) * F.lit(test_frac))))
+    ranked = df.withColumn("_rank", F.row_number().over(order)).withColumn(
+        "_test", F.round(F.count(F.lit(1)).over(stratum) * F.lit(test_frac))
+    )
     is_test = F.col("_rank") <= F.col("_test")
     return ranked.where(~is_test).drop("_rank", "_test"), ranked.where(is_test).drop("_rank", "_test")
 
@@ -44,8 +47,11 @@ def temporal_split(df: DataFrame, train_end_year: int, valid_year: int, test_end
     end_year, _, end_q = test_end.partition("Q")
     end_key = int(end_year) * 10 + int(end_q or 4)
     quarter_key = F.col("issue_year") * 10 + F.quarter("issue_date")
-    split = (F.when(F.col("issue_year") <= train_end_year, "train").when(F.col("issue_year") == valid_year, "valid")
-             .when((F.col("issue_year") > valid_year) & (quarter_key <= end_key), "test"))
+    split = (
+        F.when(F.col("issue_year") <= train_end_year, "train")
+        .when(F.col("issue_year") == valid_year, "valid")
+        .when((F.col("issue_year") > valid_year) & (quarter_key <= end_key), "test")
+    )
     return df.withColumn("split", split).where(F.col("split").isNotNull())
 
 
@@ -61,8 +67,11 @@ def make_splits(gold: DataFrame, cfg: Any) -> DataFrame:
     # it, another seed), so train/valid/test are 64/16/20 with test_frac 0.2: train + valid is the 80.
     rest, test = stratified_split(population, strata, cfg.test_frac, cfg.seed)
     train, valid = stratified_split(rest, strata, cfg.test_frac, cfg.seed + 1)
-    return (train.withColumn("split", F.lit("train")).unionByName(valid.withColumn("split", F.lit("valid")))
-            .unionByName(test.withColumn("split", F.lit("test"))))
+    return (
+        train.withColumn("split", F.lit("train"))
+        .unionByName(valid.withColumn("split", F.lit("valid")))
+        .unionByName(test.withColumn("split", F.lit("test")))
+    )
 
 
 @pipeline_task("split")
@@ -71,13 +80,25 @@ def run_split(cfg: Any, dbutils: Any) -> dict[str, Any]:
     from credit_risk.runtime.lake import get_lake
 
     lake = get_lake(cfg)
-    gold_version = int(dbutils.jobs.taskValues.get(taskKey="gold_features", key="gold_version",
-                                                   debugValue=lake.version("gold.loan_features")))
+    gold_version = int(
+        dbutils.jobs.taskValues.get(
+            taskKey="gold_features", key="gold_version", debugValue=lake.version("gold.loan_features")
+        )
+    )
     splits = make_splits(lake.read("gold.loan_features", version=gold_version), cfg)
-    version = lake.write(splits, SPLITS_TABLE, partition_by=["split"],
-                         metadata={"gold_version": gold_version, "split_kind": cfg.split_kind, "seed": cfg.seed})
-    counts = {r["split"]: (r["n"], r["rate"]) for r in lake.read(SPLITS_TABLE, version=version).groupBy("split")
-              .agg(F.count("*").alias("n"), F.avg(features.TARGET).alias("rate")).collect()}
+    version = lake.write(
+        splits,
+        SPLITS_TABLE,
+        partition_by=["split"],
+        metadata={"gold_version": gold_version, "split_kind": cfg.split_kind, "seed": cfg.seed},
+    )
+    counts = {
+        r["split"]: (r["n"], r["rate"])
+        for r in lake.read(SPLITS_TABLE, version=version)
+        .groupBy("split")
+        .agg(F.count("*").alias("n"), F.avg(features.TARGET).alias("rate"))
+        .collect()
+    }
     missing = [s for s in ("train", "valid", "test") if not counts.get(s, (0,))[0]]
     if missing:
         raise ValueError(f"{cfg.split_kind} split left {missing} empty: check the years and min_vintage")
@@ -88,5 +109,9 @@ def run_split(cfg: Any, dbutils: Any) -> dict[str, Any]:
     processed, pinned = cfg.local_path("data/processed"), lake.read(SPLITS_TABLE, version=version)
     pinned.where("split != 'test'").write.mode("overwrite").parquet(str(processed / "train.parquet"))
     pinned.where("split = 'test'").write.mode("overwrite").parquet(str(processed / "test.parquet"))
-    return {"splits_version": version, "gold_version": gold_version,
-            "rows": {k: v[0] for k, v in counts.items()}, "default_rate": {k: round(v[1], 4) for k, v in counts.items()}}
+    return {
+        "splits_version": version,
+        "gold_version": gold_version,
+        "rows": {k: v[0] for k, v in counts.items()},
+        "default_rate": {k: round(v[1], 4) for k, v in counts.items()},
+    }

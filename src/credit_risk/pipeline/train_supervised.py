@@ -37,7 +37,9 @@ from credit_risk.weights import WEIGHT_COL, add_weight_column, compute_class_wei
 log = logging.getLogger(__name__)
 
 MODELS = ("logistic_regression", "random_forest", "gbt", "mlp")
-TARGET_DEFINITION = "default_flag = 1 for Charged Off / Default (incl. credit-policy variants), 0 for Fully Paid"
+TARGET_DEFINITION = (
+    "default_flag = 1 for Charged Off / Default (incl. credit-policy variants), 0 for Fully Paid"
+)
 
 
 def shared_stages(selected: FeatureSet = ALL_FEATURES) -> list:
@@ -45,14 +47,28 @@ def shared_stages(selected: FeatureSet = ALL_FEATURES) -> list:
     kept) and one-hot encoded. Only the features `selected` for this training set take part."""
     stages: list = []
     if selected.numeric:
-        stages.append(Imputer(inputCols=selected.numeric, outputCols=[f"{c}__imp" for c in selected.numeric],
-                              strategy="median"))
+        stages.append(
+            Imputer(
+                inputCols=selected.numeric,
+                outputCols=[f"{c}__imp" for c in selected.numeric],
+                strategy="median",
+            )
+        )
     if selected.categorical:
         indexed = [f"{c}__idx" for c in selected.categorical]
-        stages += [StringIndexer(inputCols=selected.categorical, outputCols=indexed, handleInvalid="keep",
-                                 stringOrderType="frequencyDesc"),
-                   OneHotEncoder(inputCols=indexed, outputCols=[f"{c}__ohe" for c in selected.categorical],
-                                 handleInvalid="keep")]
+        stages += [
+            StringIndexer(
+                inputCols=selected.categorical,
+                outputCols=indexed,
+                handleInvalid="keep",
+                stringOrderType="frequencyDesc",
+            ),
+            OneHotEncoder(
+                inputCols=indexed,
+                outputCols=[f"{c}__ohe" for c in selected.categorical],
+                handleInvalid="keep",
+            ),
+        ]
     return stages
 
 
@@ -64,8 +80,11 @@ def assembly_stages(scale: bool, one_hot: bool = True, selected: FeatureSet = AL
     """
     inputs = [f"{c}__imp" for c in selected.numeric] + selected.flags
     inputs += [f"{c}__ohe" for c in selected.categorical] if one_hot else []
-    stages: list = [VectorAssembler(inputCols=inputs, outputCol="assembled" if scale else "features",
-                                    handleInvalid="keep")]
+    stages: list = [
+        VectorAssembler(
+            inputCols=inputs, outputCol="assembled" if scale else "features", handleInvalid="keep"
+        )
+    ]
     if scale:
         stages.append(StandardScaler(inputCol="assembled", outputCol="features", withMean=True, withStd=True))
     return stages
@@ -73,8 +92,16 @@ def assembly_stages(scale: bool, one_hot: bool = True, selected: FeatureSet = AL
 
 # Defaults sized for a 2-core machine. The job passes the bundle variables of the same names (databricks.yml),
 # whose defaults a test keeps equal to these; these serve direct calls (tests, an interactive session).
-HYPERPARAMETERS = {"lr_max_iter": "100", "lr_reg_param": "0.01", "rf_num_trees": "40", "rf_max_depth": "6",
-                   "gbt_max_iter": "30", "gbt_max_depth": "4", "mlp_hidden": "16", "mlp_max_iter": "150"}
+HYPERPARAMETERS = {
+    "lr_max_iter": "100",
+    "lr_reg_param": "0.01",
+    "rf_num_trees": "40",
+    "rf_max_depth": "6",
+    "gbt_max_iter": "30",
+    "gbt_max_depth": "4",
+    "mlp_hidden": "16",
+    "mlp_max_iter": "150",
+}
 
 
 def estimator(name: str, params: dict[str, Any], n_features: int | None, seed: int):
@@ -82,20 +109,42 @@ def estimator(name: str, params: dict[str, Any], n_features: int | None, seed: i
     common = {"featuresCol": "features", "labelCol": features.TARGET}
     params = {**HYPERPARAMETERS, **params}
     if name == "logistic_regression":
-        return LogisticRegression(**common, weightCol=WEIGHT_COL, maxIter=int(params["lr_max_iter"]),
-                                  regParam=float(params["lr_reg_param"]), elasticNetParam=0.0)
+        return LogisticRegression(
+            **common,
+            weightCol=WEIGHT_COL,
+            maxIter=int(params["lr_max_iter"]),
+            regParam=float(params["lr_reg_param"]),
+            elasticNetParam=0.0,
+        )
     if name == "random_forest":
-        return RandomForestClassifier(**common, weightCol=WEIGHT_COL, numTrees=int(params["rf_num_trees"]),
-                                      maxDepth=int(params["rf_max_depth"]), subsamplingRate=0.8, seed=seed)
+        return RandomForestClassifier(
+            **common,
+            weightCol=WEIGHT_COL,
+            numTrees=int(params["rf_num_trees"]),
+            maxDepth=int(params["rf_max_depth"]),
+            subsamplingRate=0.8,
+            seed=seed,
+        )
     if name == "gbt":
-        return GBTClassifier(**common, weightCol=WEIGHT_COL, maxIter=int(params["gbt_max_iter"]),
-                             maxDepth=int(params["gbt_max_depth"]), stepSize=0.1, seed=seed)
+        return GBTClassifier(
+            **common,
+            weightCol=WEIGHT_COL,
+            maxIter=int(params["gbt_max_iter"]),
+            maxDepth=int(params["gbt_max_depth"]),
+            stepSize=0.1,
+            seed=seed,
+        )
     if name == "mlp":
         if not n_features:
             raise ValueError("the MLP needs n_features, the size of its input vector")
         hidden = [int(h) for h in str(params["mlp_hidden"]).split(",") if h]
-        return MultilayerPerceptronClassifier(**common, layers=[n_features, *hidden, 2],
-                                              maxIter=int(params["mlp_max_iter"]), seed=seed, blockSize=128)
+        return MultilayerPerceptronClassifier(
+            **common,
+            layers=[n_features, *hidden, 2],
+            maxIter=int(params["mlp_max_iter"]),
+            seed=seed,
+            blockSize=128,
+        )
     raise ValueError(f"unknown model {name!r}: choose from {MODELS}")
 
 
@@ -127,20 +176,30 @@ def fit_shared_stages(train: DataFrame, selected: FeatureSet = ALL_FEATURES) -> 
     return Pipeline(stages=shared_stages(selected)).fit(train).stages
 
 
-def fit_model(name: str, train: DataFrame, params: dict[str, Any], seed: int, shared: list | None = None,
-              selected: FeatureSet | None = None) -> tuple[PipelineModel, float, dict[str, str]]:
+def fit_model(
+    name: str,
+    train: DataFrame,
+    params: dict[str, Any],
+    seed: int,
+    shared: list | None = None,
+    selected: FeatureSet | None = None,
+) -> tuple[PipelineModel, float, dict[str, str]]:
     """Fit one model's full pipeline on the `selected` features (screened on `train` if not given), reusing
     `shared` fitted stages if given; returns it, its PD odds factor and tags describing class balance."""
     selected = selected or screen(train)
     scale = name in {"logistic_regression", "mlp"}
     shared = shared if shared is not None else shared_stages(selected)
-    prep = Pipeline(stages=[*shared, *assembly_stages(scale, one_hot=name != "mlp", selected=selected)]).fit(train)
+    prep = Pipeline(stages=[*shared, *assembly_stages(scale, one_hot=name != "mlp", selected=selected)]).fit(
+        train
+    )
     n_features = None  # only the MLP's input layer needs the vector size (a Spark job to read it off a row)
     if name == "mlp":
         n_features = prep.transform(train.limit(1)).first()["features"].size
         data, factor = _balanced_sample(train)
-        tags = {"class_balance": "oversampled defaults: each repeated to balance the classes (MLP has no weightCol)",
-                "default_copies": str(round(1 / factor))}
+        tags = {
+            "class_balance": "oversampled defaults: each repeated to balance the classes (MLP has no weightCol)",
+            "default_copies": str(round(1 / factor)),
+        }
         # The balanced sample is cached, not the prepared vectors: given an uncached input the MLP keeps its own
         # stacked blocks for L-BFGS, given a cached one it restacks them every iteration (200 iterations: 2x the CPU).
         cached = data.cache()
@@ -167,8 +226,9 @@ def evaluate_pd(model: PipelineModel, df: DataFrame, odds_factor: float) -> tupl
     return rows[features.TARGET].to_numpy(float), rows["pd"].to_numpy(float)
 
 
-def train_all(train: DataFrame, valid: DataFrame, cfg: Any, lineage: dict[str, Any],
-              models: tuple[str, ...] = MODELS) -> dict[str, Any]:
+def train_all(
+    train: DataFrame, valid: DataFrame, cfg: Any, lineage: dict[str, Any], models: tuple[str, ...] = MODELS
+) -> dict[str, Any]:
     """One MLflow parent run; a child run per model with validation metrics, signature and lineage (autologged)."""
     mlflow.pyspark.ml.autolog(log_models=False, log_datasets=False, silent=True)
     try:
@@ -177,17 +237,23 @@ def train_all(train: DataFrame, valid: DataFrame, cfg: Any, lineage: dict[str, A
         mlflow.pyspark.ml.autolog(disable=True, silent=True)
 
 
-def _train_and_log(train: DataFrame, valid: DataFrame, cfg: Any, lineage: dict[str, Any],
-                   models: tuple[str, ...]) -> dict[str, Any]:
+def _train_and_log(
+    train: DataFrame, valid: DataFrame, cfg: Any, lineage: dict[str, Any], models: tuple[str, ...]
+) -> dict[str, Any]:
     from mlflow.models import infer_signature
 
     params = dict(cfg.extra)
     selected = screen(train)  # column drift: what is null or constant in these training rows is left out
     example = train.select(*selected.used).limit(5).toPandas()
     results: dict[str, Any] = {}
-    tags = {"git_sha": lineage["git_sha"], "data_source": cfg.data_source, "target_definition": TARGET_DEFINITION,
-            "gold_version": str(lineage["gold_version"]), "splits_version": str(lineage["splits_version"]),
-            **selected.tags()}
+    tags = {
+        "git_sha": lineage["git_sha"],
+        "data_source": cfg.data_source,
+        "target_definition": TARGET_DEFINITION,
+        "gold_version": str(lineage["gold_version"]),
+        "splits_version": str(lineage["splits_version"]),
+        **selected.tags(),
+    }
     with start_task_run("train_supervised", tags) as parent:
         if lineage.get("dataset") is not None:
             mlflow.log_input(lineage["dataset"], context="training")
@@ -204,16 +270,44 @@ def _train_and_log(train: DataFrame, valid: DataFrame, cfg: Any, lineage: dict[s
                 mlflow.log_params({"pd_odds_factor": factor, "n_train": train.count(), "n_valid": len(y)})
                 mlflow.log_metrics({f"val_{k}": v for k, v in scores.items()})
                 signature = infer_signature(example, np.zeros(len(example)))
-                mlflow.spark.log_model(model, "model", signature=signature, input_example=example,
-                                       metadata={"pd_odds_factor": factor}, pip_requirements=spark_model_requirements())
-                mlflow.log_dict(export_pipeline(model, factor, model_type=name, features_used=selected.used,
-                                                features_excluded=selected.excluded), PORTABLE_ARTIFACT)
-                results[name] = {"run_id": child.info.run_id, "odds_factor": factor, **{f"val_{k}": v for k, v in scores.items()}}
-                log.info("%s: validation AUC %.4f, KS %.4f, ECE %.4f", name, scores["auc"], scores["ks"], scores["ece"])
+                mlflow.spark.log_model(
+                    model,
+                    "model",
+                    signature=signature,
+                    input_example=example,
+                    metadata={"pd_odds_factor": factor},
+                    pip_requirements=spark_model_requirements(),
+                )
+                mlflow.log_dict(
+                    export_pipeline(
+                        model,
+                        factor,
+                        model_type=name,
+                        features_used=selected.used,
+                        features_excluded=selected.excluded,
+                    ),
+                    PORTABLE_ARTIFACT,
+                )
+                results[name] = {
+                    "run_id": child.info.run_id,
+                    "odds_factor": factor,
+                    **{f"val_{k}": v for k, v in scores.items()},
+                }
+                log.info(
+                    "%s: validation AUC %.4f, KS %.4f, ECE %.4f",
+                    name,
+                    scores["auc"],
+                    scores["ks"],
+                    scores["ece"],
+                )
         best = max(results, key=lambda n: results[n]["val_auc"])
         mlflow.set_tags({"best_model": best, "best_run_id": results[best]["run_id"]})
-    return {"parent_run_id": parent.info.run_id, "best_model": best, "models": results,
-            "features_excluded": selected.excluded}
+    return {
+        "parent_run_id": parent.info.run_id,
+        "best_model": best,
+        "models": results,
+        "features_excluded": selected.excluded,
+    }
 
 
 @pipeline_task("train_supervised")
@@ -226,21 +320,38 @@ def run_train_supervised(cfg: Any, dbutils: Any) -> dict[str, Any]:
 
     lake = get_lake(cfg)
     configure_mlflow(cfg)
-    splits_version = int(dbutils.jobs.taskValues.get(taskKey="split", key="splits_version",
-                                                     debugValue=lake.version(SPLITS_TABLE)))
-    gold_version = int(dbutils.jobs.taskValues.get(taskKey="split", key="gold_version",
-                                                   debugValue=lake.version("gold.loan_features")))
+    splits_version = int(
+        dbutils.jobs.taskValues.get(
+            taskKey="split", key="splits_version", debugValue=lake.version(SPLITS_TABLE)
+        )
+    )
+    gold_version = int(
+        dbutils.jobs.taskValues.get(
+            taskKey="split", key="gold_version", debugValue=lake.version("gold.loan_features")
+        )
+    )
     splits = lake.read(SPLITS_TABLE, version=splits_version)
     train = splits.where("split = 'train'").cache()
     valid = splits.where("split = 'valid'").cache()
-    dataset = mlflow.data.from_spark(lake.read("gold.loan_features", version=gold_version).limit(1000),
-                                     path=str(lake.path("gold.loan_features")), name=f"gold.loan_features@v{gold_version}")
-    lineage = {"git_sha": git_sha(), "gold_version": gold_version, "splits_version": splits_version, "dataset": dataset,
-               "splits": f"{SPLITS_TABLE}@v{splits_version}"}
+    dataset = mlflow.data.from_spark(
+        lake.read("gold.loan_features", version=gold_version).limit(1000),
+        path=str(lake.path("gold.loan_features")),
+        name=f"gold.loan_features@v{gold_version}",
+    )
+    lineage = {
+        "git_sha": git_sha(),
+        "gold_version": gold_version,
+        "splits_version": splits_version,
+        "dataset": dataset,
+        "splits": f"{SPLITS_TABLE}@v{splits_version}",
+    }
     result = train_all(train, valid, cfg, lineage)
     best = result["models"][result["best_model"]]
     dbutils.jobs.taskValues.set(key="best_run_id", value=best["run_id"])
     dbutils.jobs.taskValues.set(key="best_model", value=result["best_model"])
     dbutils.jobs.taskValues.set(key="parent_run_id", value=result["parent_run_id"])
-    return {"best_model": result["best_model"],
-            "validation_auc": {n: round(m["val_auc"], 4) for n, m in result["models"].items()}, **result}
+    return {
+        "best_model": result["best_model"],
+        "validation_auc": {n: round(m["val_auc"], 4) for n, m in result["models"].items()},
+        **result,
+    }

@@ -17,7 +17,9 @@ from typing import Any, get_type_hints
 from credit_risk.runtime.context import on_databricks, project_home
 
 PREFIX_ENV = "CREDIT_RISK_"  # CREDIT_RISK_<FIELD> overrides a default, e.g. CREDIT_RISK_LAKE_ROOT
-EXTRA_ENV = PREFIX_ENV + "EXTRA"  # task settings as key=value,key=value, e.g. rf_num_trees=10 (make test's notebooks)
+EXTRA_ENV = (
+    PREFIX_ENV + "EXTRA"
+)  # task settings as key=value,key=value, e.g. rf_num_trees=10 (make test's notebooks)
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,9 @@ TASK_ENV = "CREDIT_RISK_TASK_KEY"
 RUN_ENV = "CREDIT_RISK_RUN_ID"
 GIT_ENV = "CREDIT_RISK_GIT_SHA"
 HOME_ENV = "CREDIT_RISK_HOME"
-JOB_RUN_ENV = "CREDIT_RISK_MLFLOW_JOB_RUN"  # MLflow run id of the job run (the local runner sets it for its tasks)
+JOB_RUN_ENV = (
+    "CREDIT_RISK_MLFLOW_JOB_RUN"  # MLflow run id of the job run (the local runner sets it for its tasks)
+)
 
 
 def on_databricks() -> bool:
@@ -40,7 +42,9 @@ def git_sha() -> str:
 @lru_cache(maxsize=1)
 def _git_head() -> str:
     try:
-        out = subprocess.run(["git", "rev-parse", "HEAD"], cwd=project_home(), capture_output=True, text=True, timeout=5)
+        out = subprocess.run(
+            ["git", "rev-parse", "HEAD"], cwd=project_home(), capture_output=True, text=True, timeout=5
+        )
         return out.stdout.strip() or "unknown"
     except (OSError, subprocess.SubprocessError):
         return "unknown"

@@ -52,41 +52,76 @@ _ROWS = (
     # 18 ML: Spark 4.1.0, MLflow 3.8.1 (release-notes index); Python 3.12 (databricks/environments
     # python/dbr/18.x-cpu-ml-scala2.13). docs.databricks.com lists it without the LTS label (one translated
     # copy of the index calls it "18 LTS"): not a choice for the jobs until the index says LTS.
-    DatabricksRuntime("18.x-cpu-ml-scala2.13", "18 ML", spark="4.1.0", scala="2.13", python="3.12",
-                      mlflow="3.8.1", lts=False),
+    DatabricksRuntime(
+        "18.x-cpu-ml-scala2.13",
+        "18 ML",
+        spark="4.1.0",
+        scala="2.13",
+        python="3.12",
+        mlflow="3.8.1",
+        lts=False,
+    ),
     # 17.3 LTS ML, the jobs' runtime: Spark 4.0.0, MLflow 3.0.1 (release-notes index); Python 3.12.3, Scala
     # 2.13 only from 17 on (17.3 LTS release notes, System environment); libraries from the 17.3 LTS ML release
     # notes (databricks/environments python/dbr/17.3.x-cpu-ml-scala2.13/constraints.txt). Of Spark 4.0's
     # PySpark, PyPI's pyspark 4.0.0 is the release of the same version.
     DatabricksRuntime(
-        "17.3.x-cpu-ml-scala2.13", "17.3 LTS ML", spark="4.0.0", scala="2.13", python="3.12.3", mlflow="3.0.1",
+        "17.3.x-cpu-ml-scala2.13",
+        "17.3 LTS ML",
+        spark="4.0.0",
+        scala="2.13",
+        python="3.12.3",
+        mlflow="3.0.1",
         lts=True,
-        provided=MappingProxyType({
-            "pyspark": "4.0.0",
-            "mlflow-skinny": "3.0.1",
-            "numpy": "2.1.3",
-            "pandas": "2.2.3",
-            "pyarrow": "19.0.1",
-            "scipy": "1.15.1",
-            "scikit-learn": "1.6.1",
-            "matplotlib": "3.10.0",
-            "pyyaml": "6.0.2",
-            "tqdm": "4.67.1",
-            "databricks-sdk": "0.49.0",
-            "pydantic": "2.10.6",
-            "protobuf": "5.29.4",
-        }),
+        provided=MappingProxyType(
+            {
+                "pyspark": "4.0.0",
+                "mlflow-skinny": "3.0.1",
+                "numpy": "2.1.3",
+                "pandas": "2.2.3",
+                "pyarrow": "19.0.1",
+                "scipy": "1.15.1",
+                "scikit-learn": "1.6.1",
+                "matplotlib": "3.10.0",
+                "pyyaml": "6.0.2",
+                "tqdm": "4.67.1",
+                "databricks-sdk": "0.49.0",
+                "pydantic": "2.10.6",
+                "protobuf": "5.29.4",
+            }
+        ),
     ),
     # 16.4 LTS ML (both Scala images): Spark 3.5.2, MLflow 2.21.3 (release-notes index); Python 3.12
     # (databricks/environments python/dbr/16.4.x-cpu-ml-scala2.12 and -scala2.13).
-    DatabricksRuntime("16.4.x-cpu-ml-scala2.12", "16.4 LTS ML", spark="3.5.2", scala="2.12", python="3.12",
-                      mlflow="2.21.3", lts=True),
-    DatabricksRuntime("16.4.x-cpu-ml-scala2.13", "16.4 LTS ML", spark="3.5.2", scala="2.13", python="3.12",
-                      mlflow="2.21.3", lts=True),
+    DatabricksRuntime(
+        "16.4.x-cpu-ml-scala2.12",
+        "16.4 LTS ML",
+        spark="3.5.2",
+        scala="2.12",
+        python="3.12",
+        mlflow="2.21.3",
+        lts=True,
+    ),
+    DatabricksRuntime(
+        "16.4.x-cpu-ml-scala2.13",
+        "16.4 LTS ML",
+        spark="3.5.2",
+        scala="2.13",
+        python="3.12",
+        mlflow="2.21.3",
+        lts=True,
+    ),
     # 15.4 LTS ML: Spark 3.5.0, MLflow 2.13.1 (release-notes index); Python 3.11 (databricks/environments
     # python/dbr/15.4.x-cpu-ml-scala2.12).
-    DatabricksRuntime("15.4.x-cpu-ml-scala2.12", "15.4 LTS ML", spark="3.5.0", scala="2.12", python="3.11",
-                      mlflow="2.13.1", lts=True),
+    DatabricksRuntime(
+        "15.4.x-cpu-ml-scala2.12",
+        "15.4 LTS ML",
+        spark="3.5.0",
+        scala="2.12",
+        python="3.11",
+        mlflow="2.13.1",
+        lts=True,
+    ),
 )
 
 RUNTIMES: Mapping[str, DatabricksRuntime] = MappingProxyType({row.key: row for row in _ROWS})
@@ -97,5 +132,7 @@ def runtime(spark_version: str) -> DatabricksRuntime:
     try:
         return RUNTIMES[spark_version]
     except KeyError:
-        raise KeyError(f"spark_version {spark_version!r} is not in credit_risk.runtime.databricks_runtimes "
-                       f"(known: {', '.join(RUNTIMES)}); add its row, with its release notes as the source") from None
+        raise KeyError(
+            f"spark_version {spark_version!r} is not in credit_risk.runtime.databricks_runtimes "
+            f"(known: {', '.join(RUNTIMES)}); add its row, with its release notes as the source"
+        ) from None

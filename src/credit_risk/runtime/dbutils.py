@@ -33,7 +33,9 @@ class _Widgets:
     def __init__(self) -> None:
         self._defaults: dict[str, str] = {}
         self._choices: dict[str, list[str]] = {}
-        self._params: dict[str, str] = {k: str(v) for k, v in json.loads(os.environ.get(WIDGETS_ENV, "{}")).items()}
+        self._params: dict[str, str] = {
+            k: str(v) for k, v in json.loads(os.environ.get(WIDGETS_ENV, "{}")).items()
+        }
 
     def _define(self, name: str, default: str, choices: list[str] | None = None) -> None:
         if choices is not None and default not in choices and "," not in default:
@@ -128,7 +130,9 @@ class _TaskValues:
             return default
         if debugValue is not None:
             return debugValue
-        raise ValueError(f"task {taskKey!r} has set no value {key!r} in this run, and no default or debugValue was given")
+        raise ValueError(
+            f"task {taskKey!r} has set no value {key!r} in this run, and no default or debugValue was given"
+        )
 
 
 class _Jobs:
@@ -160,8 +164,12 @@ class _Fs:
         entries = sorted(folder.iterdir()) if folder.is_dir() else [folder]
         base = path.rstrip("/")
         return [
-            FileInfo(f"{base}/{e.name}{'/' if e.is_dir() else ''}" if folder.is_dir() else path, e.name + ("/" if e.is_dir() else ""),
-                     0 if e.is_dir() else e.stat().st_size, int(e.stat().st_mtime * 1000))
+            FileInfo(
+                f"{base}/{e.name}{'/' if e.is_dir() else ''}" if folder.is_dir() else path,
+                e.name + ("/" if e.is_dir() else ""),
+                0 if e.is_dir() else e.stat().st_size,
+                int(e.stat().st_mtime * 1000),
+            )
             for e in entries
         ]
 
@@ -231,7 +239,9 @@ class _Secrets:
         from dotenv import dotenv_values
 
         env_file = project_home() / ".env"
-        self._dotenv = {k: v for k, v in dotenv_values(env_file).items() if v is not None} if env_file.exists() else {}
+        self._dotenv = (
+            {k: v for k, v in dotenv_values(env_file).items() if v is not None} if env_file.exists() else {}
+        )
 
     @staticmethod
     def _names(scope: str, key: str) -> list[str]:
@@ -243,7 +253,9 @@ class _Secrets:
             value = os.environ.get(name, self._dotenv.get(name))
             if value:
                 return value
-        raise KeyError(f"secret {scope}/{key} not found: set {' or '.join(self._names(scope, key))} in the environment or .env")
+        raise KeyError(
+            f"secret {scope}/{key} not found: set {' or '.join(self._names(scope, key))} in the environment or .env"
+        )
 
     def listScopes(self) -> list[str]:
         return []

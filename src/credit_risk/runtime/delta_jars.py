@@ -57,7 +57,9 @@ def coordinate() -> str:
     packages = configure_spark_with_delta_pip(SparkSession.builder)._options["spark.jars.packages"]
     group, artifact, version = packages.split(",")[0].split(":")
     if version != metadata.version("delta-spark"):
-        raise RuntimeError(f"delta-spark asks for {packages} but is version {metadata.version('delta-spark')}")
+        raise RuntimeError(
+            f"delta-spark asks for {packages} but is version {metadata.version('delta-spark')}"
+        )
     artifact = re.sub(r"_\d+\.\d+$", f"_{scala_suffix()}", artifact)  # pyspark's Scala, not an assumed one
     return f"{group}:{artifact}:{version}"
 
@@ -85,15 +87,35 @@ def _with_maven(coord: str, out: Path) -> None:
   </dependency></dependencies></project>"""
     with tempfile.TemporaryDirectory() as work:
         (Path(work) / "pom.xml").write_text(pom)
-        done = subprocess.run(["mvn", "-B", "-q", "-U", "-Dstyle.color=never", "-f", str(Path(work) / "pom.xml"), "dependency:copy-dependencies",
-                               f"-DoutputDirectory={out}", "-DincludeScope=runtime"],
-                              capture_output=True, text=True, timeout=900)
+        done = subprocess.run(
+            [
+                "mvn",
+                "-B",
+                "-q",
+                "-U",
+                "-Dstyle.color=never",
+                "-f",
+                str(Path(work) / "pom.xml"),
+                "dependency:copy-dependencies",
+                f"-DoutputDirectory={out}",
+                "-DincludeScope=runtime",
+            ],
+            capture_output=True,
+            text=True,
+            timeout=900,
+        )
     if done.returncode != 0:
         text = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)
-        errors = [ln.removeprefix("[ERROR]").strip() for ln in text.splitlines() if ln.startswith("[ERROR]") and ln[7:].strip()]
+        errors = [
+            ln.removeprefix("[ERROR]").strip()
+            for ln in text.splitlines()
+            if ln.startswith("[ERROR]") and ln[7:].strip()
+        ]
         first = errors[0] if errors else f"exit {done.returncode}"
-        cause = re.search(r"Could not find artifact \S+ in \S+(?: \([^)]*\))?|\S+ was not found in \S+|Could not transfer [^:]+",
-                          first)
+        cause = re.search(
+            r"Could not find artifact \S+ in \S+(?: \([^)]*\))?|\S+ was not found in \S+|Could not transfer [^:]+",
+            first,
+        )
         raise RuntimeError(f"mvn could not resolve {coord}: {cause.group(0) if cause else first}")
 
 
@@ -109,12 +131,21 @@ spark.stop()
 
 def _with_ivy(coord: str, out: Path) -> None:
     """Spark's own resolver: a throwaway local session with `spark.jars.packages` (Ivy cache ~/.ivy2*)."""
-    done = subprocess.run([sys.executable, "-c", _IVY_SCRIPT, coord], capture_output=True, text=True, timeout=900,
-                          env={k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"})
+    done = subprocess.run(
+        [sys.executable, "-c", _IVY_SCRIPT, coord],
+        capture_output=True,
+        text=True,
+        timeout=900,
+        env={k: v for k, v in os.environ.items() if k != "SPARK_REMOTE"},
+    )
     jars = next((ln[5:] for ln in done.stdout.splitlines() if ln.startswith("JARS=")), "")
     if done.returncode != 0 or not jars:
-        lines = [ln for ln in done.stderr.splitlines() if "not found" in ln or "Exception" in ln or "rror" in ln]
-        raise RuntimeError(f"Spark's resolver could not fetch {coord}: {(lines or [f'exit {done.returncode}'])[0].strip()}")
+        lines = [
+            ln for ln in done.stderr.splitlines() if "not found" in ln or "Exception" in ln or "rror" in ln
+        ]
+        raise RuntimeError(
+            f"Spark's resolver could not fetch {coord}: {(lines or [f'exit {done.returncode}'])[0].strip()}"
+        )
     for uri in jars.split(","):
         path = Path(uri.removeprefix("file://").removeprefix("file:"))
         shutil.copy2(path, out / _maven_name(path.name))
@@ -134,8 +165,11 @@ def fetch(dest: Path, force: bool = False, coord: str | None = None) -> list[Pat
             (_with_maven if tool == "mvn" else _with_ivy)(coord, Path(work))
         except (RuntimeError, OSError, subprocess.TimeoutExpired) as exc:
             (dest / UNAVAILABLE).write_text(json.dumps({"coordinate": coord, "reason": str(exc)}))
-            print(f"delta-spark jars: not fetched ({exc}); the lake runs on delta-rs. A folder of the jars can be "
-                  f"given with CREDIT_RISK_DELTA_JARS", file=sys.stderr)
+            print(
+                f"delta-spark jars: not fetched ({exc}); the lake runs on delta-rs. A folder of the jars can be "
+                f"given with CREDIT_RISK_DELTA_JARS",
+                file=sys.stderr,
+            )
             return []
         shipped = {_artifact(p.name) for p in _pyspark_jars().glob("*.jar")}
         for jar in sorted(Path(work).glob("*.jar")):
@@ -180,8 +214,12 @@ def why_absent(folder: Path | None = None) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--dest", type=Path, default=JARS_DIR, help="folder for the jars (default: %(default)s)")
-    parser.add_argument("--force", action="store_true", help="fetch again even when the folder's stamp matches")
+    parser.add_argument(
+        "--dest", type=Path, default=JARS_DIR, help="folder for the jars (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--force", action="store_true", help="fetch again even when the folder's stamp matches"
+    )
     parser.add_argument("--coordinate", action="store_true", help="print the Maven coordinate and exit")
     args = parser.parse_args(argv)
     if args.coordinate:

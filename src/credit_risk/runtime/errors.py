@@ -20,11 +20,21 @@ from pathlib import Path
 from typing import ParamSpec, TypeVar
 
 JVM_LOG_ENV = "CREDIT_RISK_JVM_LOG"  # where the local driver JVM's errors are logged (set by runtime.spark)
-FATAL = ("java.lang.StackOverflowError", "java.lang.OutOfMemoryError", "No space left on device",
-         "java.lang.InternalError")
-_DEAD_JVM = ("Connection refused", "Answer from Java side is empty", "Error while sending or receiving",
-             "because SparkContext was shut down", "Cannot call methods on a stopped SparkContext",
-             "Error while receiving", "py4j.protocol.Py4JNetworkError")
+FATAL = (
+    "java.lang.StackOverflowError",
+    "java.lang.OutOfMemoryError",
+    "No space left on device",
+    "java.lang.InternalError",
+)
+_DEAD_JVM = (
+    "Connection refused",
+    "Answer from Java side is empty",
+    "Error while sending or receiving",
+    "because SparkContext was shut down",
+    "Cannot call methods on a stopped SparkContext",
+    "Error while receiving",
+    "py4j.protocol.Py4JNetworkError",
+)
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _FRAME = re.compile(r"^\s*(at |\.\.\. \d+ more|File \")")
 MAX_CAUSE = 400
@@ -104,8 +114,11 @@ def jvm_log_error(path: str | Path | None = None, tail_bytes: int = 200_000) -> 
     with open(path, "rb") as fh:
         fh.seek(max(0, Path(path).stat().st_size - tail_bytes))
         lines = fh.read().decode("utf-8", errors="replace").splitlines()
-    for wanted in (lambda ln: any(m in ln for m in FATAL), lambda ln: ln.strip().startswith("Caused by:"),
-                   lambda ln: " ERROR " in ln):
+    for wanted in (
+        lambda ln: any(m in ln for m in FATAL),
+        lambda ln: ln.strip().startswith("Caused by:"),
+        lambda ln: " ERROR " in ln,
+    ):
         hits = [ln for ln in lines if wanted(ln)]
         if hits:
             return _clean(hits[-1].replace("Caused by: ", "", 1))
@@ -120,21 +133,31 @@ def root_cause(exc: BaseException | None, text: str | None = None, jvm_log: str 
     text = _ANSI.sub("", text if text is not None else _text(exc) if exc is not None else "")
     if isinstance(exc, ConnectionError) or any(marker in text for marker in _DEAD_JVM):
         logged = jvm_log_error(jvm_log)
-        return "the Spark JVM died" + (f": {logged}" if logged else "; its log names no error (killed from outside, "
-                                       "or out of memory in the operating system)")
+        return "the Spark JVM died" + (
+            f": {logged}"
+            if logged
+            else "; its log names no error (killed from outside, or out of memory in the operating system)"
+        )
     lines = [ln for ln in text.splitlines() if ln.strip()]
     fatal = [ln for ln in lines if any(m in ln for m in FATAL)]
     if fatal:
         return _clean(fatal[-1].replace("Caused by: ", "", 1))
     caused = [ln for ln in lines if ln.strip().startswith("Caused by:")]
     if caused:
-        return _clean(caused[-1].strip()[len("Caused by:"):])
-    java = [ln for ln in lines if ln.startswith(": ") and not _FRAME.match(ln[2:])]  # Py4J: ": <class>: <message>"
+        return _clean(caused[-1].strip()[len("Caused by:") :])
+    java = [
+        ln for ln in lines if ln.startswith(": ") and not _FRAME.match(ln[2:])
+    ]  # Py4J: ": <class>: <message>"
     if java:
         return _clean(java[0][2:])
-    if any(ln.startswith("Traceback (most recent call last)") for ln in lines):  # a Python traceback: its last line
-        raised = [ln for ln in lines[max(i for i, ln in enumerate(lines) if ln.startswith("Traceback")) + 1:]
-                  if not ln[:1].isspace()]
+    if any(
+        ln.startswith("Traceback (most recent call last)") for ln in lines
+    ):  # a Python traceback: its last line
+        raised = [
+            ln
+            for ln in lines[max(i for i, ln in enumerate(lines) if ln.startswith("Traceback")) + 1 :]
+            if not ln[:1].isspace()
+        ]
         if raised:
             return _clean(raised[-1])
     message = [ln for ln in lines if not _FRAME.match(ln) and not ln.strip().startswith("^")]

@@ -105,7 +105,9 @@ class Lake(ABC):
         ...
 
     @abstractmethod
-    def read(self, name: str, version: int | None = None, timestamp: datetime | str | None = None) -> DataFrame:
+    def read(
+        self, name: str, version: int | None = None, timestamp: datetime | str | None = None
+    ) -> DataFrame:
         """The latest snapshot, or the one at `version` / `timestamp`."""
         ...
 
@@ -171,13 +173,19 @@ class DeltaRsLake(Lake):
         except Exception as exc:  # delta-rs raises several types; name the table and version in all cases
             newest = _newest_commit(path)
             if version is None and newest is not None:
-                raise LakeError(f"table {self.name(name)}: version {newest} (_delta_log/{newest:020d}.json) cannot be "
-                                f"read: {str(exc).splitlines()[0]}. `credit-risk lake recover {name}` sets the bad commit aside and "
-                                f"brings the table back to version {newest - 1}") from exc
-            raise LakeError(f"table {self.name(name)} version {version if version is not None else 'latest'}: {exc}") from exc
+                raise LakeError(
+                    f"table {self.name(name)}: version {newest} (_delta_log/{newest:020d}.json) cannot be "
+                    f"read: {str(exc).splitlines()[0]}. `credit-risk lake recover {name}` sets the bad commit aside and "
+                    f"brings the table back to version {newest - 1}"
+                ) from exc
+            raise LakeError(
+                f"table {self.name(name)} version {version if version is not None else 'latest'}: {exc}"
+            ) from exc
         features = set(table.protocol().reader_features or [])
         if features & _UNSUPPORTED_READER_FEATURES:
-            raise LakeError(f"{self.name(name)} uses {features & _UNSUPPORTED_READER_FEATURES}: read it with delta-spark")
+            raise LakeError(
+                f"{self.name(name)} uses {features & _UNSUPPORTED_READER_FEATURES}: read it with delta-spark"
+            )
         return table
 
     def exists(self, name: str) -> bool:
@@ -202,7 +210,9 @@ class DeltaRsLake(Lake):
         except Exception as exc:  # disk full, no permission, lake root not a folder: nothing was committed
             shutil.rmtree(staging, ignore_errors=True)
             reason = _root_cause(exc)
-            raise LakeError(f"{name_of(root)}: cannot write under {root} ({reason}); nothing was committed") from exc
+            raise LakeError(
+                f"{name_of(root)}: cannot write under {root} ({reason}); nothing was committed"
+            ) from exc
         failpoint(f"stage:written:{name_of(root)}")
         moved = []
         for src in sorted(staging.rglob("*.parquet")):
@@ -238,7 +248,14 @@ class DeltaRsLake(Lake):
             stat = f.stat()
             rows = pq.read_metadata(f).num_rows
             actions.append(
-                AddAction(rel.as_posix(), stat.st_size, parts, int(stat.st_mtime * 1000), True, json.dumps({"numRecords": rows}))
+                AddAction(
+                    rel.as_posix(),
+                    stat.st_size,
+                    parts,
+                    int(stat.st_mtime * 1000),
+                    True,
+                    json.dumps({"numRecords": rows}),
+                )
             )
         return actions
 
@@ -247,28 +264,47 @@ class DeltaRsLake(Lake):
         from deltalake.transaction import CommitProperties
 
         flat = {k: v if isinstance(v, str) else json.dumps(v) for k, v in meta.items()}
-        return CommitProperties(custom_metadata={"userMetadata": json.dumps(meta), **{f"credit_risk.{k}": v for k, v in flat.items()}})
+        return CommitProperties(
+            custom_metadata={
+                "userMetadata": json.dumps(meta),
+                **{f"credit_risk.{k}": v for k, v in flat.items()},
+            }
+        )
 
     def _create(self, df: DataFrame, root: Path, partition_by: list[str] | None, meta: dict[str, Any]) -> int:
         """First write: the Parquet files Spark wrote become version 0 (as with delta-spark)."""
         import pyarrow as pa
         from deltalake import DeltaTable, Schema, convert_to_deltalake
 
-        if root.exists():  # files of a write that crashed before its first commit: never visible, safe to drop
+        if (
+            root.exists()
+        ):  # files of a write that crashed before its first commit: never visible, safe to drop
             shutil.rmtree(root)
         try:
             root.mkdir(parents=True)
         except OSError as exc:
-            raise LakeError(f"{name_of(root)}: cannot create {root} ({exc.strerror or exc}); nothing was committed") from exc
+            raise LakeError(
+                f"{name_of(root)}: cannot create {root} ({exc.strerror or exc}); nothing was committed"
+            ) from exc
         schema = self._arrow_schema(df, partition_by)
         files = self._stage(df, root, partition_by)
         failpoint(f"write:staged:{name_of(root)}")
         if files:
-            parts = Schema.from_arrow(pa.schema([schema.field(c) for c in partition_by])) if partition_by else None
-            convert_to_deltalake(str(root), partition_by=parts, partition_strategy="hive" if parts else None,
-                                 commit_properties=self._props(meta))
+            parts = (
+                Schema.from_arrow(pa.schema([schema.field(c) for c in partition_by]))
+                if partition_by
+                else None
+            )
+            convert_to_deltalake(
+                str(root),
+                partition_by=parts,
+                partition_strategy="hive" if parts else None,
+                commit_properties=self._props(meta),
+            )
         else:
-            DeltaTable.create(str(root), schema=schema, partition_by=partition_by, commit_properties=self._props(meta))
+            DeltaTable.create(
+                str(root), schema=schema, partition_by=partition_by, commit_properties=self._props(meta)
+            )
         failpoint(f"write:committed:{name_of(root)}")
         return DeltaTable(str(root)).version()
 
@@ -286,8 +322,13 @@ class DeltaRsLake(Lake):
             self._check_same_schema(name, table, schema)
         files = self._stage(df, root, partition_by)
         failpoint(f"write:staged:{name_of(root)}")
-        table.create_write_transaction(self._add_actions(root, files), mode=mode, schema=schema,
-                                       partition_by=partition_by or None, commit_properties=self._props(meta))
+        table.create_write_transaction(
+            self._add_actions(root, files),
+            mode=mode,
+            schema=schema,
+            partition_by=partition_by or None,
+            commit_properties=self._props(meta),
+        )
         failpoint(f"write:committed:{name_of(root)}")
         return self._table(name).version()
 
@@ -309,10 +350,14 @@ class DeltaRsLake(Lake):
         table = self._table(name)
         self._check_same_schema(name, table, self._arrow_schema(df))
         target = self.read(name).withColumn("_file", F.input_file_name())
-        touched = [r["_file"] for r in target.join(df.select(*keys), keys, "left_semi").select("_file").distinct().collect()]
+        touched = [
+            r["_file"]
+            for r in target.join(df.select(*keys), keys, "left_semi").select("_file").distinct().collect()
+        ]
         kept = (
             target.where(F.col("_file").isin(touched)).join(df.select(*keys), keys, "left_anti").drop("_file")
-            if touched else None
+            if touched
+            else None
         )
         new_rows = df.select(*target.drop("_file").columns)
         out = new_rows.unionByName(kept) if kept is not None else new_rows
@@ -321,14 +366,26 @@ class DeltaRsLake(Lake):
         touched_paths = {_local_path(u) for u in touched}
         now = int(time.time() * 1000)
         removes = [
-            RemoveAction(a["path"], True, now, a["size_bytes"], {k: None if v is None else str(v) for k, v in (a.get("partition") or {}).items()})
+            RemoveAction(
+                a["path"],
+                True,
+                now,
+                a["size_bytes"],
+                {k: None if v is None else str(v) for k, v in (a.get("partition") or {}).items()},
+            )
             for a in _add_actions(table)
             if _local_path(str(root / unquote(a["path"]))) in touched_paths
         ]
-        meta = self._metadata("MERGE", {**(metadata or {}), "merge_keys": keys, "files_rewritten": len(removes)})
+        meta = self._metadata(
+            "MERGE", {**(metadata or {}), "merge_keys": keys, "files_rewritten": len(removes)}
+        )
         failpoint(f"merge:staged:{name_of(root)}")
-        table.create_write_transaction([*removes, *self._add_actions(root, files)], mode="append",
-                                       schema=self._arrow_schema(df), commit_properties=self._props(meta))
+        table.create_write_transaction(
+            [*removes, *self._add_actions(root, files)],
+            mode="append",
+            schema=self._arrow_schema(df),
+            commit_properties=self._props(meta),
+        )
         failpoint(f"merge:committed:{name_of(root)}")
         return self._table(name).version()
 
@@ -338,7 +395,9 @@ class DeltaRsLake(Lake):
         table = self._table(name, version)
         if timestamp is not None:
             try:
-                table.load_as_version(timestamp if isinstance(timestamp, datetime) else datetime.fromisoformat(timestamp))
+                table.load_as_version(
+                    timestamp if isinstance(timestamp, datetime) else datetime.fromisoformat(timestamp)
+                )
             except Exception as exc:
                 raise LakeError(f"table {self.name(name)} has no version at {timestamp}: {exc}") from exc
         import pyarrow as pa
@@ -354,13 +413,15 @@ class DeltaRsLake(Lake):
         out = []
         for entry in self._table(name).history(limit):
             meta = json.loads(entry.get("userMetadata") or "{}")
-            out.append({
-                "version": entry["version"],
-                "timestamp": datetime.fromtimestamp(entry["timestamp"] / 1000),
-                "operation": meta.get("operation", entry.get("operation")),
-                "delta_operation": entry.get("operation"),
-                "metadata": meta,
-            })
+            out.append(
+                {
+                    "version": entry["version"],
+                    "timestamp": datetime.fromtimestamp(entry["timestamp"] / 1000),
+                    "operation": meta.get("operation", entry.get("operation")),
+                    "delta_operation": entry.get("operation"),
+                    "metadata": meta,
+                }
+            )
         return out
 
     def restore(self, name, version) -> int:
@@ -391,20 +452,35 @@ class DeltaRsLake(Lake):
         except Exception:  # noqa: BLE001 - unreadable: recover below
             pass
         if newest == 0:
-            raise LakeError(f"table {self.name(name)}: its only commit (version 0) is unreadable; rebuild the table")
+            raise LakeError(
+                f"table {self.name(name)}: its only commit (version 0) is unreadable; rebuild the table"
+            )
         try:
             DeltaTable(str(path), version=newest - 1)
         except Exception as exc:
-            raise LakeError(f"table {self.name(name)}: versions {newest} and {newest - 1} are both unreadable ({exc}); "
-                            "restore from a backup") from exc
+            raise LakeError(
+                f"table {self.name(name)}: versions {newest} and {newest - 1} are both unreadable ({exc}); "
+                "restore from a backup"
+            ) from exc
         bad = path / "_delta_log" / f"{newest:020d}.json"
         aside = path / "_delta_log" / "_corrupt" / f"{bad.name}.{int(time.time())}"
         aside.parent.mkdir(exist_ok=True)
         os.replace(bad, aside)  # the table is now at newest - 1; its next commit reuses the number
-        log.warning("%s: unreadable commit %d moved to %s; the table is back at version %d",
-                    self.name(name), newest, aside, newest - 1)
-        return {"table": str(self.name(name)), "recovered": True, "corrupt_version": newest, "set_aside": str(aside),
-                "restored_version": newest - 1, "version": self._table(name).version()}
+        log.warning(
+            "%s: unreadable commit %d moved to %s; the table is back at version %d",
+            self.name(name),
+            newest,
+            aside,
+            newest - 1,
+        )
+        return {
+            "table": str(self.name(name)),
+            "recovered": True,
+            "corrupt_version": newest,
+            "set_aside": str(aside),
+            "restored_version": newest - 1,
+            "version": self._table(name).version(),
+        }
 
 
 class DeltaSparkLake(Lake):
@@ -461,7 +537,10 @@ class DeltaSparkLake(Lake):
 
     def _check_same_schema(self, name: str, df: DataFrame) -> None:
         """As delta-rs: an append or merge source has the table's columns and types (Delta would add or null them)."""
-        have = {f.name: f.dataType.simpleString() for f in self.spark.sql(f"SELECT * FROM {self._ref(name)}").schema}
+        have = {
+            f.name: f.dataType.simpleString()
+            for f in self.spark.sql(f"SELECT * FROM {self._ref(name)}").schema
+        }
         new = {f.name: f.dataType.simpleString() for f in df.schema}
         if have != new:
             diff = sorted(set(have.items()) ^ set(new.items()))
@@ -473,7 +552,9 @@ class DeltaSparkLake(Lake):
         exists = self.exists(name)
         if mode == "append" and exists:
             self._check_same_schema(name, df)
-        if partition_by and (mode == "overwrite" or not exists):  # partition columns last, as delta-rs lays them out
+        if partition_by and (
+            mode == "overwrite" or not exists
+        ):  # partition columns last, as delta-rs lays them out
             df = df.select(*[c for c in df.columns if c not in partition_by], *partition_by)
         writer = df.write.format("delta").mode(mode).option("userMetadata", json.dumps(meta))
         if mode == "overwrite":
@@ -490,7 +571,9 @@ class DeltaSparkLake(Lake):
         except Exception as exc:  # disk full, no permission, lake root not a folder: Delta committed nothing
             if isinstance(exc, LakeError):
                 raise
-            raise LakeError(f"{self.name(name)}: cannot write ({_root_cause(exc)}); nothing was committed") from exc
+            raise LakeError(
+                f"{self.name(name)}: cannot write ({_root_cause(exc)}); nothing was committed"
+            ) from exc
         failpoint(f"write:committed:{name_of(self.path(name))}")
         return self.version(name)
 
@@ -504,8 +587,11 @@ class DeltaSparkLake(Lake):
         df.createOrReplaceTempView(view)
         condition = " AND ".join(f"t.`{k}` <=> s.`{k}`" for k in keys)
         try:
-            self._sql(f"MERGE INTO {self._ref(name)} AS t USING `{view}` AS s ON {condition} "
-                      "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *", meta)
+            self._sql(
+                f"MERGE INTO {self._ref(name)} AS t USING `{view}` AS s ON {condition} "
+                "WHEN MATCHED THEN UPDATE SET * WHEN NOT MATCHED THEN INSERT *",
+                meta,
+            )
         finally:
             self.spark.catalog.dropTempView(view)
         failpoint(f"merge:committed:{name_of(self.path(name))}")
@@ -519,7 +605,9 @@ class DeltaSparkLake(Lake):
         if version is not None:
             latest = self.version(name)
             if not 0 <= int(version) <= latest:
-                raise LakeError(f"table {self.name(name)} version {version}: no such version (latest {latest})")
+                raise LakeError(
+                    f"table {self.name(name)} version {version}: no such version (latest {latest})"
+                )
             query += f" VERSION AS OF {int(version)}"
         if timestamp is not None:
             ts = timestamp.isoformat(sep=" ") if isinstance(timestamp, datetime) else str(timestamp)
@@ -528,8 +616,16 @@ class DeltaSparkLake(Lake):
             df = self.spark.sql(query)
             df.schema  # noqa: B018 - resolves the snapshot now (Spark Connect analyses lazily)
         except Exception as exc:
-            at = f"version {version}" if version is not None else f"at {timestamp}" if timestamp is not None else "latest"
-            raise LakeError(f"table {self.name(name)} has no readable snapshot {at}: {_root_cause(exc)}") from exc
+            at = (
+                f"version {version}"
+                if version is not None
+                else f"at {timestamp}"
+                if timestamp is not None
+                else "latest"
+            )
+            raise LakeError(
+                f"table {self.name(name)} has no readable snapshot {at}: {_root_cause(exc)}"
+            ) from exc
         return df
 
     def history(self, name, limit=None) -> list[dict[str, Any]]:
@@ -538,8 +634,15 @@ class DeltaSparkLake(Lake):
         out = []
         for r in rows:
             meta = json.loads(r["userMetadata"] or "{}")
-            out.append({"version": r["version"], "timestamp": r["timestamp"], "operation": meta.get("operation", r["operation"]),
-                        "delta_operation": r["operation"], "metadata": meta})
+            out.append(
+                {
+                    "version": r["version"],
+                    "timestamp": r["timestamp"],
+                    "operation": meta.get("operation", r["operation"]),
+                    "delta_operation": r["operation"],
+                    "metadata": meta,
+                }
+            )
         return out
 
     def restore(self, name, version) -> int:
@@ -589,8 +692,10 @@ def get_lake(cfg: Config) -> Lake:
     write under the default catalog whatever the job's parameters say.
     """
     if not isinstance(cfg, Config):
-        raise TypeError(f"get_lake() takes the task's Config, not {type(cfg).__name__}; "
-                        "open_lake(root, catalog, schema_prefix) opens a lake by location")
+        raise TypeError(
+            f"get_lake() takes the task's Config, not {type(cfg).__name__}; "
+            "open_lake(root, catalog, schema_prefix) opens a lake by location"
+        )
     return open_lake(cfg.lake_path, cfg.catalog, cfg.schema_prefix)
 
 

@@ -27,13 +27,21 @@ log = logging.getLogger(__name__)
 DELTA_SPARK = "delta-spark"
 DELTA_RS = "delta-rs"
 MODE_ENV = "CREDIT_RISK_LAKE_MODE"  # auto (default) | delta-spark | delta-rs
-JARS_ENV = "CREDIT_RISK_DELTA_JARS"  # a folder of the delta-spark jar and its dependencies (delta-storage, ...)
-REMOTE_ENV = "SPARK_REMOTE"  # Spark's own: sc://host:port of a Spark Connect server to use instead of a local JVM
+JARS_ENV = (
+    "CREDIT_RISK_DELTA_JARS"  # a folder of the delta-spark jar and its dependencies (delta-storage, ...)
+)
+REMOTE_ENV = (
+    "SPARK_REMOTE"  # Spark's own: sc://host:port of a Spark Connect server to use instead of a local JVM
+)
 _DELTA_CONF = {
     "spark.sql.extensions": "io.delta.sql.DeltaSparkSessionExtension",
     "spark.sql.catalog.spark_catalog": "org.apache.spark.sql.delta.catalog.DeltaCatalog",
 }
-_BLAS_PATHS = ["/usr/lib/x86_64-linux-gnu/libblas.so.3", "/usr/lib/aarch64-linux-gnu/libblas.so.3", "/usr/lib/libblas.so.3"]
+_BLAS_PATHS = [
+    "/usr/lib/x86_64-linux-gnu/libblas.so.3",
+    "/usr/lib/aarch64-linux-gnu/libblas.so.3",
+    "/usr/lib/libblas.so.3",
+]
 
 
 def _local_delta_jars() -> list[str]:
@@ -65,7 +73,10 @@ def delta_mode() -> str:
     elif wanted != "auto":
         mode, why = wanted, f"{MODE_ENV}={wanted}"
     elif os.environ.get(REMOTE_ENV):
-        mode, why = DELTA_RS, f"Spark Connect ({REMOTE_ENV}): Spark writes the files, delta-rs here keeps the log"
+        mode, why = (
+            DELTA_RS,
+            f"Spark Connect ({REMOTE_ENV}): Spark writes the files, delta-rs here keeps the log",
+        )
     elif os.environ.get(JARS_ENV):
         mode, why = DELTA_SPARK, f"jars from {JARS_ENV}={os.environ[JARS_ENV]}"
     elif delta_jars.held_jars():
@@ -92,7 +103,11 @@ def delta_conf() -> dict[str, str]:
 
 def _blas_option() -> str:
     """CREDIT_RISK_BLAS=java makes MLlib skip the system BLAS (netlib looks for a library that does not exist)."""
-    return " -Ddev.ludovic.netlib.blas.nativeLib=no-native-blas.so" if os.environ.get("CREDIT_RISK_BLAS") == "java" else ""
+    return (
+        " -Ddev.ludovic.netlib.blas.nativeLib=no-native-blas.so"
+        if os.environ.get("CREDIT_RISK_BLAS") == "java"
+        else ""
+    )
 
 
 def native_blas() -> str | None:
@@ -204,16 +219,32 @@ def start_connect_server(port: int, log_file: Path, timeout: float = 120.0) -> s
 
     spark_home = os.path.dirname(pyspark.__file__)
     delta = delta_conf() if delta_mode() == DELTA_SPARK else {}  # its clients then run the delta-spark lake
-    conf = {**local_conf(), **delta, "spark.connect.grpc.binding.address": "127.0.0.1", "spark.connect.grpc.binding.port": str(port)}
-    command = [os.path.join(spark_home, "bin", "spark-submit"), "--class",
-               "org.apache.spark.sql.connect.service.SparkConnectServer", "--driver-memory", conf.pop("spark.driver.memory")]
+    conf = {
+        **local_conf(),
+        **delta,
+        "spark.connect.grpc.binding.address": "127.0.0.1",
+        "spark.connect.grpc.binding.port": str(port),
+    }
+    command = [
+        os.path.join(spark_home, "bin", "spark-submit"),
+        "--class",
+        "org.apache.spark.sql.connect.service.SparkConnectServer",
+        "--driver-memory",
+        conf.pop("spark.driver.memory"),
+    ]
     for key, value in conf.items():
         command += ["--conf", f"{key}={value}"]
     env = {**os.environ, "SPARK_HOME": spark_home, "OPENBLAS_NUM_THREADS": "1"}
     env.pop(REMOTE_ENV, None)
     with open(log_file, "ab") as out:
-        server = subprocess.Popen([*command, "spark-internal"], env=env, stdout=out, stderr=subprocess.STDOUT,
-                                  stdin=subprocess.DEVNULL, preexec_fn=_die_with_parent)
+        server = subprocess.Popen(
+            [*command, "spark-internal"],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            preexec_fn=_die_with_parent,
+        )
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if server.poll() is not None:
@@ -225,8 +256,10 @@ def start_connect_server(port: int, log_file: Path, timeout: float = 120.0) -> s
             time.sleep(0.5)
     server.kill()
     tail = Path(log_file).read_text(errors="replace")[-2000:]
-    raise RuntimeError(f"the Spark Connect server on port {port} did not start (exit {server.poll()}); its log "
-                       f"{log_file} ends:\n{tail}")
+    raise RuntimeError(
+        f"the Spark Connect server on port {port} did not start (exit {server.poll()}); its log "
+        f"{log_file} ends:\n{tail}"
+    )
 
 
 def _die_with_parent() -> None:

@@ -46,10 +46,16 @@ def open_job_run(cfg: Config, job: str, run_id: str) -> str:
 
     client = MlflowClient(cfg.mlflow_tracking_uri)
     experiment = client.get_experiment_by_name(cfg.experiment_name)
-    experiment_id = experiment.experiment_id if experiment else client.create_experiment(
-        cfg.experiment_name, artifact_location=cfg.artifact_root.as_uri())
-    run = client.create_run(experiment_id, run_name=f"{job} {run_id}",
-                            tags={"job": job, "job_run_id": run_id, "runner": "credit-risk bundle run"})
+    experiment_id = (
+        experiment.experiment_id
+        if experiment
+        else client.create_experiment(cfg.experiment_name, artifact_location=cfg.artifact_root.as_uri())
+    )
+    run = client.create_run(
+        experiment_id,
+        run_name=f"{job} {run_id}",
+        tags={"job": job, "job_run_id": run_id, "runner": "credit-risk bundle run"},
+    )
     return run.info.run_id
 
 

@@ -59,16 +59,22 @@ class ServeSettings:
         cfg = load_config()
         mlflow.set_tracking_uri(cfg.mlflow_tracking_uri)  # read only: no experiment is created
         mlflow.set_registry_uri(cfg.mlflow_registry_uri)
-        lake_table = cfg.lake_path / cfg.catalog / f"{cfg.schema_prefix}monitoring" / INFERENCE_TABLE.split(".")[1]
+        lake_table = (
+            cfg.lake_path / cfg.catalog / f"{cfg.schema_prefix}monitoring" / INFERENCE_TABLE.split(".")[1]
+        )
         env = os.environ.get
-        return cls(model_name=env("CREDIT_RISK_MODEL_NAME", cfg.model_name), alias=env("CREDIT_RISK_MODEL_ALIAS", "champion"),
-                   endpoint_name=env("CREDIT_RISK_ENDPOINT_NAME", "credit-risk-pd"),
-                   threshold=float(env("CREDIT_RISK_DECISION_THRESHOLD", cfg.decision_threshold)),
-                   api_token=env("API_TOKEN", ""), max_body_bytes=int(env("CREDIT_RISK_MAX_BODY_BYTES", 1_000_000)),
-                   max_batch=int(env("CREDIT_RISK_MAX_BATCH", 1000)),
-                   reload_seconds=float(env("CREDIT_RISK_RELOAD_SECONDS", 30)),
-                   inference_log=env("CREDIT_RISK_INFERENCE_LOG", str(lake_table)),
-                   drift_summary=env("CREDIT_RISK_DRIFT_SUMMARY", str(cfg.home / "reports/monitoring/latest.json")))
+        return cls(
+            model_name=env("CREDIT_RISK_MODEL_NAME", cfg.model_name),
+            alias=env("CREDIT_RISK_MODEL_ALIAS", "champion"),
+            endpoint_name=env("CREDIT_RISK_ENDPOINT_NAME", "credit-risk-pd"),
+            threshold=float(env("CREDIT_RISK_DECISION_THRESHOLD", cfg.decision_threshold)),
+            api_token=env("API_TOKEN", ""),
+            max_body_bytes=int(env("CREDIT_RISK_MAX_BODY_BYTES", 1_000_000)),
+            max_batch=int(env("CREDIT_RISK_MAX_BATCH", 1000)),
+            reload_seconds=float(env("CREDIT_RISK_RELOAD_SECONDS", 30)),
+            inference_log=env("CREDIT_RISK_INFERENCE_LOG", str(lake_table)),
+            drift_summary=env("CREDIT_RISK_DRIFT_SUMMARY", str(cfg.home / "reports/monitoring/latest.json")),
+        )
 
 
 class JsonFormatter(logging.Formatter):
@@ -77,16 +83,32 @@ class JsonFormatter(logging.Formatter):
     SKIP = set(logging.makeLogRecord({}).__dict__) | {"message", "asctime"}
 
     def format(self, record: logging.LogRecord) -> str:
-        doc = {"ts": round(record.created, 3), "level": record.levelname, "logger": record.name, "msg": record.getMessage()}
+        doc = {
+            "ts": round(record.created, 3),
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
         doc.update({k: v for k, v in record.__dict__.items() if k not in self.SKIP})
         return json.dumps(doc, default=str)
 
 
 def _error(status: int, message: str, **extra: Any) -> JSONResponse:
-    return JSONResponse({"error_code": {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 404: "NOT_FOUND",
-                                        413: "REQUEST_TOO_LARGE", 422: "INVALID_PARAMETER_VALUE",
-                                        503: "SERVICE_UNAVAILABLE"}.get(status, "ERROR"),
-                         "message": message, **extra}, status_code=status)
+    return JSONResponse(
+        {
+            "error_code": {
+                400: "BAD_REQUEST",
+                401: "UNAUTHENTICATED",
+                404: "NOT_FOUND",
+                413: "REQUEST_TOO_LARGE",
+                422: "INVALID_PARAMETER_VALUE",
+                503: "SERVICE_UNAVAILABLE",
+            }.get(status, "ERROR"),
+            "message": message,
+            **extra,
+        },
+        status_code=status,
+    )
 
 
 class OpsMiddleware:
@@ -101,10 +123,17 @@ class OpsMiddleware:
             return await self.app(scope, receive, send)
         start = time.perf_counter()
         path = scope["path"]
-        route = path if path in OPEN_ROUTES or path == "/predict" else (
-            "/serving-endpoints/{name}/invocations" if path.endswith("/invocations") else
-            "/serving-endpoints/{name}" if path.startswith(("/serving-endpoints/", "/api/2.0/serving-endpoints/"))
-            else "other")
+        route = (
+            path
+            if path in OPEN_ROUTES or path == "/predict"
+            else (
+                "/serving-endpoints/{name}/invocations"
+                if path.endswith("/invocations")
+                else "/serving-endpoints/{name}"
+                if path.startswith(("/serving-endpoints/", "/api/2.0/serving-endpoints/"))
+                else "other"
+            )
+        )
         headers = dict(scope["headers"])
         request_id = headers.get(b"x-request-id", b"").decode()[:64] or uuid.uuid4().hex
         scope.setdefault("state", {})["request_id"] = request_id
@@ -117,8 +146,11 @@ class OpsMiddleware:
             await send(message)
 
         try:
-            if self.token and path not in OPEN_ROUTES and not hmac.compare_digest(
-                    headers.get(b"authorization", b""), self.token):
+            if (
+                self.token
+                and path not in OPEN_ROUTES
+                and not hmac.compare_digest(headers.get(b"authorization", b""), self.token)
+            ):
                 return await _error(401, "missing or invalid bearer token")(scope, receive, send_wrapped)
             length = headers.get(b"content-length")
             too_large = _error(413, f"request body over {self.settings.max_body_bytes} bytes")
@@ -134,9 +166,17 @@ class OpsMiddleware:
             self.metrics.requests.labels(route, scope["method"], str(status["code"])).inc()
             self.metrics.latency.labels(route).observe(elapsed)
             if route != "/metrics":
-                log.info("request", extra={"event": "request", "request_id": request_id, "route": route,
-                                           "method": scope["method"], "status": status["code"],
-                                           "ms": round(elapsed * 1000, 3)})
+                log.info(
+                    "request",
+                    extra={
+                        "event": "request",
+                        "request_id": request_id,
+                        "route": route,
+                        "method": scope["method"],
+                        "status": status["code"],
+                        "ms": round(elapsed * 1000, 3),
+                    },
+                )
 
     async def _buffered(self, receive: Any) -> Any:
         """Read a chunked body up to the limit; a replaying receive(), or None when it is too large."""
@@ -201,14 +241,20 @@ def create_app(settings: ServeSettings | None = None, store: ModelStore | None =
         if state["inference_log"] is not None:
             state["inference_log"].flush_and_stop()
 
-    app = FastAPI(title="credit-risk PD service", version="1", lifespan=lifespan,
-                  description="Probability of default of LendingClub-style loan applications, from the registry's champion.")
+    app = FastAPI(
+        title="credit-risk PD service",
+        version="1",
+        lifespan=lifespan,
+        description="Probability of default of LendingClub-style loan applications, from the registry's champion.",
+    )
     app.state.store, app.state.metrics, app.state.settings = store, metrics, settings
 
     @app.exception_handler(RequestValidationError)
     async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         errors = _field_errors(exc)
-        return _error(422, "invalid request: " + ", ".join(sorted({e["field"] for e in errors})), errors=errors)
+        return _error(
+            422, "invalid request: " + ", ".join(sorted({e["field"] for e in errors})), errors=errors
+        )
 
     def _model() -> LoadedModel | None:
         return store.current
@@ -230,7 +276,9 @@ def create_app(settings: ServeSettings | None = None, store: ModelStore | None =
         except (OSError, ValueError, TypeError):
             log.warning("unreadable drift summary", extra={"event": "drift_summary_unreadable", "path": path})
 
-    def _score(records: list[dict[str, Any]], request: Request, explain: bool = True) -> tuple[LoadedModel, list[dict]]:
+    def _score(
+        records: list[dict[str, Any]], request: Request, explain: bool = True
+    ) -> tuple[LoadedModel, list[dict]]:
         model = _model()
         if model is None:
             raise _Unavailable
@@ -244,7 +292,9 @@ def create_app(settings: ServeSettings | None = None, store: ModelStore | None =
             metrics.pd.observe(a["pd"])
             metrics.predictions.labels(a["decision"]).inc()
         if state["inference_log"] is not None:  # rows are built on the writer thread, not here
-            state["inference_log"].record(frame, answers, request.scope["state"]["request_id"], model.name, model.version)
+            state["inference_log"].record(
+                frame, answers, request.scope["state"]["request_id"], model.name, model.version
+            )
         return model, answers
 
     @app.exception_handler(_Unavailable)
@@ -271,8 +321,12 @@ def create_app(settings: ServeSettings | None = None, store: ModelStore | None =
         _refresh_drift()
         return Response(generate_latest(metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
-    @app.post("/predict", summary="PD, decision, score band, segment and reasons for one application or a list")
-    def predict(body: LoanApplication | list[LoanApplication], request: Request, explain: bool = True) -> dict:
+    @app.post(
+        "/predict", summary="PD, decision, score band, segment and reasons for one application or a list"
+    )
+    def predict(
+        body: LoanApplication | list[LoanApplication], request: Request, explain: bool = True
+    ) -> dict:
         apps = body if isinstance(body, list) else [body]
         if len(apps) > settings.max_batch:
             return _error(413, f"{len(apps)} applications in one request; the limit is {settings.max_batch}")
@@ -283,20 +337,35 @@ def create_app(settings: ServeSettings | None = None, store: ModelStore | None =
     @app.get("/serving-endpoints/{name}", summary="Databricks Model Serving: describe the endpoint")
     def endpoint(name: str) -> Response:
         if name != settings.endpoint_name:
-            return _error(404, f"serving endpoint {name!r} does not exist (this one is {settings.endpoint_name!r})")
+            return _error(
+                404, f"serving endpoint {name!r} does not exist (this one is {settings.endpoint_name!r})"
+            )
         model = _model()
-        entity = {"name": f"{settings.model_name}-{model.version}" if model else settings.model_name,
-                  "entity_name": settings.model_name, "entity_version": model.version if model else None,
-                  "workload_size": "Small", "scale_to_zero_enabled": False}
-        return JSONResponse({"name": name, "id": name, "creator": "credit-risk",
-                             "state": {"ready": "READY" if model else "NOT_READY", "config_update": "NOT_UPDATING"},
-                             "config": {"served_entities": [entity], "config_version": 1},
-                             "task": "llm/v1/none", "tags": [{"key": "alias", "value": settings.alias}]})
+        entity = {
+            "name": f"{settings.model_name}-{model.version}" if model else settings.model_name,
+            "entity_name": settings.model_name,
+            "entity_version": model.version if model else None,
+            "workload_size": "Small",
+            "scale_to_zero_enabled": False,
+        }
+        return JSONResponse(
+            {
+                "name": name,
+                "id": name,
+                "creator": "credit-risk",
+                "state": {"ready": "READY" if model else "NOT_READY", "config_update": "NOT_UPDATING"},
+                "config": {"served_entities": [entity], "config_version": 1},
+                "task": "llm/v1/none",
+                "tags": [{"key": "alias", "value": settings.alias}],
+            }
+        )
 
     @app.post("/serving-endpoints/{name}/invocations", summary="Databricks Model Serving: score records")
     async def invocations(name: str, request: Request) -> Response:
         if name != settings.endpoint_name:
-            return _error(404, f"serving endpoint {name!r} does not exist (this one is {settings.endpoint_name!r})")
+            return _error(
+                404, f"serving endpoint {name!r} does not exist (this one is {settings.endpoint_name!r})"
+            )
         try:
             body = json.loads(await request.body())
         except ValueError as exc:
@@ -306,7 +375,9 @@ def create_app(settings: ServeSettings | None = None, store: ModelStore | None =
             apps = RECORDS.validate_python(records)
         except ValidationError as exc:
             errors = _field_errors(exc)
-            return _error(400, "invalid records: " + ", ".join(sorted({e["field"] for e in errors})), errors=errors)
+            return _error(
+                400, "invalid records: " + ", ".join(sorted({e["field"] for e in errors})), errors=errors
+            )
         except ValueError as exc:
             return _error(400, str(exc))
         if len(apps) > settings.max_batch:
@@ -329,13 +400,21 @@ class _Unscorable(Exception):
 def _serving_records(body: Any) -> list[dict[str, Any]]:
     """Records from any of Model Serving's input formats: dataframe_split, dataframe_records, inputs, instances."""
     if not isinstance(body, dict):
-        raise ValueError("body must be a JSON object with dataframe_split, dataframe_records, inputs or instances")
+        raise ValueError(
+            "body must be a JSON object with dataframe_split, dataframe_records, inputs or instances"
+        )
     keys = [k for k in ("dataframe_split", "dataframe_records", "inputs", "instances") if k in body]
     if len(keys) != 1:
-        raise ValueError(f"exactly one of dataframe_split, dataframe_records, inputs, instances is required (got {keys or 'none'})")
+        raise ValueError(
+            f"exactly one of dataframe_split, dataframe_records, inputs, instances is required (got {keys or 'none'})"
+        )
     data = body[keys[0]]
     if keys[0] == "dataframe_split":
-        if not isinstance(data, dict) or not isinstance(data.get("columns"), list) or not isinstance(data.get("data"), list):
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("columns"), list)
+            or not isinstance(data.get("data"), list)
+        ):
             raise ValueError("dataframe_split needs 'columns' (list) and 'data' (list of rows)")
         if any(not isinstance(row, list) or len(row) != len(data["columns"]) for row in data["data"]):
             raise ValueError("dataframe_split: every row of 'data' must have one value per column")

@@ -29,16 +29,25 @@ def served_entity(model_name: str, version: str) -> Any:
     """The one served entity: the registered pyfunc version, Small CPU, scale-to-zero."""
     from databricks.sdk.service.serving import ServedEntityInput
 
-    return ServedEntityInput(name=f"{model_name.split('.')[-1]}-{version}", entity_name=model_name,
-                             entity_version=str(version), workload_size=WORKLOAD_SIZE, scale_to_zero_enabled=True)
+    return ServedEntityInput(
+        name=f"{model_name.split('.')[-1]}-{version}",
+        entity_name=model_name,
+        entity_version=str(version),
+        workload_size=WORKLOAD_SIZE,
+        scale_to_zero_enabled=True,
+    )
 
 
 def inference_table(cfg: Any, endpoint: str) -> Any:
     """AI Gateway payload logging into `<catalog>.<prefix>monitoring.<endpoint>_payload`."""
     from databricks.sdk.service.serving import AiGatewayInferenceTableConfig
 
-    return AiGatewayInferenceTableConfig(catalog_name=cfg.catalog, schema_name=f"{cfg.schema_prefix}monitoring",
-                                         table_name_prefix=endpoint.replace("-", "_"), enabled=True)
+    return AiGatewayInferenceTableConfig(
+        catalog_name=cfg.catalog,
+        schema_name=f"{cfg.schema_prefix}monitoring",
+        table_name_prefix=endpoint.replace("-", "_"),
+        enabled=True,
+    )
 
 
 _ENTITY_KEYS = ("name", "entity_name", "entity_version", "workload_size", "scale_to_zero_enabled")
@@ -71,8 +80,12 @@ def sync_endpoint(w: Any, name: str, entity: Any, table: Any, wait: timedelta = 
     try:
         current = w.serving_endpoints.get(name)
     except NotFound:
-        w.serving_endpoints.create_and_wait(name=name, config=EndpointCoreConfigInput(name=name, served_entities=[entity]),
-                                            ai_gateway=AiGatewayConfig(inference_table_config=table), timeout=wait)
+        w.serving_endpoints.create_and_wait(
+            name=name,
+            config=EndpointCoreConfigInput(name=name, served_entities=[entity]),
+            ai_gateway=AiGatewayConfig(inference_table_config=table),
+            timeout=wait,
+        )
         return {"action": "created", "changed": ["config", "ai_gateway"]}
     if current.state is not None and current.state.config_update == EndpointStateConfigUpdate.IN_PROGRESS:
         current = w.serving_endpoints.wait_get_serving_endpoint_not_updating(name, timeout=wait)
@@ -83,13 +96,21 @@ def sync_endpoint(w: Any, name: str, entity: Any, table: Any, wait: timedelta = 
     have, want = _table(current.ai_gateway), {k: getattr(table, k) for k in _TABLE_KEYS}
     if have != want:
         gateway = current.ai_gateway or AiGatewayConfig()
-        keep = {k: v for k, v in (("guardrails", gateway.guardrails), ("rate_limits", gateway.rate_limits),
-                                  ("usage_tracking_config", gateway.usage_tracking_config),
-                                  ("fallback_config", gateway.fallback_config)) if v}
+        keep = {
+            k: v
+            for k, v in (
+                ("guardrails", gateway.guardrails),
+                ("rate_limits", gateway.rate_limits),
+                ("usage_tracking_config", gateway.usage_tracking_config),
+                ("fallback_config", gateway.fallback_config),
+            )
+            if v
+        }
         moved = have is not None and have["enabled"] and any(have[k] != want[k] for k in _TABLE_KEYS[:3])
         if moved:
-            w.serving_endpoints.put_ai_gateway(name, inference_table_config=AiGatewayInferenceTableConfig(enabled=False),
-                                               **keep)
+            w.serving_endpoints.put_ai_gateway(
+                name, inference_table_config=AiGatewayInferenceTableConfig(enabled=False), **keep
+            )
         w.serving_endpoints.put_ai_gateway(name, inference_table_config=table, **keep)
         changed.append("ai_gateway")
     return {"action": "updated" if changed else "unchanged", "changed": changed}
@@ -101,11 +122,18 @@ def deploy_to_workspace(w: Any, cfg: Any, name: str, model_name: str, version: s
 
     flavors = mlflow.models.get_model_info(f"models:/{model_name}/{version}").flavors
     if "spark" in flavors:
-        raise RuntimeError(f"{model_name} v{version} is a Spark model, which Model Serving cannot run without a JVM: "
-                           "re-run the register task, which registers the JVM-free pyfunc")
+        raise RuntimeError(
+            f"{model_name} v{version} is a Spark model, which Model Serving cannot run without a JVM: "
+            "re-run the register task, which registers the JVM-free pyfunc"
+        )
     result = sync_endpoint(w, name, served_entity(model_name, version), inference_table(cfg, name))
-    return {"endpoint": name, **result, "entity_name": model_name, "entity_version": str(version),
-            "inference_table": f"{cfg.catalog}.{cfg.schema_prefix}monitoring.{name.replace('-', '_')}_payload"}
+    return {
+        "endpoint": name,
+        **result,
+        "entity_name": model_name,
+        "entity_version": str(version),
+        "inference_table": f"{cfg.catalog}.{cfg.schema_prefix}monitoring.{name.replace('-', '_')}_payload",
+    }
 
 
 def check_local(cfg: Any, name: str) -> dict[str, Any]:
@@ -129,25 +157,50 @@ def check_local(cfg: Any, name: str) -> dict[str, Any]:
 
     # At most PARITY_ROWS scored loans, and only their gold rows: the whole gold table (2.9M loans by 44 columns)
     # does not belong in this task's memory.
-    scores = table(SCORES_TABLE).to_pyarrow_dataset().head(
-        PARITY_ROWS, columns=[features.KEY, "pd"], filter=pc.field("model_version") == int(loaded.version)).to_pandas()
-    gold = table("gold.loan_features").to_pyarrow_dataset().to_table(
-        columns=[features.KEY, *features.FEATURES], filter=pc.field(features.KEY).isin(scores[features.KEY].tolist()))
+    scores = (
+        table(SCORES_TABLE)
+        .to_pyarrow_dataset()
+        .head(
+            PARITY_ROWS, columns=[features.KEY, "pd"], filter=pc.field("model_version") == int(loaded.version)
+        )
+        .to_pandas()
+    )
+    gold = (
+        table("gold.loan_features")
+        .to_pyarrow_dataset()
+        .to_table(
+            columns=[features.KEY, *features.FEATURES],
+            filter=pc.field(features.KEY).isin(scores[features.KEY].tolist()),
+        )
+    )
     joined = gold.to_pandas().merge(scores, on=features.KEY)
     if joined.empty:
-        raise RuntimeError(f"no batch scores of {loaded.name} v{loaded.version} in {SCORES_TABLE}: run batch_score first")
+        raise RuntimeError(
+            f"no batch scores of {loaded.name} v{loaded.version} in {SCORES_TABLE}: run batch_score first"
+        )
     served = mlflow.pyfunc.load_model(f"models:/{loaded.name}/{loaded.version}")
     columns = [c.name for c in served.metadata.get_input_schema().inputs]
     diffs = {}
-    for label, ours in (("API scorer", loaded.scorer.model.predict_pd(joined[features.FEATURES])),
-                        ("registered pyfunc", served.predict(joined[columns])["pd"].to_numpy())):
+    for label, ours in (
+        ("API scorer", loaded.scorer.model.predict_pd(joined[features.FEATURES])),
+        ("registered pyfunc", served.predict(joined[columns])["pd"].to_numpy()),
+    ):
         diffs[label] = float(np.abs(ours - joined["pd"].to_numpy()).max())
         if diffs[label] > PARITY_TOLERANCE:
-            raise RuntimeError(f"the {label} differs from the Spark batch scores by {diffs[label]:.3g} "
-                               f"(> {PARITY_TOLERANCE})")
-    return {"endpoint": name, "action": "checked locally", "entity_name": loaded.name,
-            "entity_version": loaded.version, "model_type": loaded.model_type, "parity_rows": len(joined),
-            "parity_max_abs_diff": max(diffs.values()), "pyfunc_max_abs_diff": diffs["registered pyfunc"]}
+            raise RuntimeError(
+                f"the {label} differs from the Spark batch scores by {diffs[label]:.3g} "
+                f"(> {PARITY_TOLERANCE})"
+            )
+    return {
+        "endpoint": name,
+        "action": "checked locally",
+        "entity_name": loaded.name,
+        "entity_version": loaded.version,
+        "model_type": loaded.model_type,
+        "parity_rows": len(joined),
+        "parity_max_abs_diff": max(diffs.values()),
+        "pyfunc_max_abs_diff": diffs["registered pyfunc"],
+    }
 
 
 def deploy_endpoint(cfg: Any, name: str) -> dict[str, Any]:

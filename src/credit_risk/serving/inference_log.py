@@ -30,17 +30,28 @@ def schema() -> pa.Schema:
     cols += [pa.field(c, pa.float64()) for c in features.NUMERIC]
     cols += [pa.field(c, pa.int32()) for c in features.MISSING_FLAGS]
     cols += [pa.field(c, pa.string()) for c in features.CATEGORICAL]
-    cols += [pa.field("pd", pa.float64()), pa.field("decision", pa.int32()), pa.field("model_name", pa.string()),
-             pa.field("model_version", pa.int32()), pa.field("scored_at", pa.timestamp("us", tz="UTC")),
-             pa.field("source", pa.string())]
+    cols += [
+        pa.field("pd", pa.float64()),
+        pa.field("decision", pa.int32()),
+        pa.field("model_name", pa.string()),
+        pa.field("model_version", pa.int32()),
+        pa.field("scored_at", pa.timestamp("us", tz="UTC")),
+        pa.field("source", pa.string()),
+    ]
     return pa.schema(cols)
 
 
 class InferenceLog:
     """Queue + writer thread appending prediction rows to a Delta table with delta-rs."""
 
-    def __init__(self, path: str | Path, flush_requests: int = 200, flush_seconds: float = 2.0,
-                 max_queue: int = 10_000, metrics: Any = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        flush_requests: int = 200,
+        flush_seconds: float = 2.0,
+        max_queue: int = 10_000,
+        metrics: Any = None,
+    ) -> None:
         self.path = str(path)
         self.flush_requests, self.flush_seconds = flush_requests, flush_seconds
         self.queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=max_queue)
@@ -50,11 +61,19 @@ class InferenceLog:
         self._thread = threading.Thread(target=self._run, name="inference-log", daemon=True)
         self._thread.start()
 
-    def record(self, columns: dict[str, list[Any]], answers: list[dict[str, Any]], request_id: str,
-               model_name: str, model_version: str) -> None:
+    def record(
+        self,
+        columns: dict[str, list[Any]],
+        answers: list[dict[str, Any]],
+        request_id: str,
+        model_name: str,
+        model_version: str,
+    ) -> None:
         """Enqueue one request's loans without waiting; a full queue drops them and counts them."""
         try:
-            self.queue.put_nowait((columns, answers, request_id, model_name, model_version, datetime.now(UTC)))
+            self.queue.put_nowait(
+                (columns, answers, request_id, model_name, model_version, datetime.now(UTC))
+            )
         except queue.Full:
             if self.metrics:
                 self.metrics.inference_dropped.inc(len(answers))
@@ -78,16 +97,19 @@ class InferenceLog:
             if self.metrics:
                 self.metrics.inference_rows.inc(rows)
         except Exception as exc:  # noqa: BLE001 - the log must never take the API down
-            log.error("inference log write failed", extra={"event": "inference_log_failed", "error": str(exc),
-                                                           "rows": rows})
+            log.error(
+                "inference log write failed",
+                extra={"event": "inference_log_failed", "error": str(exc), "rows": rows},
+            )
             if self.metrics:
                 self.metrics.inference_dropped.inc(rows)
 
     def _run(self) -> None:
         last = time.monotonic()
         while not self._stop.is_set():
-            if self.queue.qsize() >= self.flush_requests or (time.monotonic() - last >= self.flush_seconds
-                                                        and not self.queue.empty()):
+            if self.queue.qsize() >= self.flush_requests or (
+                time.monotonic() - last >= self.flush_seconds and not self.queue.empty()
+            ):
                 self._write(self._drain(self.flush_requests))
                 last = time.monotonic()
             self._stop.wait(0.05)

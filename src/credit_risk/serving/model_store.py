@@ -32,7 +32,12 @@ class LoadedModel:
     loaded_at: float = field(default=0.0)
 
     def describe(self) -> dict[str, Any]:
-        return {"name": self.name, "version": self.version, "alias": self.alias, "model_type": self.model_type}
+        return {
+            "name": self.name,
+            "version": self.version,
+            "alias": self.alias,
+            "model_type": self.model_type,
+        }
 
 
 def _json_artifact(run_id: str, path: str) -> dict[str, Any]:
@@ -45,8 +50,12 @@ def _latest_segmenter(experiment_ids: list[str]) -> Segmenter | None:
     """The newest finished KMeans segments run that carries a portable export (None if there is none)."""
     import mlflow
 
-    runs = mlflow.search_runs(experiment_ids=experiment_ids, filter_string="tags.model_type = 'segments_kmeans'",
-                              order_by=["attributes.start_time DESC"], max_results=5)
+    runs = mlflow.search_runs(
+        experiment_ids=experiment_ids,
+        filter_string="tags.model_type = 'segments_kmeans'",
+        order_by=["attributes.start_time DESC"],
+        max_results=5,
+    )
     for run_id in runs.get("run_id", []):
         try:
             document = _json_artifact(run_id, PORTABLE_ARTIFACT)
@@ -70,7 +79,9 @@ def load_champion(model_name: str, alias: str, threshold: float) -> LoadedModel:
     segmenter = _latest_segmenter([run.info.experiment_id])
     scorer = Scorer(PortableModel(document), threshold, segmenter)
     model_type = document.get("info", {}).get("model_type") or run.data.tags.get("model_type", "unknown")
-    return LoadedModel(scorer, model_name, str(version.version), alias, version.run_id, model_type, time.time())
+    return LoadedModel(
+        scorer, model_name, str(version.version), alias, version.run_id, model_type, time.time()
+    )
 
 
 class ModelStore:
@@ -97,13 +108,21 @@ class ModelStore:
                 loaded = load_champion(self.model_name, self.alias, self.threshold)
             except Exception as exc:  # noqa: BLE001 - keep serving the model we have; report why
                 self.last_error = f"{type(exc).__name__}: {exc}"
-                log.warning("model load failed", extra={"event": "model_load_failed", "error": self.last_error})
+                log.warning(
+                    "model load failed", extra={"event": "model_load_failed", "error": self.last_error}
+                )
                 if self._on_change:
                     self._on_change(None, "error")
                 return False
             previous, self.current, self.last_error = self.current, loaded, None
-        log.info("model loaded", extra={"event": "model_loaded", "model": loaded.describe(),
-                                        "previous_version": previous.version if previous else None})
+        log.info(
+            "model loaded",
+            extra={
+                "event": "model_loaded",
+                "model": loaded.describe(),
+                "previous_version": previous.version if previous else None,
+            },
+        )
         if self._on_change:
             self._on_change(loaded, "loaded")
         return True

@@ -45,16 +45,22 @@ def _tree_tables(model: Any) -> list[dict[str, Any]]:
         nodes = sorted(trees[tree_id], key=lambda n: n["id"])
         if [n["id"] for n in nodes] != list(range(len(nodes))):
             raise ValueError(f"tree {tree_id}: node ids are not 0..n-1")
-        out.append({
-            "left": [n["leftChild"] for n in nodes],
-            "right": [n["rightChild"] for n in nodes],
-            "feature": [n["split"]["featureIndex"] for n in nodes],
-            "threshold": [_threshold(n) for n in nodes],
-            "left_if_greater": [n["leftChild"] >= 0 and n["split"]["numCategories"] >= 0
-                                and n["split"]["leftCategoriesOrThreshold"] == [1.0] for n in nodes],
-            "prediction": [n["prediction"] for n in nodes],
-            "stats": [n["impurityStats"] for n in nodes],
-        })
+        out.append(
+            {
+                "left": [n["leftChild"] for n in nodes],
+                "right": [n["rightChild"] for n in nodes],
+                "feature": [n["split"]["featureIndex"] for n in nodes],
+                "threshold": [_threshold(n) for n in nodes],
+                "left_if_greater": [
+                    n["leftChild"] >= 0
+                    and n["split"]["numCategories"] >= 0
+                    and n["split"]["leftCategoriesOrThreshold"] == [1.0]
+                    for n in nodes
+                ],
+                "prediction": [n["prediction"] for n in nodes],
+                "stats": [n["impurityStats"] for n in nodes],
+            }
+        )
     return out
 
 
@@ -78,45 +84,88 @@ def _export_stage(stage: Any) -> dict[str, Any]:
     kind = type(stage).__name__
     if kind == "ImputerModel":
         surrogates = stage.surrogateDF.first().asDict()
-        return {"kind": "imputer", "inputs": stage.getInputCols(), "outputs": stage.getOutputCols(),
-                "surrogates": [float(surrogates[c]) for c in stage.getInputCols()]}
+        return {
+            "kind": "imputer",
+            "inputs": stage.getInputCols(),
+            "outputs": stage.getOutputCols(),
+            "surrogates": [float(surrogates[c]) for c in stage.getInputCols()],
+        }
     if kind == "StringIndexerModel":
-        return {"kind": "string_indexer", "inputs": stage.getInputCols(), "outputs": stage.getOutputCols(),
-                "labels": [list(labels) for labels in stage.labelsArray], "handle_invalid": stage.getHandleInvalid()}
+        return {
+            "kind": "string_indexer",
+            "inputs": stage.getInputCols(),
+            "outputs": stage.getOutputCols(),
+            "labels": [list(labels) for labels in stage.labelsArray],
+            "handle_invalid": stage.getHandleInvalid(),
+        }
     if kind == "OneHotEncoderModel":
-        return {"kind": "one_hot", "inputs": stage.getInputCols(), "outputs": stage.getOutputCols(),
-                "category_sizes": list(stage.categorySizes), "drop_last": stage.getDropLast(),
-                "handle_invalid": stage.getHandleInvalid()}
+        return {
+            "kind": "one_hot",
+            "inputs": stage.getInputCols(),
+            "outputs": stage.getOutputCols(),
+            "category_sizes": list(stage.categorySizes),
+            "drop_last": stage.getDropLast(),
+            "handle_invalid": stage.getHandleInvalid(),
+        }
     if kind == "VectorAssembler":
         return {"kind": "assembler", "inputs": stage.getInputCols(), "output": stage.getOutputCol()}
     if kind == "StandardScalerModel":
-        return {"kind": "scaler", "input": stage.getInputCol(), "output": stage.getOutputCol(),
-                "mean": stage.mean.toArray().tolist(), "std": stage.std.toArray().tolist(),
-                "with_mean": stage.getWithMean(), "with_std": stage.getWithStd()}
+        return {
+            "kind": "scaler",
+            "input": stage.getInputCol(),
+            "output": stage.getOutputCol(),
+            "mean": stage.mean.toArray().tolist(),
+            "std": stage.std.toArray().tolist(),
+            "with_mean": stage.getWithMean(),
+            "with_std": stage.getWithStd(),
+        }
     if kind == "LogisticRegressionModel":
         if stage.numClasses != 2:
             raise ValueError("only binary logistic regression is exported")
-        return {"kind": "logistic_regression", "input": stage.getFeaturesCol(),
-                "coefficients": stage.coefficients.toArray().tolist(), "intercept": float(stage.intercept)}
+        return {
+            "kind": "logistic_regression",
+            "input": stage.getFeaturesCol(),
+            "coefficients": stage.coefficients.toArray().tolist(),
+            "intercept": float(stage.intercept),
+        }
     if kind == "RandomForestClassificationModel":
-        return {"kind": "random_forest", "input": stage.getFeaturesCol(), "trees": _tree_tables(stage),
-                "tree_weights": list(stage.treeWeights)}
+        return {
+            "kind": "random_forest",
+            "input": stage.getFeaturesCol(),
+            "trees": _tree_tables(stage),
+            "tree_weights": list(stage.treeWeights),
+        }
     if kind == "GBTClassificationModel":
-        return {"kind": "gbt", "input": stage.getFeaturesCol(), "trees": _tree_tables(stage),
-                "tree_weights": list(stage.treeWeights)}
+        return {
+            "kind": "gbt",
+            "input": stage.getFeaturesCol(),
+            "trees": _tree_tables(stage),
+            "tree_weights": list(stage.treeWeights),
+        }
     if kind == "MultilayerPerceptronClassificationModel":
-        return {"kind": "mlp", "input": stage.getFeaturesCol(), "layers": list(stage.getLayers()),
-                "weights": stage.weights.toArray().tolist()}
+        return {
+            "kind": "mlp",
+            "input": stage.getFeaturesCol(),
+            "layers": list(stage.getLayers()),
+            "weights": stage.weights.toArray().tolist(),
+        }
     if kind == "KMeansModel":
-        return {"kind": "kmeans", "input": stage.getFeaturesCol(),
-                "centers": [c.tolist() for c in stage.clusterCenters()]}
+        return {
+            "kind": "kmeans",
+            "input": stage.getFeaturesCol(),
+            "centers": [c.tolist() for c in stage.clusterCenters()],
+        }
     raise ValueError(f"stage {kind} has no portable form: use only the stock stages of train_supervised")
 
 
 def export_pipeline(model: Any, odds_factor: float, **info: Any) -> dict[str, Any]:
     """The fitted PipelineModel as a JSON-ready document (stages in order, PD odds factor, free `info`)."""
-    return {"format": FORMAT, "odds_factor": float(odds_factor), "info": info,
-            "stages": [_export_stage(s) for s in model.stages]}
+    return {
+        "format": FORMAT,
+        "odds_factor": float(odds_factor),
+        "info": info,
+        "stages": [_export_stage(s) for s in model.stages],
+    }
 
 
 # ---------------------------------------------------------------- scoring (numpy only)
@@ -160,8 +209,12 @@ class _Forest:
             return np.concatenate([np.asarray(t[key], dtype=dtype) for t in trees])
 
         def children(key: str) -> np.ndarray:
-            return np.concatenate([np.where(np.asarray(t[key]) >= 0, np.asarray(t[key]) + o, -1)
-                                   for t, o in zip(trees, offsets, strict=True)])
+            return np.concatenate(
+                [
+                    np.where(np.asarray(t[key]) >= 0, np.asarray(t[key]) + o, -1)
+                    for t, o in zip(trees, offsets, strict=True)
+                ]
+            )
 
         self.roots = offsets.astype(np.int64)
         self.left, self.right = children("left"), children("right")
@@ -204,7 +257,9 @@ class PortableModel:
 
     def __init__(self, document: dict[str, Any]) -> None:
         if document.get("format") != FORMAT:
-            raise ValueError(f"not a portable credit-risk model (format {document.get('format')!r}, expected {FORMAT!r})")
+            raise ValueError(
+                f"not a portable credit-risk model (format {document.get('format')!r}, expected {FORMAT!r})"
+            )
         self.document = document
         self.stages = document["stages"]
         self.odds_factor = float(document["odds_factor"])
@@ -213,14 +268,18 @@ class PortableModel:
             if "trees" in stage:
                 stage["_forest"] = _Forest(stage["trees"])
             if stage["kind"] == "string_indexer":
-                stage["_index"] = [{label: float(i) for i, label in enumerate(labels)} for labels in stage["labels"]]
+                stage["_index"] = [
+                    {label: float(i) for i, label in enumerate(labels)} for labels in stage["labels"]
+                ]
             if stage["kind"] == "mlp":
                 stage["_matrices"] = self._mlp_matrices(stage)
         first = self.stages[0]
         self.numeric_inputs = first["inputs"] if first["kind"] == "imputer" else []
         indexers = [s for s in self.stages if s["kind"] == "string_indexer"]
         self.categorical_inputs = indexers[0]["inputs"] if indexers else []
-        self.categories = {c: labels for s in indexers for c, labels in zip(s["inputs"], s["labels"], strict=True)}
+        self.categories = {
+            c: labels for s in indexers for c, labels in zip(s["inputs"], s["labels"], strict=True)
+        }
         self.model_kind = self.stages[-1]["kind"]
 
     @classmethod
@@ -232,9 +291,9 @@ class PortableModel:
         """Spark's flat MLP weights: per layer a column-major (out x in) matrix, then the bias."""
         weights, layers, offset, out = np.asarray(stage["weights"]), stage["layers"], 0, []
         for n_in, n_out in zip(layers[:-1], layers[1:], strict=True):
-            w = weights[offset:offset + n_in * n_out].reshape((n_out, n_in), order="F")
+            w = weights[offset : offset + n_in * n_out].reshape((n_out, n_in), order="F")
             offset += n_in * n_out
-            b = weights[offset:offset + n_out]
+            b = weights[offset : offset + n_out]
             offset += n_out
             out.append((w, b))
         return out
@@ -252,7 +311,9 @@ class PortableModel:
                 unseen = float(len(index)) if stage["handle_invalid"] == "keep" else np.nan
                 cols[out] = np.array([index.get(v, unseen) for v in _labels(frame, name)], dtype=np.float64)
         elif kind == "one_hot":
-            for name, out, size in zip(stage["inputs"], stage["outputs"], stage["category_sizes"], strict=True):
+            for name, out, size in zip(
+                stage["inputs"], stage["outputs"], stage["category_sizes"], strict=True
+            ):
                 width = one_hot_width(stage, size)
                 idx = cols[name]
                 valid = (idx >= 0) & (idx < size) & (idx == np.floor(idx))
@@ -282,7 +343,9 @@ class PortableModel:
             return _sigmoid(x @ np.asarray(stage["coefficients"]) + stage["intercept"])
         if kind == "random_forest":
             forest = stage["_forest"]
-            votes = np.einsum("rtc,t->rc", forest.class_share[forest.leaves(x)], np.asarray(stage["tree_weights"]))
+            votes = np.einsum(
+                "rtc,t->rc", forest.class_share[forest.leaves(x)], np.asarray(stage["tree_weights"])
+            )
             total = votes.sum(axis=1)
             return np.divide(votes[:, 1], total, out=np.zeros(len(x)), where=total > 0)
         if kind == "gbt":

@@ -65,11 +65,16 @@ def typical_row(document: dict[str, Any]) -> pd.DataFrame:
         if stage["kind"] == "imputer":
             row.update(zip(stage["inputs"], stage["surrogates"], strict=True))
         if stage["kind"] == "string_indexer":
-            row.update({c: labels[0] if labels else None
-                        for c, labels in zip(stage["inputs"], stage["labels"], strict=True)})
+            row.update(
+                {
+                    c: labels[0] if labels else None
+                    for c, labels in zip(stage["inputs"], stage["labels"], strict=True)
+                }
+            )
     columns = input_columns(document)
     return pd.DataFrame([{c: row.get(c, 0.0) for c in columns}]).astype(
-        {c: "float64" for c, t in columns.items() if t == "double"})
+        {c: "float64" for c, t in columns.items() if t == "double"}
+    )
 
 
 def score_frame(model: PortableModel, threshold: float, frame: pd.DataFrame) -> pd.DataFrame:
@@ -77,8 +82,13 @@ def score_frame(model: PortableModel, threshold: float, frame: pd.DataFrame) -> 
     from credit_risk.serving.scoring import score_points
 
     pd_ = model.predict_pd(frame)
-    return pd.DataFrame({"pd": pd_, "decision": np.where(pd_ >= threshold, "decline", "approve"),
-                         "score": np.rint(score_points(pd_)).astype(np.int64)})
+    return pd.DataFrame(
+        {
+            "pd": pd_,
+            "decision": np.where(pd_ >= threshold, "decline", "approve"),
+            "score": np.rint(score_points(pd_)).astype(np.int64),
+        }
+    )
 
 
 class PortablePD(PythonModel):
@@ -89,7 +99,9 @@ class PortablePD(PythonModel):
         self.threshold = float(context.model_config["decision_threshold"])
         self.columns = list(input_columns(self.model.document))
 
-    def predict(self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None) -> pd.DataFrame:
+    def predict(
+        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+    ) -> pd.DataFrame:
         frame = model_input
         missing = [c for c in self.columns if c not in frame.columns]
         if missing:
@@ -102,10 +114,19 @@ def signature(document: dict[str, Any]) -> Any:
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, DataType, Schema
 
-    inputs = Schema([ColSpec(DataType.double if t == "double" else DataType.string, c)
-                     for c, t in input_columns(document).items()])
-    outputs = Schema([ColSpec(DataType.double, "pd"), ColSpec(DataType.string, "decision"),
-                      ColSpec(DataType.long, "score")])
+    inputs = Schema(
+        [
+            ColSpec(DataType.double if t == "double" else DataType.string, c)
+            for c, t in input_columns(document).items()
+        ]
+    )
+    outputs = Schema(
+        [
+            ColSpec(DataType.double, "pd"),
+            ColSpec(DataType.string, "decision"),
+            ColSpec(DataType.long, "score"),
+        ]
+    )
     return ModelSignature(inputs=inputs, outputs=outputs)
 
 
@@ -132,12 +153,24 @@ def log_pyfunc(run_id: str, decision_threshold: float) -> Any:
         path = Path(tmp) / "model.json"
         path.write_text(json.dumps(document))
         package = Path(tmp) / "code" / "credit_risk"
-        shutil.copytree(Path(credit_risk.__file__).parent, package,
-                        ignore=shutil.ignore_patterns("__pycache__", "*.pyc"))
+        shutil.copytree(
+            Path(credit_risk.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
+        )
         return Model.log(
-            artifact_path=None, name=PYFUNC_NAME, flavor=mlflow.pyfunc, run_id=run_id, flavor_name="pyfunc.ModelFromCode",
-            python_model=str(Path(__file__).with_name("pyfunc_code.py")), artifacts={PORTABLE_KEY: str(path)},
-            code_paths=[str(package)], model_config={"decision_threshold": float(decision_threshold)},
-            signature=signature(document), input_example=typical_row(document), pip_requirements=requirements(),
-            metadata={"pd_odds_factor": document["odds_factor"],
-                      "model_type": document.get("info", {}).get("model_type", "unknown")})
+            artifact_path=None,
+            name=PYFUNC_NAME,
+            flavor=mlflow.pyfunc,
+            run_id=run_id,
+            flavor_name="pyfunc.ModelFromCode",
+            python_model=str(Path(__file__).with_name("pyfunc_code.py")),
+            artifacts={PORTABLE_KEY: str(path)},
+            code_paths=[str(package)],
+            model_config={"decision_threshold": float(decision_threshold)},
+            signature=signature(document),
+            input_example=typical_row(document),
+            pip_requirements=requirements(),
+            metadata={
+                "pd_odds_factor": document["odds_factor"],
+                "model_type": document.get("info", {}).get("model_type", "unknown"),
+            },
+        )

@@ -40,8 +40,13 @@ class LoanApplication(BaseModel):
     addr_state: str | None = Field(default=None, pattern=r"^[A-Z]{2}$")
     application_type: Literal["Individual", "Joint App"] = "Individual"
     initial_list_status: Literal["w", "f"] | None = None
-    dti: float | None = Field(default=None, ge=-1, le=999, description="Debt-to-income, percent; 999 or >100 is "
-                              "LendingClub's invalid marker and is treated as in silver (null + dti_invalid)")
+    dti: float | None = Field(
+        default=None,
+        ge=-1,
+        le=999,
+        description="Debt-to-income, percent; 999 or >100 is "
+        "LendingClub's invalid marker and is treated as in silver (null + dti_invalid)",
+    )
     fico_mid: float | None = Field(default=None, ge=300, le=850)
     delinq_2yrs: float | None = Count
     inq_last_6mths: float | None = Count
@@ -62,7 +67,9 @@ class LoanApplication(BaseModel):
     percent_bc_gt_75: float | None = Field(default=None, ge=0, le=100)
     annual_inc_joint: float | None = Field(default=None, ge=0, le=100_000_000)
     dti_joint: float | None = Field(default=None, ge=0, le=999)
-    credit_age_months: float | None = Field(default=None, ge=0, le=1200, description="Months since the earliest credit line")
+    credit_age_months: float | None = Field(
+        default=None, ge=0, le=1200, description="Months since the earliest credit line"
+    )
 
 
 INPUT_FIELDS = [f for f in LoanApplication.model_fields if f != "loan_id"]
@@ -95,7 +102,9 @@ def to_features(records: list[dict[str, Any]], known_titles: list[str]) -> dict[
     cols["dti"] = [None if bad else d for d, bad in zip(cols["dti"], invalid, strict=True)]
     income = [i if i is not None and i > 0 else None for i in cols["annual_inc"]]
     cols["loan_to_income"] = [_ratio(a, i) for a, i in zip(cols["loan_amnt"], income, strict=True)]
-    cols["installment_to_income"] = [_ratio(a * 12, i) for a, i in zip(cols["installment"], income, strict=True)]
+    cols["installment_to_income"] = [
+        _ratio(a * 12, i) for a, i in zip(cols["installment"], income, strict=True)
+    ]
     cols["tot_cur_bal_missing"] = [int(v is None) for v in cols["tot_cur_bal"]]
     cols["bc_util_missing"] = [int(v is None) for v in cols["bc_util"]]
     cols["mo_sin_old_rev_tl_op_missing"] = [int(v is None) for v in cols["mo_sin_old_rev_tl_op"]]
@@ -119,8 +128,9 @@ def applications_from_gold(rows: Any) -> list[dict[str, Any]]:
     for record in rows.to_dict("records"):
         app = {c: (None if pd.isna(record[c]) else record[c]) for c in INPUT_FIELDS if c in record}
         app["term_months"] = int(app["term_months"])
-        app["emp_title"] = {"missing": None, "other": "Chief Unicorn Wrangler"}.get(record["emp_title_clean"],
-                                                                                   record["emp_title_clean"])
+        app["emp_title"] = {"missing": None, "other": "Chief Unicorn Wrangler"}.get(
+            record["emp_title_clean"], record["emp_title_clean"]
+        )
         if record.get("dti_invalid") == 1:
             app["dti"] = 999.0
         if features.KEY in record:

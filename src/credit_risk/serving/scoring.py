@@ -57,8 +57,12 @@ def _input_columns(model: PortableModel) -> dict[str, np.ndarray]:
                 origin[o] = origin.get(i, i)
     assembler = next(s for s in model.stages if s["kind"] == "assembler")
     probe = model.features(_reference_row(model))
-    widths = {o: one_hot_width(stage, size) for stage in model.stages if stage["kind"] == "one_hot"
-              for o, size in zip(stage["outputs"], stage["category_sizes"], strict=True)}
+    widths = {
+        o: one_hot_width(stage, size)
+        for stage in model.stages
+        if stage["kind"] == "one_hot"
+        for o, size in zip(stage["outputs"], stage["category_sizes"], strict=True)
+    }
     offset = 0
     out: dict[str, list[int]] = {}
     for name in assembler["inputs"]:
@@ -87,8 +91,13 @@ class Segmenter:
 class Scorer:
     """A loaded champion with everything needed to answer `/predict`."""
 
-    def __init__(self, model: PortableModel, threshold: float, segmenter: Segmenter | None = None,
-                 meta: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        model: PortableModel,
+        threshold: float,
+        segmenter: Segmenter | None = None,
+        meta: dict[str, Any] | None = None,
+    ) -> None:
         self.model, self.threshold, self.segmenter = model, threshold, segmenter
         self.meta = meta or {}
         self.reference = model.features(_reference_row(model))[0]
@@ -109,8 +118,13 @@ class Scorer:
         out = []
         for i in range(n):
             order = np.argsort(-effect[:, i])[:top]
-            out.append([{"feature": names[j], "pd_added": round(float(effect[j, i]), 6)} for j in order
-                        if effect[j, i] > 1e-9])
+            out.append(
+                [
+                    {"feature": names[j], "pd_added": round(float(effect[j, i]), 6)}
+                    for j in order
+                    if effect[j, i] > 1e-9
+                ]
+            )
         return out
 
     def score(self, frame: Any, explain: bool = True) -> list[dict[str, Any]]:
@@ -120,7 +134,15 @@ class Scorer:
         reasons = self.reason_codes(x, pd_) if explain else [None] * len(x)
         segments = self.segmenter.assign(frame) if self.segmenter else [None] * len(x)
         points = score_points(pd_)
-        return [{"loan_id": lid, "pd": float(p), "decision": "decline" if p >= self.threshold else "approve",
-                 "score": int(round(s)), "score_band": score_band(p),
-                 "risk_segment": int(seg) if seg is not None else None, "reason_codes": r}
-                for lid, p, s, seg, r in zip(frame[features.KEY], pd_, points, segments, reasons, strict=True)]
+        return [
+            {
+                "loan_id": lid,
+                "pd": float(p),
+                "decision": "decline" if p >= self.threshold else "approve",
+                "score": int(round(s)),
+                "score_band": score_band(p),
+                "risk_segment": int(seg) if seg is not None else None,
+                "reason_codes": r,
+            }
+            for lid, p, s, seg, r in zip(frame[features.KEY], pd_, points, segments, reasons, strict=True)
+        ]

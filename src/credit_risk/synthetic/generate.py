@@ -38,8 +38,22 @@ from credit_risk.raw_schema import KAGGLE, LOANSTATS, PROSPECTUS_LINE
 from credit_risk.synthetic.loans import draw_loans
 from credit_risk.synthetic.text import column_text, csv_rows
 
-YEARLY_VOLUME = {2007: 603, 2008: 2393, 2009: 5281, 2010: 12537, 2011: 21721, 2012: 53367, 2013: 134814,
-                 2014: 235629, 2015: 421095, 2016: 434407, 2017: 443579, 2018: 495242, 2019: 518112, 2020: 127000}
+YEARLY_VOLUME = {
+    2007: 603,
+    2008: 2393,
+    2009: 5281,
+    2010: 12537,
+    2011: 21721,
+    2012: 53367,
+    2013: 134814,
+    2014: 235629,
+    2015: 421095,
+    2016: 434407,
+    2017: 443579,
+    2018: 495242,
+    2019: 518112,
+    2020: 127000,
+}
 CHUNK = 20_000  # rows drawn together; chunk boundaries depend only on the row number
 FIRST_MONTH, LAST_MONTH = 2007 * 12, 2020 * 12 + 2  # Jan-2007 .. Mar-2020
 LAYOUTS = ("kaggle", "loanstats", "retyped")
@@ -68,7 +82,9 @@ class GenerateSpec:
         if self.first_month > self.last_month:
             raise ValueError(f"start {self.start} is after end {self.end}")
         if self.first_month < FIRST_MONTH or self.last_month > LAST_MONTH:
-            raise ValueError(f"{self.start}..{self.end} is outside the 2007-01..2020-03 range of LendingClub's data")
+            raise ValueError(
+                f"{self.start}..{self.end} is outside the 2007-01..2020-03 range of LendingClub's data"
+            )
 
     @property
     def first_month(self) -> int:
@@ -117,7 +133,9 @@ def parse_shift(text: str | None) -> dict[str, float]:
         if not sep or not name:
             raise ValueError(f"shift {part!r} must look like column=number, e.g. annual_inc=-0.2,dti=+5")
         if name not in SHIFT_RELATIVE + SHIFT_ADDITIVE:
-            raise ValueError(f"cannot shift {name!r}: choose from {', '.join(SHIFT_RELATIVE + SHIFT_ADDITIVE)}")
+            raise ValueError(
+                f"cannot shift {name!r}: choose from {', '.join(SHIFT_RELATIVE + SHIFT_ADDITIVE)}"
+            )
         try:
             out[name] = float(value)
         except ValueError:
@@ -169,10 +187,14 @@ def _rows_text(spec: GenerateSpec, counts: np.ndarray, first: int, end: int) -> 
     months = spec.first_month + np.searchsorted(starts, np.arange(first, end), side="right") - 1
     loans = draw_loans(np.random.default_rng([spec.seed, first]), months, 1_000_000 + first, dict(spec.shift))
     layout = spec.layout
-    if layout == "loanstats":  # LendingClub's own exports dropped ids from 2018 and wrote `n/a` for unknown emp_length
+    if (
+        layout == "loanstats"
+    ):  # LendingClub's own exports dropped ids from 2018 and wrote `n/a` for unknown emp_length
         no_id = pa.array(months >= 2018 * 12)
         for name in ("id", "url"):
-            loans[name] = pc.if_else(no_id, pa.nulls(len(months), pa.string()), column_text(name, loans[name], layout))
+            loans[name] = pc.if_else(
+                no_id, pa.nulls(len(months), pa.string()), column_text(name, loans[name], layout)
+            )
         loans["emp_length"] = pc.fill_null(loans["emp_length"], "n/a")
     if layout == "retyped":  # the R package lost the ids and kept the term's number
         for name in ("id", "member_id", "url"):
@@ -199,8 +221,9 @@ def _header(spec: GenerateSpec) -> bytes:
     return (PROSPECTUS_LINE + "\n" + ",".join(f'"{c}"' for c in LOANSTATS) + "\n").encode()
 
 
-def _drawn_ahead(pool: ThreadPoolExecutor, spec: GenerateSpec, counts: np.ndarray,
-                 pieces: Iterator[tuple[int, int]]) -> Iterator[tuple[int, pa.Buffer, int]]:
+def _drawn_ahead(
+    pool: ThreadPoolExecutor, spec: GenerateSpec, counts: np.ndarray, pieces: Iterator[tuple[int, int]]
+) -> Iterator[tuple[int, pa.Buffer, int]]:
     """(end row, CSV lines, funded amount) per piece, in order, the next piece drawn while this one is written."""
     pending: deque[tuple[int, Future]] = deque()
     for first, stop in pieces:
@@ -212,9 +235,17 @@ def _drawn_ahead(pool: ThreadPoolExecutor, spec: GenerateSpec, counts: np.ndarra
         yield stop, *future.result()
 
 
-def generate_exports(out_dir: str | Path, rows: int, seed: int, layout: str = "kaggle", start: str = "2007-01",
-                     end: str = "2020-03", compress: bool = True, shift: dict[str, float] | None = None,
-                     progress: bool | None = None) -> list[Path]:
+def generate_exports(
+    out_dir: str | Path,
+    rows: int,
+    seed: int,
+    layout: str = "kaggle",
+    start: str = "2007-01",
+    end: str = "2020-03",
+    compress: bool = True,
+    shift: dict[str, float] | None = None,
+    progress: bool | None = None,
+) -> list[Path]:
     """Write raw LendingClub-shaped CSV exports into `out_dir`; returns the files written.
 
     A worker thread draws the next chunk while this one compresses and writes the last (zlib releases
@@ -238,7 +269,11 @@ def generate_exports(out_dir: str | Path, rows: int, seed: int, layout: str = "k
             path = out / (f"{f.stem}.csv.gz" if compress else f"{f.stem}.csv")
             funded, row = 0, f.first_row
             with open(path, "wb") as raw:
-                sink = gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=1) if compress else raw
+                sink = (
+                    gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=0, compresslevel=1)
+                    if compress
+                    else raw
+                )
                 sink.write(_header(spec))
                 while row < f.end_row:  # pieces never cross a file boundary
                     stop, lines, amount = next(chunks)
@@ -248,8 +283,10 @@ def generate_exports(out_dir: str | Path, rows: int, seed: int, layout: str = "k
                         bar.update(stop - row)
                     row = stop
                 if layout == "loanstats":
-                    sink.write(f'\n"Total amount funded in policy code 1: {funded}"\n'
-                               f'"Total amount funded in policy code 2: {round(funded * POLICY_CODE_2_SHARE)}"\n'.encode())
+                    sink.write(
+                        f'\n"Total amount funded in policy code 1: {funded}"\n'
+                        f'"Total amount funded in policy code 2: {round(funded * POLICY_CODE_2_SHARE)}"\n'.encode()
+                    )
                 if compress:
                     sink.close()
             written.append(path)

@@ -32,29 +32,72 @@ _LABEL_MONTHS = 131 * 12
 _TABLE_SIZE = 100_000  # integer parts below this come from a string table, larger ones from a cast
 DECIMALS = {"count": 0, "dec1": 1, "util": 1, "dec2": 2, "money": 2, "rate": 2}
 FREE_TEXT = ("emp_title", "desc", "title")  # the only columns that can hold a comma or a quote
-_MONTH_COLUMNS = ("issue_d", "earliest_cr_line", "last_pymnt_d", "next_pymnt_d", "last_credit_pull_d",
-                  "sec_app_earliest_cr_line", "hardship_start_date", "hardship_end_date", "payment_plan_start_date",
-                  "debt_settlement_flag_date", "settlement_date")
-_DEC2 = ("installment", "annual_inc", "dti", "annual_inc_joint", "dti_joint", "hardship_amount",
-         "orig_projected_additional_accrued_interest", "hardship_payoff_balance_amount", "hardship_last_payment_amount",
-         "settlement_amount", "settlement_percentage")
+_MONTH_COLUMNS = (
+    "issue_d",
+    "earliest_cr_line",
+    "last_pymnt_d",
+    "next_pymnt_d",
+    "last_credit_pull_d",
+    "sec_app_earliest_cr_line",
+    "hardship_start_date",
+    "hardship_end_date",
+    "payment_plan_start_date",
+    "debt_settlement_flag_date",
+    "settlement_date",
+)
+_DEC2 = (
+    "installment",
+    "annual_inc",
+    "dti",
+    "annual_inc_joint",
+    "dti_joint",
+    "hardship_amount",
+    "orig_projected_additional_accrued_interest",
+    "hardship_payoff_balance_amount",
+    "hardship_last_payment_amount",
+    "settlement_amount",
+    "settlement_percentage",
+)
 _DEC1 = ("bc_util", "pct_tl_nvr_dlq", "percent_bc_gt_75", "sec_app_revol_util")
-_MONEY = ("out_prncp", "out_prncp_inv", "total_pymnt_inv", "total_rec_prncp", "total_rec_int", "total_rec_late_fee",
-          "recoveries", "collection_recovery_fee", "last_pymnt_amnt")
+_MONEY = (
+    "out_prncp",
+    "out_prncp_inv",
+    "total_pymnt_inv",
+    "total_rec_prncp",
+    "total_rec_int",
+    "total_rec_late_fee",
+    "recoveries",
+    "collection_recovery_fee",
+    "last_pymnt_amnt",
+)
 # How each numeric column is written (see the table above); every other numeric column is a count.
-KINDS = {"id": "int", "int_rate": "rate", "revol_util": "util", "total_pymnt": "raw",
-         **dict.fromkeys(_MONTH_COLUMNS, "month"), **dict.fromkeys(_DEC2, "dec2"), **dict.fromkeys(_DEC1, "dec1"),
-         **dict.fromkeys(_MONEY, "money")}
+KINDS = {
+    "id": "int",
+    "int_rate": "rate",
+    "revol_util": "util",
+    "total_pymnt": "raw",
+    **dict.fromkeys(_MONTH_COLUMNS, "month"),
+    **dict.fromkeys(_DEC2, "dec2"),
+    **dict.fromkeys(_DEC1, "dec1"),
+    **dict.fromkeys(_MONEY, "money"),
+}
 
 
 @cache
 def _month_labels() -> pa.Array:
-    return pa.array([f"{MONTHS[m % 12]}-{m // 12}" for m in range(FIRST_LABEL_MONTH, FIRST_LABEL_MONTH + _LABEL_MONTHS)])
+    return pa.array(
+        [f"{MONTHS[m % 12]}-{m // 12}" for m in range(FIRST_LABEL_MONTH, FIRST_LABEL_MONTH + _LABEL_MONTHS)]
+    )
 
 
 @cache
 def _iso_month_labels() -> pa.Array:
-    return pa.array([f"{m // 12}-{m % 12 + 1:02d}-01" for m in range(FIRST_LABEL_MONTH, FIRST_LABEL_MONTH + _LABEL_MONTHS)])
+    return pa.array(
+        [
+            f"{m // 12}-{m % 12 + 1:02d}-01"
+            for m in range(FIRST_LABEL_MONTH, FIRST_LABEL_MONTH + _LABEL_MONTHS)
+        ]
+    )
 
 
 @cache
@@ -95,8 +138,9 @@ def number_text(values: np.ndarray, decimals: int, style: str) -> pa.Array:
     if decimals == 0:
         text = _integers(whole, missing, ".0" if style == "kaggle" else "")
     else:
-        text = pc.binary_join_element_wise(_integers(whole, missing),
-                                           _fraction_labels(decimals, style).take(pa.array(fraction)), "")
+        text = pc.binary_join_element_wise(
+            _integers(whole, missing), _fraction_labels(decimals, style).take(pa.array(fraction)), ""
+        )
     if negative.any():
         text = pc.if_else(pa.array(negative), pc.binary_join_element_wise("-", text, ""), text)
     return text
@@ -133,7 +177,9 @@ def column_text(name: str, values: np.ndarray | pa.Array, layout: str) -> pa.Arr
         return _integers(np.nan_to_num(values).astype(np.int64), np.isnan(values))
     if layout == "retyped" and kind in ("rate", "util"):  # percent as a fraction: 11.22 -> 0.1122
         return number_text(values / 100, DECIMALS[kind] + 2, "plain")
-    style = "kaggle" if kaggle else ("fixed" if kind in ("money", "rate") and layout == "loanstats" else "plain")
+    style = (
+        "kaggle" if kaggle else ("fixed" if kind in ("money", "rate") and layout == "loanstats" else "plain")
+    )
     text = number_text(values, DECIMALS[kind], style)
     if layout != "loanstats" or kind not in ("rate", "util"):
         return text
