@@ -12,9 +12,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, get_type_hints
+from typing import TYPE_CHECKING, Any, get_type_hints
 
 from credit_risk.runtime.context import on_databricks, project_home
+
+if TYPE_CHECKING:
+    from credit_risk.runtime.dbutils import DBUtils
 
 PREFIX_ENV = "CREDIT_RISK_"  # CREDIT_RISK_<FIELD> overrides a default, e.g. CREDIT_RISK_LAKE_ROOT
 EXTRA_ENV = (
@@ -140,7 +143,7 @@ def _extra_from_env() -> dict[str, str]:
     return extra
 
 
-def config_from_widgets(dbutils: Any, **task_widgets: str) -> Config:
+def config_from_widgets(dbutils: DBUtils, **task_widgets: str) -> Config:
     """Declare a text widget per Config field (plus task-specific ones with their defaults) and read them all.
 
     Job parameters fill these widgets on Databricks and in the local runner; run by hand (or under

@@ -12,10 +12,9 @@ import os
 import re
 import shutil
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
-from credit_risk.runtime.context import TASK_ENV, project_home
-from credit_risk.runtime.spark import on_databricks
+from credit_risk.runtime.context import TASK_ENV, on_databricks, project_home
 
 WIDGETS_ENV = "CREDIT_RISK_WIDGETS"  # JSON object of widget values, set by the local job runner
 RUN_DIR_ENV = "CREDIT_RISK_RUN_DIR"  # the local job run's folder (task values, exit values, notebooks)
@@ -23,6 +22,39 @@ FS_ROOT_ENV = "CREDIT_RISK_FS_ROOT"
 
 if TYPE_CHECKING:
     from databricks.sdk.dbutils import FileInfo
+
+
+class Widgets(Protocol):
+    """`dbutils.widgets` as the notebooks and `config_from_widgets` use it."""
+
+    def text(self, name: str, defaultValue: str = "", label: str | None = None) -> None: ...
+
+    def get(self, name: str) -> str: ...
+
+    def getAll(self) -> dict[str, str]: ...
+
+
+class TaskValues(Protocol):
+    """`dbutils.jobs.taskValues`: small values one task of a job run hands to the tasks after it."""
+
+    def set(self, key: str, value: Any) -> None: ...
+
+    def get(self, taskKey: str, key: str, default: Any = None, debugValue: Any = None) -> Any: ...
+
+
+class Jobs(Protocol):
+    @property
+    def taskValues(self) -> TaskValues: ...
+
+
+class DBUtils(Protocol):
+    """What this project needs of dbutils: Databricks' own object and the local shim both fit."""
+
+    @property
+    def widgets(self) -> Widgets: ...
+
+    @property
+    def jobs(self) -> Jobs: ...
 
 
 class InputWidgetNotDefined(KeyError):
@@ -107,7 +139,8 @@ class _TaskValues:
     def _load(self, task: str) -> dict[str, Any]:
         f = self._file(task)
         if f and f.exists():
-            return json.loads(f.read_text())
+            values: dict[str, Any] = json.loads(f.read_text())
+            return values
         return self._memory.get(task, {})
 
     def set(self, key: str, value: Any) -> None:
@@ -275,12 +308,12 @@ class LocalDbutils:
 _LOCAL: LocalDbutils | None = None
 
 
-def get_dbutils() -> Any:
+def get_dbutils() -> DBUtils:
     """Databricks' dbutils inside a Databricks runtime, else the process-wide local shim."""
     if on_databricks():
         from databricks.sdk.runtime import dbutils  # the notebook's own object on a cluster
 
-        return dbutils
+        return cast(DBUtils, dbutils)
     global _LOCAL
     if _LOCAL is None:
         _LOCAL = LocalDbutils()

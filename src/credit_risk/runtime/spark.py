@@ -208,7 +208,7 @@ def get_spark() -> SparkSession:
     return spark
 
 
-def start_connect_server(port: int, log_file: Path, timeout: float = 120.0) -> subprocess.Popen:
+def start_connect_server(port: int, log_file: Path, timeout: float = 120.0) -> subprocess.Popen[bytes]:
     """A local Spark Connect server with the settings of a local session, for processes that set
     SPARK_REMOTE=sc://127.0.0.1:<port>: several short runs then share one warm JVM instead of starting their own.
 

@@ -56,7 +56,7 @@ def open_job_run(cfg: Config, job: str, run_id: str) -> str:
         run_name=f"{job} {run_id}",
         tags={"job": job, "job_run_id": run_id, "runner": "credit-risk bundle run"},
     )
-    return run.info.run_id
+    return str(run.info.run_id)
 
 
 def close_job_run(tracking_uri: str, mlflow_run_id: str, ok: bool) -> None:
