@@ -421,3 +421,50 @@ def test_root_cause_reads_a_traceback_as_a_person_would(tmp_path):
         r"ValueError: bad value$",
     ):
         task()
+
+
+def test_a_notebook_run_by_hand_takes_its_bundle_targets_widget_defaults(tmp_path, monkeypatch):
+    """An interactive notebook on a cluster: the deploy synced the bundle to
+    /Workspace/Users/<user>/.bundle/<name>/<target>/files, and the notebook's folder is its working directory.
+    Its widgets default to that target's variables, as that user; in a checkout, to the `local` target's."""
+    import shutil
+
+    from credit_risk.runtime.config import config_from_widgets, widget_defaults
+    from credit_risk.runtime.dbutils import LocalDbutils
+
+    for name in ("CATALOG", "SCHEMA_PREFIX", "ROWS", "RAW_DIR", "DATA_SOURCE"):
+        monkeypatch.delenv(f"CREDIT_RISK_{name}", raising=False)
+    monkeypatch.delenv("CREDIT_RISK_WIDGETS", raising=False)
+    local = load_bundle(ROOT, "local").variables
+    assert widget_defaults(ROOT / "notebooks")["rows"] == str(local["rows"])
+
+    def deployed(user: str, target: str) -> Path:
+        files = tmp_path / "Workspace" / "Users" / user / ".bundle" / "credit_risk" / target / "files"
+        files.mkdir(parents=True)
+        shutil.copy(ROOT / "databricks.yml", files)
+        for folder in ("resources", "bundles", "notebooks"):
+            shutil.copytree(ROOT / folder, files / folder)
+        return files / "notebooks"
+
+    monkeypatch.chdir(deployed("ana.lopez@bank.example", "dev"))
+    cfg = config_from_widgets(LocalDbutils(tmp_path / "fs"))
+    dev = load_bundle(ROOT, "dev", user="ana.lopez@bank.example").variables
+    assert (cfg.catalog, cfg.schema_prefix, cfg.rows) == ("credit_risk_dev", "ana_lopez_", int(dev["rows"]))
+    assert cfg.table("gold.loan_features") == "credit_risk_dev.ana_lopez_gold.loan_features"
+
+    monkeypatch.chdir(deployed("ana.lopez@bank.example", "staging"))
+    cfg = config_from_widgets(LocalDbutils(tmp_path / "fs"))
+    assert (cfg.catalog, cfg.data_source, cfg.raw_dir) == (
+        "credit_risk_staging",
+        "kaggle",
+        "/Volumes/credit_risk_staging/raw/lendingclub",
+    )
+    # the environment still wins over a widget left at its default, and a widget set by hand wins over both
+    monkeypatch.setenv("CREDIT_RISK_CATALOG", "from_env")
+    assert config_from_widgets(LocalDbutils(tmp_path / "fs")).catalog == "from_env"
+    monkeypatch.setenv("CREDIT_RISK_WIDGETS", json.dumps({"catalog": "typed_in"}))
+    assert config_from_widgets(LocalDbutils(tmp_path / "fs")).catalog == "typed_in"
+    # outside any bundle (the wheel alone), the Config field defaults
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("CREDIT_RISK_WIDGETS")
+    assert widget_defaults()["catalog"] == "credit_risk"

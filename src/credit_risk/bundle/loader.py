@@ -20,6 +20,39 @@ from typing import Any
 import yaml
 
 REF = re.compile(r"\$\{([a-zA-Z0-9_.\-]+)\}")
+# Where `databricks bundle deploy` syncs a bundle's files in the workspace (its default root_path and the
+# ones in databricks.yml): /Workspace/Users/<user>/.bundle/<bundle name>/<target>/files
+DEPLOYED_FILES = re.compile(r"/Users/(?P<user>[^/]+)/\.bundle/[^/]+/(?P<target>[^/]+)/files$")
+
+
+@dataclass(frozen=True)
+class BundleLocation:
+    """The bundle folder a notebook runs in and, for a deployed copy, the target and user it was deployed for."""
+
+    root: Path
+    target: str | None = None
+    user: str | None = None
+
+
+def find_bundle(start: Path) -> BundleLocation | None:
+    """The nearest folder at or above `start` holding databricks.yml; None outside any bundle.
+
+    A notebook opened from a deployed bundle (on a cluster, its working directory is the notebook's folder)
+    learns its target and deploying user from the path the deploy synced it to.
+    """
+    for folder in (start, *start.parents):
+        if (folder / "databricks.yml").is_file():
+            deployed = DEPLOYED_FILES.search(folder.as_posix())
+            if deployed:
+                return BundleLocation(folder, deployed["target"], deployed["user"])
+            return BundleLocation(folder)
+    return None
+
+
+def short_name(user_name: str) -> str:
+    """`workspace.current_user.short_name`: the user name before any `@`, other characters than letters and
+    digits as `_`."""
+    return re.sub(r"[^A-Za-z0-9]", "_", user_name.split("@")[0]).lower()
 
 
 class BundleError(ValueError):
@@ -108,9 +141,16 @@ def _resolve(value: Any, context: dict[str, Any], where: str) -> Any:
 
 
 def load_bundle(
-    root: str | Path = ".", target: str | None = None, overrides: dict[str, str] | None = None
+    root: str | Path = ".",
+    target: str | None = None,
+    overrides: dict[str, str] | None = None,
+    user: str | None = None,
 ) -> Bundle:
-    """Read databricks.yml and its includes, pick a target, resolve every reference."""
+    """Read databricks.yml and its includes, pick a target, resolve every reference.
+
+    `user` is the workspace user name (`name@domain`) the `${workspace.current_user.*}` references resolve to;
+    by default the local login name.
+    """
     root = Path(root).absolute()
     main = root / "databricks.yml"
     if not main.exists():
@@ -149,18 +189,18 @@ def load_bundle(
     for kind, items in (chosen.get("resources") or {}).items():
         for key, body in (items or {}).items():
             resources.setdefault(kind, {})[key] = _merge(resources.get(kind, {}).get(key, {}), body or {})
-    user = getpass.getuser()
+    user_name = user or f"{getpass.getuser()}@localhost"
     context: dict[str, Any] = {
         "bundle.name": config.get("bundle", {}).get("name", root.name),
         "bundle.target": target,
         "bundle.git.commit": _git_commit(root),
-        "workspace.current_user.short_name": user,
-        "workspace.current_user.userName": f"{user}@localhost",
+        "workspace.current_user.short_name": short_name(user_name),
+        "workspace.current_user.userName": user_name,
         "workspace.host": (chosen.get("workspace") or {}).get("host", ""),
     }
     context["workspace.root_path"] = _resolve(
         (chosen.get("workspace") or {}).get(
-            "root_path", f"/Workspace/Users/{user}@localhost/.bundle/{context['bundle.name']}/{target}"
+            "root_path", f"/Workspace/Users/{user_name}/.bundle/{context['bundle.name']}/{target}"
         ),
         context,
         f"targets.{target}.workspace.root_path",
@@ -169,7 +209,7 @@ def load_bundle(
     values: dict[str, Any] = {}
     for name, body in declared.items():
         body = body or {}
-        if name in (overrides or {}):
+        if overrides and name in overrides:
             values[name] = overrides[name]
         elif name in (chosen.get("variables") or {}):
             values[name] = chosen["variables"][name]

@@ -1,7 +1,8 @@
 """One typed configuration, built from bundle variables as they reach a task (widgets / job parameters).
 
-Field names are the bundle variable names in `databricks.yml`; the defaults here are the `local`
-target's, so an interactive session without widgets behaves like `credit-risk bundle run -t local`.
+Field names are the bundle variable names in `databricks.yml`, and the field defaults are that file's
+variable defaults (tests/test_bundle.py keeps them equal). A notebook run by hand takes its widget defaults
+from the bundle it sits in: the target it was deployed for on a workspace, `local` in a checkout.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ class Config:
     lake_root: str = "lakehouse"
     data_source: str = "generated"  # generated | kaggle | <folder or file of raw exports>
     raw_dir: str = "data/raw"
-    rows: int = 3000  # tiny on purpose: notebooks under nbmake use the defaults
+    rows: int = 3000  # the variable default; the local target overlay (bundles/local.yml) asks for more
     seed: int = 42
     layout: str = "kaggle"
     split_kind: str = "temporal"  # temporal | stratified
@@ -102,8 +103,9 @@ def _coerce(name: str, kind: Any, value: Any) -> Any:
     return value
 
 
-def load_config(params: Mapping[str, Any] | None = None) -> Config:
-    """Defaults, then CREDIT_RISK_<FIELD> environment variables, then `params` (widgets); unknown keys go to `extra`.
+def load_config(params: Mapping[str, Any] | None = None, defaults: Mapping[str, Any] | None = None) -> Config:
+    """Defaults (`defaults` over the field defaults), then CREDIT_RISK_<FIELD> environment variables, then
+    `params` (widgets); unknown keys go to `extra`.
 
     A widget still at its default does not override the environment: notebooks run by hand with
     CREDIT_RISK_* set (as `make test` does) follow the environment. The settings that are not fields
@@ -111,17 +113,19 @@ def load_config(params: Mapping[str, Any] | None = None) -> Config:
     """
     hints = get_type_hints(Config)
     known = {f.name for f in fields(Config) if f.name != "extra"}
-    values: dict[str, Any] = {}
+    base = {k: v for k, v in (defaults or {}).items() if k in known}
+    values: dict[str, Any] = dict(base)
+    from_env: set[str] = set()
     for name in known:
         env = os.environ.get(PREFIX_ENV + name.upper())
         if env is not None:
             values[name] = env
+            from_env.add(name)
     extra = _extra_from_env()
-    defaults = Config()
     for key, value in (params or {}).items():
         if key in known:
-            at_default = str(value) == str(getattr(defaults, key))
-            if value not in (None, "") and not (at_default and key in values):
+            at_default = str(value) == str(base.get(key, getattr(Config, key)))
+            if value not in (None, "") and not (at_default and key in from_env):
                 values[key] = value
         else:
             extra[key] = str(value)
@@ -143,16 +147,29 @@ def _extra_from_env() -> dict[str, str]:
     return extra
 
 
+def widget_defaults(start: Path | None = None) -> dict[str, str]:
+    """The Config fields' values in the bundle holding `start` (the working directory): on a workspace, the
+    target the bundle was deployed for, as that user; in a checkout, the `local` target. Outside any bundle
+    (the wheel alone), the field defaults."""
+    from credit_risk.bundle.loader import find_bundle, load_bundle
+
+    defaults = {f.name: str(getattr(Config, f.name)) for f in fields(Config) if f.name != "extra"}
+    found = find_bundle((start or Path.cwd()).absolute())
+    if found is None:
+        return defaults
+    bundle = load_bundle(found.root, found.target or "local", user=found.user)
+    return {name: str(bundle.variables.get(name, value)) for name, value in defaults.items()}
+
+
 def config_from_widgets(dbutils: DBUtils, **task_widgets: str) -> Config:
     """Declare a text widget per Config field (plus task-specific ones with their defaults) and read them all.
 
-    Job parameters fill these widgets on Databricks and in the local runner; run by hand (or under
-    nbmake) a notebook gets the defaults of the `local` target.
+    Job parameters fill these widgets on Databricks and in the local runner; run by hand (on a cluster,
+    in JupyterLab or under nbmake) a notebook gets the defaults of its bundle's target (`widget_defaults`).
     """
-    defaults = Config()
-    for f in fields(Config):
-        if f.name != "extra":
-            dbutils.widgets.text(f.name, str(getattr(defaults, f.name)))
+    defaults = widget_defaults()
+    for name, default in defaults.items():
+        dbutils.widgets.text(name, default)
     for name, default in task_widgets.items():
         dbutils.widgets.text(name, default)
     names = [f.name for f in fields(Config) if f.name != "extra"] + list(task_widgets)
@@ -161,4 +178,4 @@ def config_from_widgets(dbutils: DBUtils, **task_widgets: str) -> Config:
     # notebook as widgets nobody declared: getAll() returns them, and they land in `extra`.
     with contextlib.suppress(AttributeError):  # older runtimes have no widgets.getAll()
         values = {**{str(k): v for k, v in dbutils.widgets.getAll().items()}, **values}
-    return load_config(values)
+    return load_config(values, defaults)
