@@ -105,10 +105,14 @@ ui: $(STAMP)  ## MLflow UI on http://127.0.0.1:5000 over the local store
 
 # JupyterLab, a development extra: installed into .venv on first use, within the locked versions.
 JUPYTERLAB := jupyterlab==4.6.6
+NOTEBOOK_PORT ?= 8888
+NOTEBOOK_TOKEN ?=
+# Jupyter refuses to run as root unless told (CI containers run as root)
+NOTEBOOK_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 notebook: $(STAMP)  ## JupyterLab on http://127.0.0.1:8888 over notebooks/, on the project's kernel (.venv's python3)
 	@$(BIN)/python -c "import jupyterlab" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(JUPYTERLAB)" -c constraints.txt
-	$(BIN)/jupyter lab --ip=127.0.0.1 --no-browser --ServerApp.root_dir=notebooks \
-		--MappingKernelManager.default_kernel_name=python3
+	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(NOTEBOOK_PORT) --no-browser --ServerApp.root_dir=notebooks \
+		--MappingKernelManager.default_kernel_name=python3 $(NOTEBOOK_ROOT) $(if $(NOTEBOOK_TOKEN),--IdentityProvider.token=$(NOTEBOOK_TOKEN))
 
 bench: $(STAMP)  ## the benchmarks (each prints a table with ratios against a reference)
 	for b in lake generate etl train serve runner jvm; do $(BIN)/python bench/$$b.py || exit 1; done
