@@ -14,8 +14,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from credit_risk.local.dbutils import RUN_DIR_ENV, WIDGETS_ENV, reset_local_dbutils
 from credit_risk.runtime.context import GIT_ENV, JOB_ENV, JOB_RUN_ENV, RUN_ENV, TASK_ENV
-from credit_risk.runtime.dbutils import RUN_DIR_ENV, WIDGETS_ENV
 
 # What differs from one task to the next: set by the injected cell, not at kernel start.
 TASK_CONTEXT_ENV = (WIDGETS_ENV, RUN_DIR_ENV, TASK_ENV, JOB_ENV, RUN_ENV, JOB_RUN_ENV, GIT_ENV)
@@ -39,9 +39,7 @@ def enter_task(context: dict[str, str], cwd: str) -> None:
         else:
             os.environ.pop(name, None)
     os.chdir(cwd)
-    from credit_risk.runtime import dbutils
-
-    dbutils.reset_local_dbutils()
+    reset_local_dbutils()
     from pyspark.sql import SparkSession
 
     spark = SparkSession.getActiveSession()
@@ -54,7 +52,7 @@ def _context_cell(context: dict[str, str], cwd: Path) -> Any:
 
     source = (
         "# injected by credit-risk bundle run: this task's context in the job run's shared kernel\n"
-        "from credit_risk.bundle.kernel import enter_task\n"
+        "from credit_risk.local.kernel import enter_task\n"
         f"enter_task({json.dumps(context)}, {json.dumps(str(cwd))})"
     )
     return nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-context"]})
