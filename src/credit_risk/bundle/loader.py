@@ -169,7 +169,7 @@ def load_bundle(
     values: dict[str, Any] = {}
     for name, body in declared.items():
         body = body or {}
-        if name in (overrides or {}):
+        if overrides and name in overrides:
             values[name] = overrides[name]
         elif name in (chosen.get("variables") or {}):
             values[name] = chosen["variables"][name]

@@ -245,7 +245,9 @@ class _Secrets:
 
     @staticmethod
     def _names(scope: str, key: str) -> list[str]:
-        norm = lambda s: re.sub(r"[^A-Za-z0-9]", "_", s).upper()  # noqa: E731
+        def norm(name: str) -> str:
+            return re.sub(r"[^A-Za-z0-9]", "_", name).upper()
+
         return [f"{norm(scope)}_{norm(key)}", norm(key)]
 
     def get(self, scope: str, key: str) -> str:

@@ -17,6 +17,7 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -145,7 +146,9 @@ def _error_text(exc: BaseException, jvm_logs: Path, since: float) -> str:
 class LocalJobRunner:
     """Runs the jobs of one resolved bundle."""
 
-    def __init__(self, bundle: Bundle, echo: Any = print, kernel_per_task: bool = False) -> None:
+    def __init__(
+        self, bundle: Bundle, echo: Callable[[str], object] = print, kernel_per_task: bool = False
+    ) -> None:
         self.bundle = bundle
         self.echo = echo
         self.kernel_per_task = kernel_per_task
