@@ -1,4 +1,4 @@
-"""A local Spark Connect server: several short runs on one machine share one warm JVM instead of starting their own."""
+"""A local Spark Connect server: short runs on one machine share one warm JVM instead of each starting one."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 
 Pure Python, so that a file's problems (a zip of several files, a truncated gzip, latin-1 bytes, a BOM,
 a missing or repeated header) are found and named before Spark reads a line. Zip members and files that
-are not plain UTF-8 are converted to UTF-8 text under the batch's staging folder; the rest are read as they are.
+are not plain UTF-8 are converted to UTF-8 text under the batch's staging folder; the rest are read as is.
 """
 
 from __future__ import annotations

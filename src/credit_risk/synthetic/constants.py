@@ -94,7 +94,7 @@ EMP_LENGTHS = [
     "10+ years",
 ]
 EMP_LENGTH_P = [8, 6.5, 9, 8, 6, 6.2, 4.6, 4.4, 4.4, 3.8, 33]
-# Bureau counts LendingClub added from 2012 on: (name, mean count); empty for earlier loans (column drift).
+# Bureau counts LendingClub added from 2012 on: (name, mean); empty for earlier loans (column drift).
 BUREAU_COUNTS = [
     ("acc_open_past_24mths", 4.5),
     ("mo_sin_rcnt_rev_tl_op", 13),
@@ -131,7 +131,7 @@ JOINT_FROM = 2015 * 12 + 9  # Oct-2015: joint applications
 SEC_APP_FROM = 2017 * 12 + 2  # Mar-2017: second applicant's bureau data
 SIXTY_FROM = 2010 * 12 + 4  # May-2010: 60-month loans
 EMPLOYER_ERA_END = 2013 * 12 + 8  # until Sep-2013 the form asked for the employer, then for the job title
-# Default log-odds by vintage, 2007..2020: the 2008 crisis, the tighter 2009-2010 book, looser 2015-2016, COVID.
+# Default log-odds by vintage, 2007..2020: the 2008 crisis, a tighter 2009-2010 book, looser 2015-2016, COVID.
 YEAR_EFFECT = np.array([0.45, 0.3, -0.1, -0.2, -0.05, 0, 0, 0.05, 0.12, 0.2, 0.15, 0.05, 0.1, 0.3])
 STATUSES = [
     "Current",
