@@ -71,8 +71,8 @@ def main() -> int:
     os.environ.setdefault("CREDIT_RISK_DRIVER_MEMORY", "6g")
     os.environ.setdefault("MALLOC_ARENA_MAX", "2")
 
-    from credit_risk.bundle.runner import LocalJobRunner
     from credit_risk.bundle.validate import validate_bundle
+    from credit_risk.local.runner import LocalJobRunner
 
     bundle = validate_bundle(ROOT, target="local", overrides={"rows": str(args.rows)})
     started: dict[str, float] = {}

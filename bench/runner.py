@@ -24,8 +24,8 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def run_job(home: Path, rows: int, per_task: bool) -> tuple[dict[str, float], float, int, bool]:
     """(seconds per task, total seconds, peak RSS bytes, ok) of one job run in a fresh home."""
-    from credit_risk.bundle.runner import LocalJobRunner
     from credit_risk.bundle.validate import validate_bundle
+    from credit_risk.local.runner import LocalJobRunner
 
     shutil.rmtree(home, ignore_errors=True)
     home.mkdir(parents=True)

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-from credit_risk.pipeline.bronze import QUARANTINE_TABLE, RAW_TABLE, ingest_files, list_raw_files
+from credit_risk.pipeline.bronze import QUARANTINE_TABLE, RAW_TABLE, ingest_files
+from credit_risk.pipeline.raw_files import list_raw_files
 from credit_risk.runtime.lake import open_lake
 from credit_risk.synthetic.generate import generate_exports
 
@@ -212,7 +213,7 @@ def test_wrong_field_count_reason_names_the_counts(spark, lake, tmp_path):
 
 
 def test_missing_location_is_a_clear_error(tmp_path):
-    from credit_risk.pipeline.bronze import IngestError
+    from credit_risk.pipeline.raw_files import IngestError
 
     with pytest.raises(IngestError, match="does not exist"):
         list_raw_files(tmp_path / "nowhere")

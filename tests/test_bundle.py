@@ -10,9 +10,9 @@ import nbformat
 import pytest
 
 from credit_risk.bundle.loader import BundleError, load_bundle
-from credit_risk.bundle.runner import LocalJobRunner
 from credit_risk.bundle.validate import validate_bundle
 from credit_risk.cli import main
+from credit_risk.local.runner import LocalJobRunner
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -39,12 +39,12 @@ def _tables(root: Path) -> set[str]:
 def test_data_tasks_write_under_the_configured_catalog_prefix_and_lake_root(
     spark, project_home, tmp_path, monkeypatch
 ):
+    from credit_risk.local.dbutils import RUN_DIR_ENV, LocalDbutils
     from credit_risk.pipeline.bronze import run_bronze
     from credit_risk.pipeline.gold import run_gold
     from credit_risk.pipeline.silver import run_silver
     from credit_risk.pipeline.split import run_split
     from credit_risk.runtime.context import TASK_ENV
-    from credit_risk.runtime.dbutils import RUN_DIR_ENV, LocalDbutils
 
     cfg = _config(tmp_path, "etl")
     monkeypatch.setenv(RUN_DIR_ENV, str(tmp_path / "run"))
@@ -81,9 +81,9 @@ def test_training_tasks_open_the_configured_lake_and_mlflow_store(spark, project
     in the configured MLflow store (the default store is left alone). One store for both: its creation costs seconds."""
     from mlflow import MlflowClient
 
+    from credit_risk.local.dbutils import LocalDbutils
     from credit_risk.pipeline.segments import run_segments
     from credit_risk.pipeline.train_supervised import run_train_supervised
-    from credit_risk.runtime.dbutils import LocalDbutils
     from credit_risk.runtime.errors import TaskFailed
     from credit_risk.runtime.lake import LakeError
 

@@ -6,13 +6,8 @@ import json
 
 import pytest
 
-from credit_risk.runtime.dbutils import (
-    RUN_DIR_ENV,
-    WIDGETS_ENV,
-    InputWidgetNotDefined,
-    LocalDbutils,
-    get_dbutils,
-)
+from credit_risk.local.dbutils import RUN_DIR_ENV, WIDGETS_ENV, InputWidgetNotDefined, LocalDbutils
+from credit_risk.runtime.dbutils import get_dbutils
 
 
 def test_widgets_defaults_parameters_and_choices(monkeypatch, tmp_path):

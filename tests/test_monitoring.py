@@ -103,8 +103,8 @@ def test_performance_by_vintage_skips_open_loans():
 
 
 def test_monitoring_task_appends_tables_reports_and_the_task_value(serving_registry, gold, spark, tmp_path):
+    from credit_risk.local.dbutils import LocalDbutils
     from credit_risk.pipeline.split import SPLITS_TABLE, make_splits
-    from credit_risk.runtime.dbutils import LocalDbutils
     from credit_risk.runtime.lake import get_lake
 
     cfg = dataclasses.replace(serving_registry["cfg"], lake_root=str(tmp_path / "lake"))

@@ -128,8 +128,8 @@ def one_kernel() -> Iterator[None]:
 
 def run_tasks(bundle: Any, tasks: list[str]) -> list[Any]:
     """Each task with `LocalJobRunner.run(job, only=task)` in one kernel; stops at the first that fails."""
-    from credit_risk.bundle.kernel import SharedKernel
-    from credit_risk.bundle.runner import LocalJobRunner
+    from credit_risk.local.kernel import SharedKernel
+    from credit_risk.local.runner import LocalJobRunner
     from credit_risk.runtime.context import HOME_ENV
 
     runner = LocalJobRunner(bundle, echo=lambda m: print(m, flush=True))

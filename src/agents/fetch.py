@@ -13,7 +13,8 @@ from src.agents import _run
 
 
 def _fetch(bundle) -> None:
-    from credit_risk.pipeline.bronze import list_raw_files, raw_location
+    from credit_risk.pipeline.bronze import raw_location
+    from credit_risk.pipeline.raw_files import list_raw_files
 
     cfg = _run.config(bundle)
     if cfg.data_source == "kaggle":

@@ -11,13 +11,14 @@ import os
 import sys
 from pathlib import Path
 
+from credit_risk.local.dbutils import RUN_DIR_ENV
 from credit_risk.pipeline.bronze import run_bronze
 from credit_risk.pipeline.gold import run_gold
 from credit_risk.pipeline.silver import run_silver
 from credit_risk.pipeline.split import run_split
 from credit_risk.runtime.config import load_config
 from credit_risk.runtime.context import TASK_ENV
-from credit_risk.runtime.dbutils import RUN_DIR_ENV, get_dbutils
+from credit_risk.runtime.dbutils import get_dbutils
 
 TASKS = [
     ("bronze_ingest", run_bronze),

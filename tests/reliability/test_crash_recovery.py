@@ -49,7 +49,7 @@ VOLATILE = {"batch_id", "ingested_at", "silver_version"}
 def spark_remote(tmp_path_factory):
     """One Spark Connect server for the module's dozen job runs: each run is a fresh process with its own
     session, killed mid-commit, but none pays for starting and warming a JVM of its own."""
-    from credit_risk.runtime.spark import start_connect_server
+    from credit_risk.local.connect import start_connect_server
 
     port = free_port()
     server = start_connect_server(port, tmp_path_factory.mktemp("spark") / "connect.log")

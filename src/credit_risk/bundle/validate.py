@@ -35,7 +35,8 @@ def task_order(job: dict[str, Any], where: str = "job") -> list[str]:
         for need in needs:
             if need not in tasks:
                 raise BundleError(f"{where}.tasks[{key}].depends_on: unknown task {need!r}")
-    order, done = [], set()
+    order: list[str] = []
+    done: set[str] = set()
     while len(order) < len(tasks):
         ready = [k for k in tasks if k not in done and all(d in done for d in deps[k])]
         if not ready:

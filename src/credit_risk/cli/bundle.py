@@ -78,8 +78,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from credit_risk.bundle.loader import BundleError
-    from credit_risk.bundle.runner import LocalJobRunner
     from credit_risk.bundle.validate import validate_bundle
+    from credit_risk.local.runner import LocalJobRunner
 
     try:
         bundle = validate_bundle(args.root, args.target, _vars(args.var))

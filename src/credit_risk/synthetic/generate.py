@@ -1,7 +1,8 @@
 """Synthetic raw LendingClub exports: the project's embedded default dataset.
 
 The files look like what users bring, quirks included, so that ingestion is exercised on every run.
-The population and its outcomes are drawn in `synthetic.loans`, the text in `synthetic.text`.
+The population and its outcomes are drawn in `synthetic.population` and become columns in `synthetic.loans`;
+the text is in `synthetic.text`.
 
 | quirk | where |
 |---|---|
@@ -149,10 +150,10 @@ def monthly_counts(rows: int, first: int, last: int) -> np.ndarray:
     """Rows per month (index first..last) following LendingClub's yearly volumes, summing to `rows`."""
     months = np.arange(first, last + 1)
     in_year = np.where(months // 12 == 2020, 3, 12)  # the data stop at Mar-2020
-    weight = np.array([YEARLY_VOLUME[m // 12] for m in months], dtype=float) / in_year
+    weight = np.array([YEARLY_VOLUME[int(m) // 12] for m in months], dtype=np.float64) / in_year
     weight *= 1 + 0.004 * (months % 12 - (in_year - 1) / 2)  # volumes grew within each year too
     exact = rows * weight / weight.sum()
-    counts = np.floor(exact).astype(np.int64)
+    counts: np.ndarray = np.floor(exact).astype(np.int64)
     counts[np.argsort(-(exact - counts), kind="stable")[: rows - counts.sum()]] += 1
     return counts
 
@@ -225,7 +226,7 @@ def _drawn_ahead(
     pool: ThreadPoolExecutor, spec: GenerateSpec, counts: np.ndarray, pieces: Iterator[tuple[int, int]]
 ) -> Iterator[tuple[int, pa.Buffer, int]]:
     """(end row, CSV lines, funded amount) per piece, in order, the next piece drawn while this one is written."""
-    pending: deque[tuple[int, Future]] = deque()
+    pending: deque[tuple[int, Future[tuple[pa.Buffer, int]]]] = deque()
     for first, stop in pieces:
         pending.append((stop, pool.submit(_rows_text, spec, counts, first, stop)))
         if len(pending) == 2:

@@ -1,7 +1,7 @@
 """Run a bundle job on this machine: its tasks in dependency order, notebooks on a real Jupyter kernel.
 
 The notebook tasks of a job run share one kernel, so one Python process and one Spark session, as the
-tasks of a run share a job cluster's driver (see `credit_risk.bundle.kernel`); each task still sees only
+tasks of a run share a job cluster's driver (see `credit_risk.local.kernel`); each task still sees only
 its own widgets: the job parameters plus its base_parameters. Task values travel through files under the
 run folder (`runs/<job>/<run id>/` in the project home), where every executed notebook is saved with its
 outputs. Tasks run one after another: a 2-core machine gains nothing from running two Spark jobs at once.
@@ -17,16 +17,17 @@ import json
 import os
 import re
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from credit_risk.bundle.kernel import SharedKernel
 from credit_risk.bundle.loader import Bundle, BundleError
 from credit_risk.bundle.validate import task_order
+from credit_risk.local.dbutils import RUN_DIR_ENV, WIDGETS_ENV
+from credit_risk.local.kernel import SharedKernel
 from credit_risk.runtime.context import GIT_ENV, HOME_ENV, JOB_ENV, JOB_RUN_ENV, RUN_ENV, TASK_ENV
-from credit_risk.runtime.dbutils import RUN_DIR_ENV, WIDGETS_ENV
 from credit_risk.runtime.errors import TaskFailed, root_cause
 
 VALUE_REF = re.compile(r"\{\{\s*tasks\.([a-zA-Z0-9_]+)\.values\.([a-zA-Z0-9_]+)\s*\}\}")
@@ -145,7 +146,9 @@ def _error_text(exc: BaseException, jvm_logs: Path, since: float) -> str:
 class LocalJobRunner:
     """Runs the jobs of one resolved bundle."""
 
-    def __init__(self, bundle: Bundle, echo: Any = print, kernel_per_task: bool = False) -> None:
+    def __init__(
+        self, bundle: Bundle, echo: Callable[[str], object] = print, kernel_per_task: bool = False
+    ) -> None:
         self.bundle = bundle
         self.echo = echo
         self.kernel_per_task = kernel_per_task

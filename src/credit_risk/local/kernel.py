@@ -11,11 +11,16 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
+from credit_risk.local.dbutils import RUN_DIR_ENV, WIDGETS_ENV, reset_local_dbutils
 from credit_risk.runtime.context import GIT_ENV, JOB_ENV, JOB_RUN_ENV, RUN_ENV, TASK_ENV
-from credit_risk.runtime.dbutils import RUN_DIR_ENV, WIDGETS_ENV
+
+if TYPE_CHECKING:
+    from jupyter_client.manager import AsyncKernelManager
+    from nbformat import NotebookNode
 
 # What differs from one task to the next: set by the injected cell, not at kernel start.
 TASK_CONTEXT_ENV = (WIDGETS_ENV, RUN_DIR_ENV, TASK_ENV, JOB_ENV, RUN_ENV, JOB_RUN_ENV, GIT_ENV)
@@ -39,9 +44,7 @@ def enter_task(context: dict[str, str], cwd: str) -> None:
         else:
             os.environ.pop(name, None)
     os.chdir(cwd)
-    from credit_risk.runtime import dbutils
-
-    dbutils.reset_local_dbutils()
+    reset_local_dbutils()
     from pyspark.sql import SparkSession
 
     spark = SparkSession.getActiveSession()
@@ -49,18 +52,22 @@ def enter_task(context: dict[str, str], cwd: str) -> None:
         spark.catalog.clearCache()
 
 
-def _context_cell(context: dict[str, str], cwd: Path) -> Any:
+def _context_cell(context: dict[str, str], cwd: Path) -> NotebookNode:
     import nbformat
+
+    new_code_cell: Callable[..., NotebookNode] = (
+        nbformat.v4.new_code_cell
+    )  # nbformat's functions are unannotated
 
     source = (
         "# injected by credit-risk bundle run: this task's context in the job run's shared kernel\n"
-        "from credit_risk.bundle.kernel import enter_task\n"
+        "from credit_risk.local.kernel import enter_task\n"
         f"enter_task({json.dumps(context)}, {json.dumps(str(cwd))})"
     )
-    return nbformat.v4.new_code_cell(source, metadata={"tags": ["injected-context"]})
+    return new_code_cell(source, metadata={"tags": ["injected-context"]})
 
 
-def _ipc_kernel_manager() -> Any:
+def _ipc_kernel_manager() -> AsyncKernelManager:
     """A kernel manager on local IPC sockets (in a private temp folder) instead of TCP on 127.0.0.1: the kernel
     and this process are on one machine, and ipykernel warns about unencrypted TCP at every start."""
     import tempfile
@@ -81,14 +88,16 @@ class SharedKernel:
     def __init__(self, env: dict[str, str], per_task: bool = False) -> None:
         self.env = env
         self.per_task = per_task
-        self.km: Any = None  # nbclient's AsyncKernelManager, once the first notebook started it
+        self.km: AsyncKernelManager | None = None  # once the first notebook started it
 
     def run_notebook(self, path: Path, context: dict[str, str], timeout: int | None, out: Path) -> None:
         """Execute one notebook in the shared kernel; the executed copy (outputs included) is saved to `out`."""
         import nbformat
         from nbclient import NotebookClient
 
-        nb = nbformat.read(path, as_version=4)
+        read: Callable[..., NotebookNode] = nbformat.read  # nbformat's functions are unannotated
+        write: Callable[..., None] = nbformat.write
+        nb = read(path, as_version=4)
         nb.cells.insert(0, _context_cell(context, path.parent))
         if self.km is None:
             self.km = _ipc_kernel_manager()
@@ -104,13 +113,13 @@ class SharedKernel:
             client.execute(cleanup_kc=False, env=self.env)  # env reaches the kernel only when this starts it
             ok = True
         finally:
-            self.km = client.km
+            self.km = cast("AsyncKernelManager | None", client.km)  # the manager it was given
             if client.kc is not None:
                 client.kc.stop_channels()
             if not ok or self.per_task:
                 self.close(now=not ok)
             out.parent.mkdir(parents=True, exist_ok=True)
-            nbformat.write(nb, out)
+            write(nb, out)
 
     def close(self, now: bool = False) -> None:
         """Shut the kernel down (at once after a failure: its state is unknown); the next task starts a new one."""
