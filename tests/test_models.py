@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 
 import mlflow
 import numpy as np
@@ -11,7 +12,7 @@ from pyspark.sql import functions as F
 
 from credit_risk import features, metrics
 from credit_risk.pipeline.register import gate, register_run, spark_model_uri
-from credit_risk.pipeline.segments import build_segments
+from credit_risk.pipeline.segments import GMM_MIN_WEIGHT, build_segments
 from credit_risk.pipeline.split import make_splits, stratified_split, temporal_split
 from credit_risk.pipeline.train_supervised import MODELS
 from credit_risk.runtime.config import load_config
@@ -158,6 +159,12 @@ def test_segments_are_ordered_by_default_rate(gold):
         rates = [r["default_rate"] for r in rows]
         assert [r["segment"] for r in rows] == list(range(1, len(rows) + 1))
         assert rates == sorted(rates) and sum(r["size"] for r in rows) == n
+    # the mixture sees only inputs a Gaussian can describe, and every component it keeps holds real weight
+    gmm = built["gmm"]
+    assert {"term_months", "inq_last_6mths"}.isdisjoint(gmm["features"].numeric), gmm["features"].numeric
+    assert set(gmm["features"].numeric) < set(built["kmeans"]["features"].numeric)
+    assert min(gmm["model"].stages[-1].weights) >= GMM_MIN_WEIGHT
+    assert all(math.isfinite(b) for b in gmm["scores"].values()), gmm["scores"]
     # mean PD per segment once a champion has scored the loans (here: a PD that is the fico score, to check sums)
     from credit_risk.pipeline.segments import assign_segments, with_mean_pd
 

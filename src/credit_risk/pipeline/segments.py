@@ -7,6 +7,7 @@ are monotone in risk. The profile (size, default rate, feature means) goes to `g
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from typing import Any
 
@@ -61,17 +62,44 @@ def choose_kmeans(data: DataFrame, ks: range, seed: int) -> tuple[Any, dict[int,
     return models[best], scores
 
 
+# A mixture component must hold at least this share of the loans; a smaller one is a covariance collapsing
+# onto a handful of identical rows, whose likelihood (and so BIC) is unbounded rather than informative.
+GMM_MIN_WEIGHT = 0.01
+# Inputs with fewer distinct values than this (a 36/60-month term, counts of recent inquiries) are left out
+# of the mixture: a Gaussian fitted to a few spikes has a near-zero variance and the same unbounded likelihood.
+GMM_MIN_DISTINCT = 20
+
+
+def continuous_inputs(df: DataFrame, inputs: list[str], min_distinct: int = GMM_MIN_DISTINCT) -> list[str]:
+    """The inputs with at least `min_distinct` distinct values in `df`: the ones a Gaussian can describe."""
+    counts = df.agg(*[F.approx_count_distinct(c).alias(c) for c in inputs]).first()
+    return [c for c in inputs if counts is not None and counts[c] >= min_distinct]
+
+
 def choose_gmm(data: DataFrame, ks: range, seed: int) -> tuple[Any, dict[int, float]]:
-    """The GaussianMixture with the lowest BIC in `ks` (full covariances: k*(d + d(d+1)/2) + k - 1 parameters)."""
-    n, d = data.count(), len(data.first()["features"])
+    """The GaussianMixture with the lowest BIC in `ks` (full covariances: k*(d + d(d+1)/2) + k - 1 parameters).
+
+    A fit with a component below GMM_MIN_WEIGHT scores NaN and is never chosen: its likelihood is a
+    collapsed covariance's, not structure in the data.
+    """
+    first = data.first()
+    n, d = data.count(), len(first["features"]) if first is not None else 0
     scores, models = {}, {}
     for k in ks:
         models[k] = GaussianMixture(
             k=k, seed=seed, featuresCol="features", predictionCol="cluster", maxIter=50
         ).fit(data)
         params = k * (d + d * (d + 1) / 2) + k - 1
-        scores[k] = -2 * models[k].summary.logLikelihood + params * math.log(n)
-    best = min(scores, key=scores.get)
+        bic = -2 * models[k].summary.logLikelihood + params * math.log(n)
+        degenerate = min(models[k].weights) < GMM_MIN_WEIGHT or not math.isfinite(bic)
+        scores[k] = math.nan if degenerate else bic
+    usable = {k: v for k, v in scores.items() if not math.isnan(v)}
+    if not usable:
+        raise ValueError(
+            f"every GaussianMixture for k in {list(ks)} has a component under {GMM_MIN_WEIGHT:.0%} of the "
+            f"loans (BIC {scores}): the segment inputs are too discrete for a mixture"
+        )
+    best = min(usable, key=lambda k: usable[k])
     return models[best], scores
 
 
@@ -130,13 +158,17 @@ def build_segments(
     n = train.count()
     fit_on = train.sample(fraction=sample_rows / n, seed=seed) if n > sample_rows else train
     selected = screen(fit_on, numeric=RISK_FEATURES, flags=[], categorical=[])  # e.g. no FICO in an export
-    prep = _prep(fit_on, selected.numeric)
-    data = prep.transform(fit_on).cache()
-    fit_rows, everyone = data.count(), prep.transform(train)
+    inputs = {
+        "kmeans": selected,
+        "gmm": dataclasses.replace(selected, numeric=continuous_inputs(fit_on, selected.numeric)),
+    }
     out = {}
     for method, chooser in (("kmeans", choose_kmeans), ("gmm", choose_gmm)):
+        prep = _prep(fit_on, inputs[method].numeric)
+        data = prep.transform(fit_on).cache()
+        fit_rows = data.count()
         model, scores = chooser(data, ks, seed)
-        table, order = profile(model.transform(everyone), method)
+        table, order = profile(model.transform(prep.transform(train)), method)
         out[method] = {
             "model": PipelineModel(stages=[*prep.stages, model]),
             "scores": scores,
@@ -144,9 +176,9 @@ def build_segments(
             "profile": table,
             "order": order,
             "fit_rows": fit_rows,
-            "features": selected,
+            "features": inputs[method],
         }
-    data.unpersist()
+        data.unpersist()
     return out
 
 
