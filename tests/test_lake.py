@@ -8,7 +8,7 @@ import time
 import pytest
 from pyspark.sql import functions as F
 
-from credit_risk.runtime.lake import LakeError
+from credit_risk.lake import LakeError
 
 
 def _loans(spark, n: int, start: int = 0):
@@ -153,7 +153,7 @@ def test_commit_metadata_names_job_task_run_and_git_commit_on_every_commit(lake,
 _OTHER_ENGINE = """
 import json, sys
 sys.path.insert(0, sys.argv[3])
-from credit_risk.runtime.lake import open_lake
+from credit_risk.lake import open_lake
 from credit_risk.runtime.spark import delta_mode, get_spark
 from lake_helpers import rows, write_versions
 assert delta_mode() == sys.argv[2], delta_mode()
