@@ -42,6 +42,17 @@ def test_write_append_read_versions_history_restore(lake, spark):
     assert lake.history("bronze.loans")[0]["operation"] == "RESTORE"
 
 
+def test_append_to_a_missing_table_creates_it_at_version_0(lake, spark):
+    assert not lake.exists("bronze.appended")
+    v0 = lake.write(_loans(spark, 6), "bronze.appended", mode="append", partition_by=["issue_year"])
+    assert v0 == 0 and lake.version("bronze.appended") == 0
+    assert lake.read("bronze.appended", version=0).count() == 6
+    assert [h["operation"] for h in lake.history("bronze.appended")] == ["WRITE"]
+    v1 = lake.write(_loans(spark, 3, 100), "bronze.appended", mode="append")
+    assert v1 == 1 and lake.read("bronze.appended").count() == 9
+    assert lake.read("bronze.appended", version=0).count() == 6
+
+
 def test_schema_column_order_and_types_survive(lake, spark):
     df = _loans(spark, 4)
     lake.write(df, "silver.loans", partition_by=["issue_year"])

@@ -69,7 +69,11 @@ class Lake(ABC):
         partition_by: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> int:
-        """Write `df` (overwrite or append) and return the committed version."""
+        """Write `df` (overwrite or append) and return the committed version.
+
+        An append to a table that does not exist yet creates it (version 0, recorded as a WRITE), so a task
+        that adds to a table writes `mode="append"` whether or not an earlier run made it.
+        """
 
     @abstractmethod
     def merge(self, df: DataFrame, name: str, keys: list[str], metadata: dict[str, Any] | None = None) -> int:
@@ -102,6 +106,11 @@ class Lake(ABC):
         """Remove the table, data and log (crash recovery of a table whose first commit was partial)."""
 
     # -- shared checks --------------------------------------------------------------------------------
+    def _write_mode(self, df: DataFrame, mode: str, partition_by: list[str] | None, name: str) -> str:
+        """The mode to write with: an append to a missing table is its first write, as an overwrite is."""
+        self._check_write(df, mode, partition_by, str(self.name(name)))
+        return "overwrite" if mode == "append" and not self.exists(name) else mode
+
     @staticmethod
     def _check_write(df: DataFrame, mode: str, partition_by: list[str] | None, name: str) -> None:
         if mode not in WRITE_MODES:

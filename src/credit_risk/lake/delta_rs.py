@@ -150,7 +150,7 @@ class DeltaRsLake(Lake):
         partition_by: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> int:
-        self._check_write(df, mode, partition_by, str(self.name(name)))
+        mode = self._write_mode(df, mode, partition_by, name)
         root = self.path(name)
         meta = self._metadata("WRITE" if mode == "overwrite" else "APPEND", metadata)
         if not self.exists(name):

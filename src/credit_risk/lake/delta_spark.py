@@ -87,7 +87,7 @@ class DeltaSparkLake(Lake):
         partition_by: list[str] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> int:
-        self._check_write(df, mode, partition_by, str(self.name(name)))
+        mode = self._write_mode(df, mode, partition_by, name)
         meta = self._metadata("WRITE" if mode == "overwrite" else "APPEND", metadata)
         exists = self.exists(name)
         if mode == "append" and exists:
