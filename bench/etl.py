@@ -17,9 +17,9 @@ from pathlib import Path
 
 import duckdb
 
+from credit_risk.lake import DeltaRsLake
 from credit_risk.pipeline.bronze import ingest_files
 from credit_risk.pipeline.silver import build_silver
-from credit_risk.runtime.lake import DeltaRsLake
 from credit_risk.runtime.spark import get_spark
 from credit_risk.synthetic.generate import generate_exports
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from pyspark.sql import functions as F
 
-from credit_risk.runtime.lake import DeltaRsLake, DeltaSparkLake
+from credit_risk.lake import DeltaRsLake, DeltaSparkLake
 from credit_risk.runtime.spark import DELTA_RS, delta_mode, get_spark
 
 

@@ -29,10 +29,10 @@ def gold_path(rows: int, seed: int = 42) -> Path:
         return path
     import tempfile
 
+    from credit_risk.lake import DeltaRsLake
     from credit_risk.pipeline.bronze import ingest_files
     from credit_risk.pipeline.gold import build_features, top_titles
     from credit_risk.pipeline.silver import build_silver
-    from credit_risk.runtime.lake import DeltaRsLake
     from credit_risk.runtime.spark import get_spark
     from credit_risk.synthetic.generate import generate_exports
 

@@ -33,7 +33,7 @@ def spark(project_home: Path):
 @pytest.fixture()
 def lake(spark, tmp_path: Path):
     """A lake of the active Delta mode under a fresh temp root (on the fixture's session)."""
-    from credit_risk.runtime.lake import open_lake
+    from credit_risk.lake import open_lake
 
     return open_lake(tmp_path / "lake", catalog="test", schema_prefix="")
 
@@ -51,10 +51,10 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def gold(spark, tmp_path_factory):
     """Gold features of 5,000 generated loans, through the real bronze -> silver -> gold code."""
+    from credit_risk.lake import DeltaRsLake
     from credit_risk.pipeline.bronze import ingest_files
     from credit_risk.pipeline.gold import build_features, top_titles
     from credit_risk.pipeline.silver import build_silver
-    from credit_risk.runtime.lake import DeltaRsLake
     from credit_risk.synthetic.generate import generate_exports
 
     tmp = tmp_path_factory.mktemp("models")

@@ -81,11 +81,14 @@ def test_training_tasks_open_the_configured_lake_and_mlflow_store(spark, project
     in the configured MLflow store (the default store is left alone). One store for both: its creation costs seconds."""
     from mlflow import MlflowClient
 
+<<<<<<< HEAD
     from credit_risk.local.dbutils import LocalDbutils
+=======
+    from credit_risk.lake import LakeError
+>>>>>>> lake
     from credit_risk.pipeline.segments import run_segments
     from credit_risk.pipeline.train_supervised import run_train_supervised
     from credit_risk.runtime.errors import TaskFailed
-    from credit_risk.runtime.lake import LakeError
 
     base = _config(tmp_path, "train")
     path = base.lake_path / CATALOG / f"{PREFIX}gold" / "loan_splits"
@@ -109,7 +112,7 @@ def test_training_tasks_open_the_configured_lake_and_mlflow_store(spark, project
 
 
 def test_get_lake_takes_the_tasks_config_only(spark, tmp_path):
-    from credit_risk.runtime.lake import get_lake, open_lake
+    from credit_risk.lake import get_lake, open_lake
 
     cfg = _config(tmp_path, "lake")
     lake = get_lake(cfg)

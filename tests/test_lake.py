@@ -8,7 +8,7 @@ import time
 import pytest
 from pyspark.sql import functions as F
 
-from credit_risk.runtime.lake import LakeError
+from credit_risk.lake import LakeError
 
 
 def _loans(spark, n: int, start: int = 0):
@@ -40,6 +40,17 @@ def test_write_append_read_versions_history_restore(lake, spark):
     v2 = lake.restore("bronze.loans", 0)
     assert v2 == 2 and lake.read("bronze.loans").count() == 10
     assert lake.history("bronze.loans")[0]["operation"] == "RESTORE"
+
+
+def test_append_to_a_missing_table_creates_it_at_version_0(lake, spark):
+    assert not lake.exists("bronze.appended")
+    v0 = lake.write(_loans(spark, 6), "bronze.appended", mode="append", partition_by=["issue_year"])
+    assert v0 == 0 and lake.version("bronze.appended") == 0
+    assert lake.read("bronze.appended", version=0).count() == 6
+    assert [h["operation"] for h in lake.history("bronze.appended")] == ["WRITE"]
+    v1 = lake.write(_loans(spark, 3, 100), "bronze.appended", mode="append")
+    assert v1 == 1 and lake.read("bronze.appended").count() == 9
+    assert lake.read("bronze.appended", version=0).count() == 6
 
 
 def test_schema_column_order_and_types_survive(lake, spark):
@@ -153,7 +164,7 @@ def test_commit_metadata_names_job_task_run_and_git_commit_on_every_commit(lake,
 _OTHER_ENGINE = """
 import json, sys
 sys.path.insert(0, sys.argv[3])
-from credit_risk.runtime.lake import open_lake
+from credit_risk.lake import open_lake
 from credit_risk.runtime.spark import delta_mode, get_spark
 from lake_helpers import rows, write_versions
 assert delta_mode() == sys.argv[2], delta_mode()

@@ -194,8 +194,8 @@ def test_segments_are_ordered_by_default_rate(gold):
 def test_batch_scoring_is_idempotent(trained, gold, spark, tmp_path):
     import mlflow.spark
 
+    from credit_risk.lake import DeltaRsLake
     from credit_risk.pipeline.batch_score import score_loans
-    from credit_risk.runtime.lake import DeltaRsLake
 
     cfg, result = trained
     best = result["models"][result["best_model"]]

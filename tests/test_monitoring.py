@@ -23,10 +23,10 @@ from credit_risk.serving.portable import PORTABLE_ARTIFACT, PortableModel
 
 def _gold(spark, tmp, rows: int, seed: int, shift: str | None = None):
     """Generated raw exports -> the real bronze, silver and gold code -> pandas (2016-2017 vintages only)."""
+    from credit_risk.lake import DeltaRsLake
     from credit_risk.pipeline.bronze import ingest_files
     from credit_risk.pipeline.gold import build_features, top_titles
     from credit_risk.pipeline.silver import build_silver
-    from credit_risk.runtime.lake import DeltaRsLake
     from credit_risk.synthetic.generate import generate_exports, parse_shift
 
     lake = DeltaRsLake(spark, tmp / "lake", "m")
@@ -103,9 +103,9 @@ def test_performance_by_vintage_skips_open_loans():
 
 
 def test_monitoring_task_appends_tables_reports_and_the_task_value(serving_registry, gold, spark, tmp_path):
+    from credit_risk.lake import get_lake
     from credit_risk.local.dbutils import LocalDbutils
     from credit_risk.pipeline.split import SPLITS_TABLE, make_splits
-    from credit_risk.runtime.lake import get_lake
 
     cfg = dataclasses.replace(serving_registry["cfg"], lake_root=str(tmp_path / "lake"))
     lake = get_lake(cfg)

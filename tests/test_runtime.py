@@ -96,7 +96,7 @@ def test_delta_jars_are_those_the_installed_packages_ask_for_and_pick_the_mode(m
 
 
 def test_lake_cli_history_show_and_errors(spark, lake, monkeypatch, capsys):
-    from credit_risk.runtime import lake as lake_mod
+    from credit_risk import lake as lake_mod
 
     opened = []  # the Config each command opened its lake with
     monkeypatch.setattr(lake_mod, "get_lake", lambda cfg: opened.append(cfg) or lake)

@@ -14,7 +14,7 @@ import textwrap
 import pytest
 from deltalake import DeltaTable
 
-from credit_risk.runtime.lake import DeltaRsLake, LakeError
+from credit_risk.lake import DeltaRsLake, LakeError
 
 
 def test_the_same_file_ingested_twice_lands_once(spark, lake, tmp_path):
@@ -48,7 +48,7 @@ def test_full_disk_gives_a_clear_error_and_nothing_committed(tmp_path):
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past the limit fails with EFBIG, as on a full disk
         resource.setrlimit(resource.RLIMIT_FSIZE, (300_000, 300_000))  # before the JVM starts: it inherits it
         from credit_risk.runtime.spark import get_spark
-        from credit_risk.runtime.lake import DeltaRsLake, LakeError
+        from credit_risk.lake import DeltaRsLake, LakeError
         spark = get_spark()
         lake = DeltaRsLake(spark, {str(tmp_path / "lake")!r}, "c")
         lake.write(spark.range(10), "gold.t")

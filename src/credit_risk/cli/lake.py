@@ -47,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 def _lake(args: argparse.Namespace):
     """The lake of the bundle target and variables given, as a job run with them writes it."""
     from credit_risk.cli.bundle import _vars, bundle_config
-    from credit_risk.runtime.lake import get_lake
+    from credit_risk.lake import get_lake
 
     return get_lake(bundle_config(args.root, args.target, _vars(args.var)))
 
@@ -55,7 +55,7 @@ def _lake(args: argparse.Namespace):
 @contextlib.contextmanager
 def _lake_errors() -> Iterator[None]:
     """A lake error (unknown table, unreadable commit) becomes the CLI's one-line error and exit status 2."""
-    from credit_risk.runtime.lake import LakeError
+    from credit_risk.lake import LakeError
 
     try:
         yield

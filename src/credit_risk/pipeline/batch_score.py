@@ -69,8 +69,8 @@ def score_loans(
 @pipeline_task("batch_score")
 def run_batch_score(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `batch_score`: the champion over the pinned gold version; a run without a champion scores nothing."""
+    from credit_risk.lake import get_lake
     from credit_risk.runtime.context import commit_metadata
-    from credit_risk.runtime.lake import get_lake
     from credit_risk.runtime.tracking import configure_mlflow
 
     configure_mlflow(cfg)

@@ -273,7 +273,7 @@ def raw_location(cfg: Any) -> Path:
 @pipeline_task("bronze_ingest")
 def run_bronze(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `bronze_ingest`: ingest new raw files; publishes `bronze_version`."""
-    from credit_risk.runtime.lake import get_lake
+    from credit_risk.lake import get_lake
     from credit_risk.runtime.spark import get_spark
 
     location = raw_location(cfg)

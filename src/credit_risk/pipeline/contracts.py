@@ -156,7 +156,7 @@ def validate_contracts(tables: dict[str, DataFrame], root: str) -> dict[str, Any
 @pipeline_task("validate_contracts")
 def run_contracts(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `validate_contracts`: the bronze, silver and gold versions of this run, or the latest."""
-    from credit_risk.runtime.lake import get_lake
+    from credit_risk.lake import get_lake
 
     lake = get_lake(cfg)
     versions = {}

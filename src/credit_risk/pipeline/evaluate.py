@@ -98,8 +98,8 @@ def evaluate_model(model: Any, train: Any, test: Any, odds_factor: float, out: P
 @pipeline_task("evaluate")
 def run_evaluate(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `evaluate`: the best run's model on the pinned test split; metrics and report logged to that run."""
+    from credit_risk.lake import get_lake
     from credit_risk.pipeline.split import SPLITS_TABLE
-    from credit_risk.runtime.lake import get_lake
     from credit_risk.runtime.tracking import configure_mlflow
 
     configure_mlflow(cfg)

@@ -85,7 +85,7 @@ def build_features(silver: DataFrame, titles: list[str]) -> DataFrame:
 @pipeline_task("gold_features")
 def run_gold(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `gold_features`: gold from the pinned silver version; publishes `gold_version`; exports M.parquet."""
-    from credit_risk.runtime.lake import get_lake
+    from credit_risk.lake import get_lake
 
     lake = get_lake(cfg)
     silver_version = int(

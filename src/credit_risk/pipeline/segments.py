@@ -185,8 +185,8 @@ def build_segments(
 @pipeline_task("train_segments")
 def run_segments(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `train_segments`: both clusterings on the training split, logged to MLflow, profile to gold."""
+    from credit_risk.lake import get_lake
     from credit_risk.pipeline.split import SPLITS_TABLE
-    from credit_risk.runtime.lake import get_lake
     from credit_risk.runtime.tracking import configure_mlflow, spark_model_requirements, start_task_run
 
     configure_mlflow(cfg)

@@ -276,7 +276,7 @@ def build_silver(
 @pipeline_task("silver_clean")
 def run_silver(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `silver_clean`: silver from the pinned bronze version; publishes `silver_version`."""
-    from credit_risk.runtime.lake import get_lake
+    from credit_risk.lake import get_lake
     from credit_risk.runtime.spark import get_spark
 
     lake = get_lake(cfg)

@@ -77,7 +77,7 @@ def make_splits(gold: DataFrame, cfg: Any) -> DataFrame:
 @pipeline_task("split")
 def run_split(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `split`: splits of the pinned gold version; publishes `splits_version` and `gold_version`."""
-    from credit_risk.runtime.lake import get_lake
+    from credit_risk.lake import get_lake
 
     lake = get_lake(cfg)
     gold_version = int(

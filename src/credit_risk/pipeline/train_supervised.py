@@ -313,9 +313,9 @@ def _train_and_log(
 @pipeline_task("train_supervised")
 def run_train_supervised(cfg: Any, dbutils: Any) -> dict[str, Any]:
     """Task `train_supervised`: fit the four models on the pinned splits; publishes the best run."""
+    from credit_risk.lake import get_lake
     from credit_risk.pipeline.split import SPLITS_TABLE
     from credit_risk.runtime.context import git_sha
-    from credit_risk.runtime.lake import get_lake
     from credit_risk.runtime.tracking import configure_mlflow
 
     lake = get_lake(cfg)

@@ -2,7 +2,7 @@
 
 Which Delta implementation the session carries is decided here, once per process
 (see `delta_mode()`): delta-spark when its jars can be had, otherwise plain Spark with
-delta-rs keeping the transaction log (`credit_risk.runtime.lake`).
+delta-rs keeping the transaction log (`credit_risk.lake`).
 """
 
 from __future__ import annotations
