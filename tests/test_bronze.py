@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 <<<<<<< HEAD
 from credit_risk.pipeline.bronze import QUARANTINE_TABLE, RAW_TABLE, ingest_files
 from credit_risk.pipeline.raw_files import list_raw_files
-from credit_risk.runtime.lake import open_lake
+from credit_risk.lake import open_lake
 =======
 from credit_risk.lake import open_lake
 from credit_risk.pipeline.bronze import QUARANTINE_TABLE, RAW_TABLE, ingest_files, list_raw_files
