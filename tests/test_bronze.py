@@ -10,14 +10,9 @@ from pathlib import Path
 import pytest
 from pyspark.sql import functions as F
 
-<<<<<<< HEAD
+from credit_risk.lake import open_lake
 from credit_risk.pipeline.bronze import QUARANTINE_TABLE, RAW_TABLE, ingest_files
 from credit_risk.pipeline.raw_files import list_raw_files
-from credit_risk.lake import open_lake
-=======
-from credit_risk.lake import open_lake
-from credit_risk.pipeline.bronze import QUARANTINE_TABLE, RAW_TABLE, ingest_files, list_raw_files
->>>>>>> lake
 from credit_risk.synthetic.generate import generate_exports
 
 HEADER = "id,member_id,loan_amnt,int_rate,term,issue_d,loan_status"

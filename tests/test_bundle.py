@@ -429,8 +429,8 @@ def test_a_notebook_run_by_hand_takes_its_bundle_targets_widget_defaults(tmp_pat
     Its widgets default to that target's variables, as that user; in a checkout, to the `local` target's."""
     import shutil
 
-    from credit_risk.runtime.config import config_from_widgets, widget_defaults
     from credit_risk.local.dbutils import LocalDbutils
+    from credit_risk.runtime.config import config_from_widgets, widget_defaults
 
     for name in ("CATALOG", "SCHEMA_PREFIX", "ROWS", "RAW_DIR", "DATA_SOURCE"):
         monkeypatch.delenv(f"CREDIT_RISK_{name}", raising=False)

@@ -81,11 +81,8 @@ def test_training_tasks_open_the_configured_lake_and_mlflow_store(spark, project
     in the configured MLflow store (the default store is left alone). One store for both: its creation costs seconds."""
     from mlflow import MlflowClient
 
-<<<<<<< HEAD
-    from credit_risk.local.dbutils import LocalDbutils
-=======
     from credit_risk.lake import LakeError
->>>>>>> lake
+    from credit_risk.local.dbutils import LocalDbutils
     from credit_risk.pipeline.segments import run_segments
     from credit_risk.pipeline.train_supervised import run_train_supervised
     from credit_risk.runtime.errors import TaskFailed
