@@ -25,10 +25,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import TypeAdapter, ValidationError
 
-from credit_risk.serving.inference_log import TABLE as INFERENCE_TABLE
+from credit_risk.model.champion import LoadedModel
+from credit_risk.model.prediction_log import TABLE as INFERENCE_TABLE
 from credit_risk.serving.inference_log import InferenceLog
 from credit_risk.serving.metrics import ServiceMetrics
-from credit_risk.serving.model_store import LoadedModel, ModelStore
+from credit_risk.serving.model_store import ModelStore
 from credit_risk.serving.schema import LoanApplication, to_features
 
 log = logging.getLogger("credit_risk.serving")
