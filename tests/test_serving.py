@@ -23,8 +23,9 @@ from net_helpers import free_port
 
 from credit_risk import features
 from credit_risk.pipeline.register import CHAMPION
-from credit_risk.serving.app import ServeSettings, create_app
+from credit_risk.serving.app import create_app
 from credit_risk.serving.schema import applications_from_gold
+from credit_risk.serving.settings import ServeSettings
 
 MODEL = "serving_test_pd"
 DOCKERFILE = Path(__file__).resolve().parents[1] / "docker" / "Dockerfile"

@@ -3,7 +3,7 @@
 Why a task: an endpoint needs a model version, and on a first `databricks bundle deploy` none exists yet
 (the job has not trained anything), so an endpoint declared as a bundle resource would fail that deploy.
 The `deploy_endpoint` task runs after registration instead. On Databricks it makes the Model Serving
-endpoint serve the champion version, which is the JVM-free pyfunc (`serving.pyfunc_model`): one served
+endpoint serve the champion version, which is the JVM-free pyfunc (`model.pyfunc_model`): one served
 entity, scale-to-zero, requests and answers logged to an AI Gateway inference table in the target's
 monitoring schema. It is idempotent: created when missing, its config or gateway updated only where they
 differ from that, left alone when equal. On this machine, where the endpoint is the local API, it loads the
