@@ -12,8 +12,8 @@ from typing import Any
 
 def load_model(model_name: str | None = None, alias: str | None = None) -> Any:
     """The registry's model at `alias` (default: the service's settings, i.e. `credit_risk_pd@champion`)."""
-    from credit_risk.serving.app import ServeSettings
-    from credit_risk.serving.model_store import load_champion
+    from credit_risk.model.champion import load_champion
+    from credit_risk.serving.settings import ServeSettings
 
     settings = ServeSettings.from_env()
     return load_champion(model_name or settings.model_name, alias or settings.alias, settings.threshold)
@@ -23,7 +23,7 @@ def predict(
     applications: dict[str, Any] | list[dict[str, Any]], model: Any = None, explain: bool = True
 ) -> list[dict[str, Any]]:
     """PD, score, band, decision (and reason codes) for loan applications, validated as `/predict` validates them."""
-    from credit_risk.serving.app import RECORDS
+    from credit_risk.serving.routes import RECORDS
     from credit_risk.serving.schema import to_features
 
     model = model or load_model()

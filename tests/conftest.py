@@ -115,12 +115,13 @@ def _serving_registry_once(_trained_once, gold):
     import mlflow
     from mlflow import MlflowClient
 
+    from credit_risk.model.export import export_pipeline
+    from credit_risk.model.portable import PORTABLE_ARTIFACT
     from credit_risk.pipeline.register import CHAMPION, register_pyfunc
     from credit_risk.pipeline.segments import build_segments
     from credit_risk.pipeline.split import make_splits
     from credit_risk.runtime.config import load_config
     from credit_risk.runtime.tracking import configure_mlflow
-    from credit_risk.serving.portable import PORTABLE_ARTIFACT, export_pipeline
 
     cfg, result = _trained_once
     cfg = dataclasses.replace(cfg, model_name=SERVING_MODEL)

@@ -211,7 +211,7 @@ def test_batch_scoring_is_idempotent(trained, gold, spark, tmp_path):
     table = lake.read("gold.loan_scores")
     assert second == first + 1 and table.count() == gold.count()
     # the inference log's shape: same names and types as the API's predictions, plus loan_id and issue_year
-    from credit_risk.serving.inference_log import schema as log_schema
+    from credit_risk.model.prediction_log import schema as log_schema
 
     arrow = table.limit(5).toArrow().schema
     assert arrow.names == ["loan_id", "issue_year", *log_schema().names]
@@ -231,8 +231,9 @@ def test_a_feature_null_in_the_whole_training_split_is_left_out_with_its_reason(
     """Column drift: an export without FICO and a field that holds one value. Both are left out of the models fitted
     on such rows, with the reason; the rest still fit, and the portable replay agrees with Spark without them."""
     from credit_risk.feature_screen import screen
+    from credit_risk.model.export import export_pipeline
+    from credit_risk.model.portable import PortableModel
     from credit_risk.pipeline.train_supervised import fit_model, pd_column
-    from credit_risk.serving.portable import PortableModel, export_pipeline
 
     era = (
         gold.where(f"{features.TARGET} IS NOT NULL")

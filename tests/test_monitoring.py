@@ -9,6 +9,7 @@ import mlflow
 import pytest
 
 from credit_risk import features
+from credit_risk.model.portable import PORTABLE_ARTIFACT, PortableModel
 from credit_risk.pipeline.monitoring import (
     FEATURE_DRIFT_TABLE,
     PERFORMANCE_TABLE,
@@ -18,7 +19,6 @@ from credit_risk.pipeline.monitoring import (
     performance_by_vintage,
     run_monitor,
 )
-from credit_risk.serving.portable import PORTABLE_ARTIFACT, PortableModel
 
 
 def _gold(spark, tmp, rows: int, seed: int, shift: str | None = None):

@@ -225,7 +225,7 @@ def test_the_seven_steps_in_order_write_the_tables_runs_files_and_models(design_
     import pandas as pd
 
     import src.api as api
-    from credit_risk.serving.portable import PortableModel
+    from credit_risk.model.portable import PortableModel
     from credit_risk.serving.schema import applications_from_gold, to_features
 
     loaded = api.load_model()
@@ -277,8 +277,8 @@ def test_compose_mlflow_serves_artifacts_and_the_api_loads_the_champion_through_
     import yaml
     from mlflow import MlflowClient
 
+    from credit_risk.model.portable import PORTABLE_ARTIFACT, PortableModel
     from credit_risk.serving.model_store import ModelStore
-    from credit_risk.serving.portable import PORTABLE_ARTIFACT, PortableModel
     from credit_risk.serving.schema import applications_from_gold, to_features
 
     assert yaml.safe_load((ROOT / "compose.yaml").read_text())["include"] == ["docker/docker-compose.yml"]

@@ -8,8 +8,9 @@ import numpy as np
 import pytest
 
 from credit_risk import features
+from credit_risk.model.export import export_pipeline
+from credit_risk.model.portable import PORTABLE_ARTIFACT, PortableModel
 from credit_risk.pipeline.train_supervised import MODELS, pd_column
-from credit_risk.serving.portable import PORTABLE_ARTIFACT, PortableModel, export_pipeline
 
 
 @pytest.mark.parametrize("name", MODELS)

@@ -23,9 +23,9 @@ import pytest
 from net_helpers import free_port, jvm_free_env
 
 from credit_risk import features
+from credit_risk.model.portable import PORTABLE_ARTIFACT
+from credit_risk.model.pyfunc_model import input_columns, log_pyfunc
 from credit_risk.pipeline.train_supervised import MODELS, pd_column
-from credit_risk.serving.portable import PORTABLE_ARTIFACT
-from credit_risk.serving.pyfunc_model import input_columns, log_pyfunc
 
 TOLERANCE = 1e-6
 
@@ -67,7 +67,7 @@ def test_pyfunc_of_every_model_kind_matches_spark_and_has_no_spark_dependency(
     assert set(info.flavors) == {"python_function"}
     requirements = Path(local, "requirements.txt").read_text().split()
     assert sorted(r.split("==")[0] for r in requirements) == ["mlflow", "numpy", "pandas"]
-    assert Path(local, "code", "credit_risk", "serving", "portable.py").is_file()
+    assert Path(local, "code", "credit_risk", "model", "portable.py").is_file()
 
     frame = scoring_rows.toPandas()
     answer = mlflow.pyfunc.load_model(info.model_uri).predict(frame[columns])

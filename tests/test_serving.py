@@ -23,8 +23,9 @@ from net_helpers import free_port
 
 from credit_risk import features
 from credit_risk.pipeline.register import CHAMPION
-from credit_risk.serving.app import ServeSettings, create_app
+from credit_risk.serving.app import create_app
 from credit_risk.serving.schema import applications_from_gold
+from credit_risk.serving.settings import ServeSettings
 
 MODEL = "serving_test_pd"
 DOCKERFILE = Path(__file__).resolve().parents[1] / "docker" / "Dockerfile"
@@ -91,8 +92,8 @@ def test_reason_codes_move_the_pd_the_way_they_claim(client, applications):
     for answer, app in zip(
         client.post("/predict", json=apps[:20]).json()["predictions"], apps[:20], strict=True
     ):
+        from credit_risk.model.scoring import _reference_row
         from credit_risk.serving.schema import LoanApplication, to_features
-        from credit_risk.serving.scoring import _reference_row
 
         cols = to_features([LoanApplication(**app).model_dump()], scorer.known_titles)
         reference = _reference_row(scorer.model).iloc[0]

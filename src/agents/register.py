@@ -23,8 +23,8 @@ def export_champion(cfg: Any, out: Path) -> dict[str, Any]:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
+    from credit_risk.model.portable import PORTABLE_ARTIFACT
     from credit_risk.pipeline.register import CHAMPION, registered_name
-    from credit_risk.serving.portable import PORTABLE_ARTIFACT
 
     client = MlflowClient(tracking_uri=cfg.mlflow_tracking_uri, registry_uri=cfg.mlflow_registry_uri)
     name = registered_name(cfg)

@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from net_helpers import free_port
 
-from credit_risk.serving.app import ServeSettings, create_app
+from credit_risk.serving.app import create_app
+from credit_risk.serving.settings import ServeSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 FUZZ = settings(

@@ -44,8 +44,9 @@ def _check_run(home: Path, done: subprocess.CompletedProcess) -> dict:
     from mlflow import MlflowClient
 
     from credit_risk.bundle.validate import validate_bundle
-    from credit_risk.serving.app import ServeSettings, create_app
+    from credit_risk.serving.app import create_app
     from credit_risk.serving.schema import applications_from_gold
+    from credit_risk.serving.settings import ServeSettings
 
     assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
     (summary,) = (home / "runs" / "credit_risk_pipeline").glob("*/summary.txt")

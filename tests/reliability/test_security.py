@@ -19,7 +19,7 @@ def test_env_file_is_git_ignored():
 
 def test_models_load_without_unpickling(serving_registry, monkeypatch):
     """The API's model store reads JSON only: with pickle disabled, the champion still loads and scores."""
-    from credit_risk.serving.model_store import load_champion
+    from credit_risk.model.champion import load_champion
 
     def refuse(*args, **kwargs):
         raise AssertionError("pickle used while loading a model")
@@ -31,7 +31,7 @@ def test_models_load_without_unpickling(serving_registry, monkeypatch):
 
 
 def test_a_portable_document_cannot_name_code(serving_registry):
-    from credit_risk.serving.portable import FORMAT, PortableModel
+    from credit_risk.model.portable import FORMAT, PortableModel
 
     with pytest.raises(ValueError, match="unknown stage kind"):
         PortableModel(

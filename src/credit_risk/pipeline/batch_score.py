@@ -42,7 +42,7 @@ def score_loans(
     online with offline scores read both alike. `request_id` is the job run; `feature_hash` is Spark's
     xxhash64 of the features (the API hashes with pandas: a hash identifies repeats within one source).
     """
-    from credit_risk.serving.inference_log import schema as log_schema
+    from credit_risk.model.prediction_log import schema as log_schema
 
     spark_type = {
         "double": "double",

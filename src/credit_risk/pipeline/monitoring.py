@@ -167,11 +167,11 @@ def run_monitor(cfg: Any, dbutils: Any) -> dict[str, Any]:
     from pyspark.sql import functions as F
 
     from credit_risk.lake import get_lake
+    from credit_risk.model.champion import load_champion
     from credit_risk.pipeline.register import CHAMPION, registered_name
     from credit_risk.pipeline.split import SPLITS_TABLE
     from credit_risk.runtime.spark import get_spark
     from credit_risk.runtime.tracking import configure_mlflow, start_task_run
-    from credit_risk.serving.model_store import load_champion
 
     configure_mlflow(cfg)
     lake = get_lake(cfg)

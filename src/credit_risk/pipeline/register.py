@@ -31,7 +31,7 @@ def registered_name(cfg: Any) -> str:
 
 def spark_model_uri(version: Any) -> str:
     """Where the Spark model of a registered version is: the `model` of its training run."""
-    from credit_risk.serving.pyfunc_model import SPARK_MODEL_TAG
+    from credit_risk.model.pyfunc_model import SPARK_MODEL_TAG
 
     return (version.tags or {}).get(SPARK_MODEL_TAG) or f"runs:/{version.run_id}/model"
 
@@ -66,7 +66,7 @@ def _champion_metrics(client: MlflowClient, name: str) -> tuple[Any, dict[str, f
 
 def register_pyfunc(name: str, run_id: str, decision_threshold: float) -> str:
     """A new version of `name`: the training run's JVM-free pyfunc, tagged with where its Spark model is."""
-    from credit_risk.serving.pyfunc_model import SPARK_MODEL_TAG, log_pyfunc
+    from credit_risk.model.pyfunc_model import SPARK_MODEL_TAG, log_pyfunc
 
     version = mlflow.register_model(log_pyfunc(run_id, decision_threshold).model_uri, name).version
     MlflowClient().set_model_version_tag(name, version, SPARK_MODEL_TAG, f"runs:/{run_id}/model")

@@ -21,8 +21,9 @@ from pyspark.sql import functions as F
 
 from credit_risk import features
 from credit_risk.feature_screen import screen
+from credit_risk.model.export import export_pipeline
+from credit_risk.model.portable import PORTABLE_ARTIFACT
 from credit_risk.runtime.errors import doing, pipeline_task
-from credit_risk.serving.portable import PORTABLE_ARTIFACT, export_pipeline
 
 RISK_FEATURES = [
     "fico_mid",

@@ -29,9 +29,10 @@ from pyspark.sql import functions as F
 
 from credit_risk import features, metrics
 from credit_risk.feature_screen import ALL_FEATURES, FeatureSet, screen
+from credit_risk.model.export import export_pipeline
+from credit_risk.model.portable import PORTABLE_ARTIFACT
 from credit_risk.runtime.errors import doing, pipeline_task
 from credit_risk.runtime.tracking import spark_model_requirements, start_task_run
-from credit_risk.serving.portable import PORTABLE_ARTIFACT, export_pipeline
 from credit_risk.weights import WEIGHT_COL, add_weight_column, compute_class_weights
 
 log = logging.getLogger(__name__)

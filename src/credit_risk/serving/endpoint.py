@@ -3,7 +3,7 @@
 Why a task: an endpoint needs a model version, and on a first `databricks bundle deploy` none exists yet
 (the job has not trained anything), so an endpoint declared as a bundle resource would fail that deploy.
 The `deploy_endpoint` task runs after registration instead. On Databricks it makes the Model Serving
-endpoint serve the champion version, which is the JVM-free pyfunc (`serving.pyfunc_model`): one served
+endpoint serve the champion version, which is the JVM-free pyfunc (`model.pyfunc_model`): one served
 entity, scale-to-zero, requests and answers logged to an AI Gateway inference table in the target's
 monitoring schema. It is idempotent: created when missing, its config or gateway updated only where they
 differ from that, left alone when equal. On this machine, where the endpoint is the local API, it loads the
@@ -15,9 +15,15 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from databricks.sdk import WorkspaceClient
+    from databricks.sdk.service.serving import AiGatewayInferenceTableConfig, ServedEntityInput
+
+    from credit_risk.runtime.config import Config
 
 PARITY_TOLERANCE = 1e-6
 PARITY_ROWS = 10_000  # batch-scored loans the local check replays
@@ -25,7 +31,7 @@ WORKLOAD_SIZE = "Small"  # the smallest CPU size; with scale-to-zero an idle end
 WAIT = timedelta(minutes=20)  # an endpoint update takes minutes; the task's own timeout is 30
 
 
-def served_entity(model_name: str, version: str) -> Any:
+def served_entity(model_name: str, version: str) -> ServedEntityInput:
     """The one served entity: the registered pyfunc version, Small CPU, scale-to-zero."""
     from databricks.sdk.service.serving import ServedEntityInput
 
@@ -38,7 +44,7 @@ def served_entity(model_name: str, version: str) -> Any:
     )
 
 
-def inference_table(cfg: Any, endpoint: str) -> Any:
+def inference_table(cfg: Config, endpoint: str) -> AiGatewayInferenceTableConfig:
     """AI Gateway payload logging into `<catalog>.<prefix>monitoring.<endpoint>_payload`."""
     from databricks.sdk.service.serving import AiGatewayInferenceTableConfig
 
@@ -63,7 +69,13 @@ def _table(gateway: Any) -> dict[str, Any] | None:
     return {k: getattr(table, k) for k in _TABLE_KEYS} if table else None
 
 
-def sync_endpoint(w: Any, name: str, entity: Any, table: Any, wait: timedelta = WAIT) -> dict[str, Any]:
+def sync_endpoint(
+    w: WorkspaceClient,
+    name: str,
+    entity: ServedEntityInput,
+    table: AiGatewayInferenceTableConfig,
+    wait: timedelta = WAIT,
+) -> dict[str, Any]:
     """Make endpoint `name` serve `entity` and log to `table`; what was done: created, updated (what) or unchanged.
 
     An update already in progress is waited for first (the API refuses a second one). Changing where the
@@ -96,7 +108,7 @@ def sync_endpoint(w: Any, name: str, entity: Any, table: Any, wait: timedelta = 
     have, want = _table(current.ai_gateway), {k: getattr(table, k) for k in _TABLE_KEYS}
     if have != want:
         gateway = current.ai_gateway or AiGatewayConfig()
-        keep = {
+        keep: dict[str, Any] = {  # the gateway's other settings, as they are
             k: v
             for k, v in (
                 ("guardrails", gateway.guardrails),
@@ -116,7 +128,9 @@ def sync_endpoint(w: Any, name: str, entity: Any, table: Any, wait: timedelta = 
     return {"action": "updated" if changed else "unchanged", "changed": changed}
 
 
-def deploy_to_workspace(w: Any, cfg: Any, name: str, model_name: str, version: str) -> dict[str, Any]:
+def deploy_to_workspace(
+    w: WorkspaceClient, cfg: Config, name: str, model_name: str, version: str
+) -> dict[str, Any]:
     """Endpoint `name` serving `model_name` at `version` (a pyfunc: a Spark version would need a JVM to serve)."""
     import mlflow
 
@@ -136,16 +150,16 @@ def deploy_to_workspace(w: Any, cfg: Any, name: str, model_name: str, version: s
     }
 
 
-def check_local(cfg: Any, name: str) -> dict[str, Any]:
+def check_local(cfg: Config, name: str) -> dict[str, Any]:
     """Load the champion as the API does and as an endpoint does; hold both to the Spark batch scores of that version."""
     import mlflow
     import pyarrow.compute as pc
     from deltalake import DeltaTable
 
     from credit_risk import features
+    from credit_risk.model.champion import load_champion
     from credit_risk.pipeline.batch_score import SCORES_TABLE
     from credit_risk.pipeline.register import CHAMPION, registered_name
-    from credit_risk.serving.model_store import load_champion
 
     mlflow.set_tracking_uri(cfg.mlflow_tracking_uri)
     mlflow.set_registry_uri(cfg.mlflow_registry_uri)
@@ -203,7 +217,7 @@ def check_local(cfg: Any, name: str) -> dict[str, Any]:
     }
 
 
-def deploy_endpoint(cfg: Any, name: str) -> dict[str, Any]:
+def deploy_endpoint(cfg: Config, name: str) -> dict[str, Any]:
     """Point endpoint `name` at the champion; returns what was done (also written under <home>/serving/)."""
     from mlflow import MlflowClient
 

@@ -3,7 +3,8 @@
 Requests only put rows on a bounded queue (a full queue drops and counts, it never blocks a request);
 one writer thread appends a batch with delta-rs every `flush_requests` requests or `flush_seconds`, and flushes
 what is left on shutdown. No Spark in the serving process. Applicant features are kept because drift
-monitoring needs them; the request id and a hash of the features identify a row without the loan id.
+monitoring needs them; the request id and a hash of the features identify a row without the loan id. The
+columns are `model.prediction_log`'s, which batch scoring writes too.
 """
 
 from __future__ import annotations
@@ -19,26 +20,12 @@ from typing import Any
 import pyarrow as pa
 
 from credit_risk import features
+from credit_risk.model.prediction_log import schema
+from credit_risk.serving.metrics import ServiceMetrics
 
 log = logging.getLogger("credit_risk.serving")
-TABLE = "monitoring.inference_log"
-
-
-def schema() -> pa.Schema:
-    """The table's columns (batch scoring and the monitor use the same names)."""
-    cols = [pa.field("request_id", pa.string()), pa.field("feature_hash", pa.string())]
-    cols += [pa.field(c, pa.float64()) for c in features.NUMERIC]
-    cols += [pa.field(c, pa.int32()) for c in features.MISSING_FLAGS]
-    cols += [pa.field(c, pa.string()) for c in features.CATEGORICAL]
-    cols += [
-        pa.field("pd", pa.float64()),
-        pa.field("decision", pa.int32()),
-        pa.field("model_name", pa.string()),
-        pa.field("model_version", pa.int32()),
-        pa.field("scored_at", pa.timestamp("us", tz="UTC")),
-        pa.field("source", pa.string()),
-    ]
-    return pa.schema(cols)
+# one request's loans on the queue: feature columns, answers, request id, model name and version, when
+Queued = tuple[dict[str, list[Any]], list[dict[str, Any]], str, str, str, datetime]
 
 
 class InferenceLog:
@@ -50,11 +37,11 @@ class InferenceLog:
         flush_requests: int = 200,
         flush_seconds: float = 2.0,
         max_queue: int = 10_000,
-        metrics: Any = None,
+        metrics: ServiceMetrics | None = None,
     ) -> None:
         self.path = str(path)
         self.flush_requests, self.flush_seconds = flush_requests, flush_seconds
-        self.queue: queue.Queue[dict[str, Any]] = queue.Queue(maxsize=max_queue)
+        self.queue: queue.Queue[Queued] = queue.Queue(maxsize=max_queue)
         self.metrics = metrics
         self.schema = schema()
         self._stop = threading.Event()
@@ -78,8 +65,8 @@ class InferenceLog:
             if self.metrics:
                 self.metrics.inference_dropped.inc(len(answers))
 
-    def _drain(self, limit: int) -> list[dict[str, Any]]:
-        out = []
+    def _drain(self, limit: int) -> list[Queued]:
+        out: list[Queued] = []
         while len(out) < limit:
             try:
                 out.append(self.queue.get_nowait())
@@ -87,7 +74,7 @@ class InferenceLog:
                 break
         return out
 
-    def _write(self, requests: list[tuple]) -> None:
+    def _write(self, requests: list[Queued]) -> None:
         from deltalake import write_deltalake
 
         table = log_table(requests, self.schema)
@@ -123,7 +110,7 @@ class InferenceLog:
         self._thread.join(timeout=timeout)
 
 
-def log_table(requests: list[tuple], table_schema: pa.Schema) -> pa.Table:
+def log_table(requests: list[Queued], table_schema: pa.Schema) -> pa.Table:
     """Queued requests (feature columns, answers, request id, model, time) -> one Arrow table, column-wise."""
     import pandas as pd
 

@@ -10,11 +10,14 @@ from __future__ import annotations
 
 import math
 import re
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from credit_risk import features
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 Count = Field(default=None, ge=0, le=1000)
 
@@ -116,7 +119,7 @@ def to_features(records: list[dict[str, Any]], known_titles: list[str]) -> dict[
     return {c: cols[c] for c in [features.KEY, *features.FEATURES]}
 
 
-def applications_from_gold(rows: Any) -> list[dict[str, Any]]:
+def applications_from_gold(rows: pd.DataFrame) -> list[dict[str, Any]]:
     """Gold feature rows (a pandas DataFrame) back into application JSON: for tests, benches and load tests.
 
     The reverse of `to_features`: derived columns are dropped, an `other` title becomes an unknown title,
@@ -126,7 +129,9 @@ def applications_from_gold(rows: Any) -> list[dict[str, Any]]:
 
     out = []
     for record in rows.to_dict("records"):
-        app = {c: (None if pd.isna(record[c]) else record[c]) for c in INPUT_FIELDS if c in record}
+        app: dict[str, Any] = {
+            c: (None if pd.isna(record[c]) else record[c]) for c in INPUT_FIELDS if c in record
+        }
         app["term_months"] = int(app["term_months"])
         app["emp_title"] = {"missing": None, "other": "Chief Unicorn Wrangler"}.get(
             record["emp_title_clean"], record["emp_title_clean"]

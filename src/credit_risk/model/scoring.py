@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 
 from credit_risk import features
-from credit_risk.serving.portable import PortableModel, one_hot_width
+from credit_risk.model.portable import Frame, PortableModel, one_hot_width
 
 BAND_EDGES = (0.05, 0.10, 0.15, 0.20, 0.30)  # PD upper bounds of bands A..E; F above
 BANDS = "ABCDEF"
@@ -27,7 +27,8 @@ BASE_SCORE, BASE_ODDS, PDO = 600.0, 50.0, 20.0
 def score_points(pd_: np.ndarray) -> np.ndarray:
     """Scorecard points from PD (higher is safer)."""
     p = np.clip(pd_, 1e-9, 1 - 1e-9)
-    return BASE_SCORE + PDO / math.log(2) * (np.log((1 - p) / p) - math.log(BASE_ODDS))
+    points: np.ndarray = BASE_SCORE + PDO / math.log(2) * (np.log((1 - p) / p) - math.log(BASE_ODDS))
+    return points
 
 
 def score_band(pd_: float) -> str:
@@ -81,7 +82,7 @@ class Segmenter:
     model: PortableModel
     segment_of_cluster: dict[int, int]
 
-    def assign(self, frame: Any) -> np.ndarray:
+    def assign(self, frame: Frame) -> np.ndarray:
         x = self.model.features(frame)
         centres = np.asarray(self.model.stages[-1]["centers"])
         cluster = ((x[:, None, :] - centres[None, :, :]) ** 2).sum(axis=2).argmin(axis=1)
@@ -127,7 +128,7 @@ class Scorer:
             )
         return out
 
-    def score(self, frame: Any, explain: bool = True) -> list[dict[str, Any]]:
+    def score(self, frame: Frame, explain: bool = True) -> list[dict[str, Any]]:
         """Per loan: PD, decision, score and band, segment, reasons."""
         x = self.model.features(frame)
         pd_ = self.model.prior_corrected(self.model.probability_from_matrix(x))

@@ -21,13 +21,18 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-from mlflow.pyfunc import PythonModel
+from mlflow.pyfunc.model import PythonModel, PythonModelContext
 
-from credit_risk.serving.portable import PORTABLE_ARTIFACT, PortableModel
+from credit_risk.model.portable import PORTABLE_ARTIFACT, PortableModel
+from credit_risk.model.scoring import score_points
+
+if TYPE_CHECKING:
+    from mlflow.models import ModelSignature
+    from mlflow.models.model import ModelInfo
 
 PYFUNC_NAME = "pyfunc"  # the logged model's name on the training run
 PORTABLE_KEY = "portable"  # the document's key among the pyfunc's artifacts
@@ -79,8 +84,6 @@ def typical_row(document: dict[str, Any]) -> pd.DataFrame:
 
 def score_frame(model: PortableModel, threshold: float, frame: pd.DataFrame) -> pd.DataFrame:
     """PD, decision at the threshold and scorecard points per row, as the API computes them."""
-    from credit_risk.serving.scoring import score_points
-
     pd_ = model.predict_pd(frame)
     return pd.DataFrame(
         {
@@ -94,13 +97,13 @@ def score_frame(model: PortableModel, threshold: float, frame: pd.DataFrame) -> 
 class PortablePD(PythonModel):
     """pyfunc over the portable export: `predict(frame)` -> one row of pd / decision / score per loan."""
 
-    def load_context(self, context: Any) -> None:
+    def load_context(self, context: PythonModelContext) -> None:
         self.model = PortableModel.load(context.artifacts[PORTABLE_KEY])
         self.threshold = float(context.model_config["decision_threshold"])
         self.columns = list(input_columns(self.model.document))
 
     def predict(
-        self, context: Any, model_input: pd.DataFrame, params: dict[str, Any] | None = None
+        self, context: PythonModelContext, model_input: pd.DataFrame, params: dict[str, Any] | None = None
     ) -> pd.DataFrame:
         frame = model_input
         missing = [c for c in self.columns if c not in frame.columns]
@@ -109,7 +112,7 @@ class PortablePD(PythonModel):
         return score_frame(self.model, self.threshold, frame)
 
 
-def signature(document: dict[str, Any]) -> Any:
+def signature(document: dict[str, Any]) -> ModelSignature:
     """Inputs: the pipeline's columns (numbers as double, categories as string); outputs: pd, decision, score."""
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, DataType, Schema
@@ -137,7 +140,7 @@ def requirements() -> list[str]:
     return [f"{p}=={version(p)}" for p in ("mlflow", "numpy", "pandas")]
 
 
-def log_pyfunc(run_id: str, decision_threshold: float) -> Any:
+def log_pyfunc(run_id: str, decision_threshold: float) -> ModelInfo:
     """Log the pyfunc on training run `run_id` (its portable export as data, this package as code); ModelInfo.
 
     Logged with `Model.log(run_id=...)`: the training run gets the model as an output without being
@@ -156,7 +159,7 @@ def log_pyfunc(run_id: str, decision_threshold: float) -> Any:
         shutil.copytree(
             Path(credit_risk.__file__).parent, package, ignore=shutil.ignore_patterns("__pycache__", "*.pyc")
         )
-        return Model.log(
+        info: ModelInfo = Model.log(
             artifact_path=None,
             name=PYFUNC_NAME,
             flavor=mlflow.pyfunc,
@@ -174,3 +177,4 @@ def log_pyfunc(run_id: str, decision_threshold: float) -> Any:
                 "model_type": document.get("info", {}).get("model_type", "unknown"),
             },
         )
+        return info

@@ -1,4 +1,4 @@
-"""JVM-free scoring: a fitted Spark pipeline exported to plain numbers, evaluated with numpy.
+"""JVM-free scoring: a fitted Spark pipeline, exported to plain numbers (`export`), evaluated with numpy.
 
 Why not ONNX: onnxmltools covers neither Spark's Imputer nor its MLP, and its tree converter rounds
 thresholds to float32, which breaks parity. The fitted parameters of Spark's stock stages are few and
@@ -15,7 +15,7 @@ Loading is `json.loads`: nothing is unpickled, so a model file cannot run code.
 from __future__ import annotations
 
 import json
-import tempfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -25,158 +25,16 @@ import pandas as pd
 FORMAT = "credit-risk-portable/1"
 PORTABLE_ARTIFACT = "portable/model.json"  # beside the Spark model in every training run
 PD_CLIP = 1e-12
+# What the model reads: a DataFrame, or columns as lists (`serving.schema.to_features`, fast for one loan)
+Frame = pd.DataFrame | Mapping[str, Sequence[Any]]
 
 
-# ---------------------------------------------------------------- export (needs Spark, runs at training time)
-
-
-def _tree_tables(model: Any) -> list[dict[str, Any]]:
-    """Trees of a RandomForest / GBT model, read from Spark's own saved form (one Parquet row per node)."""
-    import pyarrow.parquet as pq
-
-    with tempfile.TemporaryDirectory() as tmp:
-        model.write().overwrite().save(tmp + "/m")
-        rows = pq.read_table(tmp + "/m/data").to_pylist()
-    trees: dict[int, list[dict[str, Any]]] = {}
-    for row in rows:
-        trees.setdefault(row["treeID"], []).append(row["nodeData"])
-    out = []
-    for tree_id in sorted(trees):
-        nodes = sorted(trees[tree_id], key=lambda n: n["id"])
-        if [n["id"] for n in nodes] != list(range(len(nodes))):
-            raise ValueError(f"tree {tree_id}: node ids are not 0..n-1")
-        out.append(
-            {
-                "left": [n["leftChild"] for n in nodes],
-                "right": [n["rightChild"] for n in nodes],
-                "feature": [n["split"]["featureIndex"] for n in nodes],
-                "threshold": [_threshold(n) for n in nodes],
-                "left_if_greater": [
-                    n["leftChild"] >= 0
-                    and n["split"]["numCategories"] >= 0
-                    and n["split"]["leftCategoriesOrThreshold"] == [1.0]
-                    for n in nodes
-                ],
-                "prediction": [n["prediction"] for n in nodes],
-                "stats": [n["impurityStats"] for n in nodes],
-            }
-        )
-    return out
-
-
-def _threshold(node: dict[str, Any]) -> float:
-    """A split as `x <= t` (or `x > t`): continuous splits as they are; one-hot (binary) splits at 0.5.
-
-    Spark treats the assembled one-hot columns as binary categorical features: "x in {0}" goes left (x <= 0.5)
-    and "x in {1}" goes left (x > 0.5, flagged `left_if_greater`); NaN goes right in all three, as in Spark.
-    """
-    split = node["split"]
-    if node["leftChild"] < 0:
-        return 0.0
-    if split["numCategories"] < 0:
-        return split["leftCategoriesOrThreshold"][0]
-    if split["numCategories"] == 2 and split["leftCategoriesOrThreshold"] in ([0.0], [1.0]):
-        return 0.5
-    raise ValueError(f"categorical split over {split['numCategories']} categories has no portable form")
-
-
-def _export_stage(stage: Any) -> dict[str, Any]:
-    kind = type(stage).__name__
-    if kind == "ImputerModel":
-        surrogates = stage.surrogateDF.first().asDict()
-        return {
-            "kind": "imputer",
-            "inputs": stage.getInputCols(),
-            "outputs": stage.getOutputCols(),
-            "surrogates": [float(surrogates[c]) for c in stage.getInputCols()],
-        }
-    if kind == "StringIndexerModel":
-        return {
-            "kind": "string_indexer",
-            "inputs": stage.getInputCols(),
-            "outputs": stage.getOutputCols(),
-            "labels": [list(labels) for labels in stage.labelsArray],
-            "handle_invalid": stage.getHandleInvalid(),
-        }
-    if kind == "OneHotEncoderModel":
-        return {
-            "kind": "one_hot",
-            "inputs": stage.getInputCols(),
-            "outputs": stage.getOutputCols(),
-            "category_sizes": list(stage.categorySizes),
-            "drop_last": stage.getDropLast(),
-            "handle_invalid": stage.getHandleInvalid(),
-        }
-    if kind == "VectorAssembler":
-        return {"kind": "assembler", "inputs": stage.getInputCols(), "output": stage.getOutputCol()}
-    if kind == "StandardScalerModel":
-        return {
-            "kind": "scaler",
-            "input": stage.getInputCol(),
-            "output": stage.getOutputCol(),
-            "mean": stage.mean.toArray().tolist(),
-            "std": stage.std.toArray().tolist(),
-            "with_mean": stage.getWithMean(),
-            "with_std": stage.getWithStd(),
-        }
-    if kind == "LogisticRegressionModel":
-        if stage.numClasses != 2:
-            raise ValueError("only binary logistic regression is exported")
-        return {
-            "kind": "logistic_regression",
-            "input": stage.getFeaturesCol(),
-            "coefficients": stage.coefficients.toArray().tolist(),
-            "intercept": float(stage.intercept),
-        }
-    if kind == "RandomForestClassificationModel":
-        return {
-            "kind": "random_forest",
-            "input": stage.getFeaturesCol(),
-            "trees": _tree_tables(stage),
-            "tree_weights": list(stage.treeWeights),
-        }
-    if kind == "GBTClassificationModel":
-        return {
-            "kind": "gbt",
-            "input": stage.getFeaturesCol(),
-            "trees": _tree_tables(stage),
-            "tree_weights": list(stage.treeWeights),
-        }
-    if kind == "MultilayerPerceptronClassificationModel":
-        return {
-            "kind": "mlp",
-            "input": stage.getFeaturesCol(),
-            "layers": list(stage.getLayers()),
-            "weights": stage.weights.toArray().tolist(),
-        }
-    if kind == "KMeansModel":
-        return {
-            "kind": "kmeans",
-            "input": stage.getFeaturesCol(),
-            "centers": [c.tolist() for c in stage.clusterCenters()],
-        }
-    raise ValueError(f"stage {kind} has no portable form: use only the stock stages of train_supervised")
-
-
-def export_pipeline(model: Any, odds_factor: float, **info: Any) -> dict[str, Any]:
-    """The fitted PipelineModel as a JSON-ready document (stages in order, PD odds factor, free `info`)."""
-    return {
-        "format": FORMAT,
-        "odds_factor": float(odds_factor),
-        "info": info,
-        "stages": [_export_stage(s) for s in model.stages],
-    }
-
-
-# ---------------------------------------------------------------- scoring (numpy only)
-
-
-def n_rows(frame: Any) -> int:
+def n_rows(frame: Frame) -> int:
     """Rows of a DataFrame or of a mapping column -> values."""
     return len(frame) if isinstance(frame, pd.DataFrame) else len(next(iter(frame.values())))
 
 
-def _column(frame: Any, name: str) -> np.ndarray:
+def _column(frame: Frame, name: str) -> np.ndarray:
     """A numeric input as float64 with nulls as NaN (what Spark's Imputer treats as missing)."""
     values = frame[name]
     if isinstance(values, pd.Series):
@@ -184,7 +42,7 @@ def _column(frame: Any, name: str) -> np.ndarray:
     return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
 
-def _labels(frame: Any, name: str) -> list[Any]:
+def _labels(frame: Frame, name: str) -> list[Any]:
     """A categorical input as a list with None for missing (pandas NaN included)."""
     values = frame[name]
     values = values.tolist() if isinstance(values, pd.Series) else values
@@ -249,7 +107,8 @@ def one_hot_width(stage: dict[str, Any], size: int) -> int:
 
 
 def _sigmoid(z: np.ndarray) -> np.ndarray:
-    return 1.0 / (1.0 + np.exp(-z))
+    out: np.ndarray = 1.0 / (1.0 + np.exp(-z))
+    return out
 
 
 class PortableModel:
@@ -300,7 +159,7 @@ class PortableModel:
 
     # -- stages
 
-    def _apply(self, stage: dict[str, Any], cols: dict[str, np.ndarray], frame: pd.DataFrame) -> None:
+    def _apply(self, stage: dict[str, Any], cols: dict[str, np.ndarray], frame: Frame) -> None:
         kind = stage["kind"]
         if kind == "imputer":
             for name, out, value in zip(stage["inputs"], stage["outputs"], stage["surrogates"], strict=True):
@@ -347,11 +206,13 @@ class PortableModel:
                 "rtc,t->rc", forest.class_share[forest.leaves(x)], np.asarray(stage["tree_weights"])
             )
             total = votes.sum(axis=1)
-            return np.divide(votes[:, 1], total, out=np.zeros(len(x)), where=total > 0)
+            share: np.ndarray = np.divide(votes[:, 1], total, out=np.zeros(len(x)), where=total > 0)
+            return share
         if kind == "gbt":
             forest = stage["_forest"]
             margin = forest.prediction[forest.leaves(x)] @ np.asarray(stage["tree_weights"])
-            return 1.0 / (1.0 + np.exp(-2.0 * margin))  # Spark's log-loss link
+            link: np.ndarray = 1.0 / (1.0 + np.exp(-2.0 * margin))  # Spark's log-loss link
+            return link
         if kind == "mlp":
             a = x
             matrices = stage["_matrices"]
@@ -360,10 +221,11 @@ class PortableModel:
             w, b = matrices[-1]
             z = a @ w.T + b
             z = np.exp(z - z.max(axis=1, keepdims=True))
-            return (z / z.sum(axis=1, keepdims=True))[:, 1]
+            softmax: np.ndarray = z / z.sum(axis=1, keepdims=True)
+            return softmax[:, 1]
         raise ValueError(f"unknown model kind {kind!r}")
 
-    def features(self, frame: pd.DataFrame) -> np.ndarray:
+    def features(self, frame: Frame) -> np.ndarray:
         """The model's input matrix (after every feature stage)."""
         cols: dict[str, np.ndarray] = {}
         for stage in self.stages[:-1]:
@@ -378,9 +240,10 @@ class PortableModel:
         """`train_supervised.pd_column`: clip, then odds x the training odds factor."""
         raw = np.clip(raw, PD_CLIP, 1 - PD_CLIP)
         odds = raw / (1 - raw) * self.odds_factor
-        return odds / (1 + odds)
+        corrected: np.ndarray = odds / (1 + odds)
+        return corrected
 
-    def predict_pd(self, frame: pd.DataFrame) -> np.ndarray:
+    def predict_pd(self, frame: Frame) -> np.ndarray:
         """Prior-corrected PD of every row (the same number `train_supervised.pd_column` gives on Spark)."""
         if n_rows(frame) == 0:
             return np.zeros(0)

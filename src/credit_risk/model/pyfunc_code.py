@@ -5,6 +5,6 @@ The logic lives in `pyfunc_model`; this file only names the model object, as `se
 
 import mlflow
 
-from credit_risk.serving.pyfunc_model import PortablePD
+from credit_risk.model.pyfunc_model import PortablePD
 
 mlflow.models.set_model(PortablePD())
