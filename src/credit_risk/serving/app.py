@@ -25,11 +25,11 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from pydantic import TypeAdapter, ValidationError
 
-from credit_risk.serving.inference_log import TABLE as INFERENCE_TABLE
 from credit_risk.serving.inference_log import InferenceLog
 from credit_risk.serving.metrics import ServiceMetrics
 from credit_risk.serving.model_store import LoadedModel, ModelStore
 from credit_risk.serving.schema import LoanApplication, to_features
+from credit_risk.tables import MONITORING_INFERENCE_LOG as INFERENCE_TABLE
 
 log = logging.getLogger("credit_risk.serving")
 OPEN_ROUTES = {"/health", "/ready", "/metrics", "/docs", "/openapi.json"}

@@ -21,7 +21,6 @@ import pyarrow as pa
 from credit_risk import features
 
 log = logging.getLogger("credit_risk.serving")
-TABLE = "monitoring.inference_log"
 
 
 def schema() -> pa.Schema:
