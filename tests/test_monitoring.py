@@ -134,7 +134,7 @@ def test_monitoring_task_appends_tables_reports_and_the_task_value(serving_regis
 
 def test_the_reference_sample_is_drawn_in_spark_before_anything_is_collected(spark, monkeypatch):
     """A split of millions of loans is sampled down in Spark: what reaches the driver is at most SAMPLE_ROWS rows."""
-    from credit_risk import monitoring
+    from credit_risk.pipeline import monitoring
 
     monkeypatch.setattr(monitoring, "SAMPLE_ROWS", 300)
     collected: list[int] = []
