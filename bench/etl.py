@@ -22,6 +22,7 @@ from credit_risk.pipeline.bronze import ingest_files
 from credit_risk.pipeline.silver import build_silver
 from credit_risk.runtime.spark import get_spark
 from credit_risk.synthetic.generate import generate_exports
+from credit_risk.tables import BRONZE_LOANS, SILVER_LOANS, SILVER_QUARANTINE
 
 DUCKDB_SQL = """
 COPY (
@@ -65,9 +66,9 @@ def main() -> None:
     start = time.perf_counter()
     ingest_files(spark, lake, [raw], work / "staging")
     bronze_s = time.perf_counter() - start
-    silver, quarantine, _ = build_silver(lake.read("bronze.loans_raw"), 2017)
-    lake.write(silver, "silver.loans", partition_by=["issue_year"])
-    lake.write(quarantine, "silver.loans_quarantine")
+    silver, quarantine, _ = build_silver(lake.read(BRONZE_LOANS), 2017)
+    lake.write(silver, SILVER_LOANS, partition_by=["issue_year"])
+    lake.write(quarantine, SILVER_QUARANTINE)
     ours = time.perf_counter() - start
     spark_rss = _peak_rss_gb()
     con = duckdb.connect()

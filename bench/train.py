@@ -35,6 +35,7 @@ def gold_path(rows: int, seed: int = 42) -> Path:
     from credit_risk.pipeline.silver import build_silver
     from credit_risk.runtime.spark import get_spark
     from credit_risk.synthetic.generate import generate_exports
+    from credit_risk.tables import BRONZE_LOANS
 
     spark = get_spark()
     with tempfile.TemporaryDirectory(dir=OUT) as tmp:
@@ -45,7 +46,7 @@ def gold_path(rows: int, seed: int = 42) -> Path:
             generate_exports(Path(tmp) / "raw", rows, seed, progress=False),
             Path(tmp) / "staging",
         )
-        silver, _, _ = build_silver(lake.read("bronze.loans_raw"), 2017)
+        silver, _, _ = build_silver(lake.read(BRONZE_LOANS), 2017)
         build_features(silver, top_titles(silver, 2017)).write.mode("overwrite").parquet(str(path))
     return path
 

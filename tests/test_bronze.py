@@ -11,9 +11,10 @@ import pytest
 from pyspark.sql import functions as F
 
 from credit_risk.lake import open_lake
-from credit_risk.pipeline.bronze import QUARANTINE_TABLE, RAW_TABLE, ingest_files
+from credit_risk.pipeline.bronze import ingest_files
 from credit_risk.pipeline.raw_files import list_raw_files
 from credit_risk.synthetic.generate import generate_exports
+from credit_risk.tables import BRONZE_LOANS, BRONZE_QUARANTINE
 
 HEADER = "id,member_id,loan_amnt,int_rate,term,issue_d,loan_status"
 
@@ -39,7 +40,7 @@ def real(spark, shared_data, tmp_path_factory):
 def test_real_extracts_are_ingested_and_reconciled(spark, real):
     lake, files, result = real["lake"], real["files"], real["result"]
     assert len(files) == 7
-    rows = _by_file(lake, RAW_TABLE)
+    rows = _by_file(lake, BRONZE_LOANS)
     assert rows == {
         "JGFuentesC__lending_club_sample.csv.gz": 2000,
         "bbodami__lending_club_sample.csv.gz": 1000,
@@ -50,7 +51,7 @@ def test_real_extracts_are_ingested_and_reconciled(spark, real):
         "kuhnrl30__LendingClubData_2007_2009.csv.gz": 8277,
     }
     assert result["quarantined"] == 0
-    bronze = lake.read(RAW_TABLE)
+    bronze = lake.read(BRONZE_LOANS)
     first = bronze.where((F.col("source_file").startswith("JGF")) & (F.col("line_number") == 2)).first()
     assert (first["id"], first["int_rate"], first["term"], first["issue_d"]) == (
         "90134693",
@@ -83,7 +84,7 @@ def test_real_extracts_are_ingested_and_reconciled(spark, real):
         longest == 3966
     )  # the longest real description, parsed whole (its quoted regex once overflowed Java's stack)
     again = _ingest(spark, lake, files, real["tmp"])  # the same bytes: nothing new
-    assert again["files"] == 0 and len(again["skipped"]) == 7 and lake.read(RAW_TABLE).count() == 30158
+    assert again["files"] == 0 and len(again["skipped"]) == 7 and lake.read(BRONZE_LOANS).count() == 30158
 
 
 def test_generated_layouts_and_rebatching(spark, lake, tmp_path):
@@ -94,13 +95,13 @@ def test_generated_layouts_and_rebatching(spark, lake, tmp_path):
     result = _ingest(spark, lake, kaggle + stats, tmp_path)
     assert len(stats) == 2 and result["rows"] == 1200
     assert result["quarantined"] == 4 * len(stats)  # per file: prospectus, blank, two footers
-    reasons = {r["reason"] for r in lake.read(QUARANTINE_TABLE).collect()}
+    reasons = {r["reason"] for r in lake.read(BRONZE_QUARANTINE).collect()}
     assert reasons == {"prospectus line", "blank line", "footer line"}
     changed = tmp_path / "k2" / kaggle[0].name
     changed.parent.mkdir()
     changed.write_bytes(gzip.compress(gzip.decompress(kaggle[0].read_bytes())[:-1] + b"\n"))  # a changed file
     assert _ingest(spark, lake, [changed], tmp_path)["files"] == 1
-    assert lake.read(RAW_TABLE).select("batch_id").distinct().count() == 2
+    assert lake.read(BRONZE_LOANS).select("batch_id").distinct().count() == 2
 
 
 def _write(path: Path, data: bytes) -> Path:
@@ -145,16 +146,16 @@ def test_corrupted_inputs_lose_nothing(spark, lake, tmp_path):
         zf.writestr("inner.csv", HEADER + "\n" + good * 3)
     files.append(d / "zipped.zip")
     result = _ingest(spark, lake, files, tmp_path)  # reconciliation inside raises if a line is lost
-    rows, rejected = _by_file(lake, RAW_TABLE), _by_file(lake, QUARANTINE_TABLE)
+    rows, rejected = _by_file(lake, BRONZE_LOANS), _by_file(lake, BRONZE_QUARANTINE)
     assert 100 < rows["truncated.csv.gz"] < 2000 and rejected["truncated.csv.gz"] <= 1  # a cut last line
     assert rows["extra_and_missing.csv"] == 1 and rejected["extra_and_missing.csv"] == 2
     assert rows["broken_quotes.csv"] == 1 and rejected["broken_quotes.csv"] == 1
     assert rows["bom.csv"] == 1 and rows["latin1.csv"] == 2 and rows["zipped.zip"] == 3
     assert "empty.csv" not in rows and "header_only.csv" not in rows and rejected["not_lending_club.csv"] == 2
-    reasons = {r["source_file"]: r["reason"] for r in lake.read(QUARANTINE_TABLE).collect()}
+    reasons = {r["source_file"]: r["reason"] for r in lake.read(BRONZE_QUARANTINE).collect()}
     assert reasons["broken_quotes.csv"] == "unbalanced quotes"
     assert reasons["not_lending_club.csv"].startswith("no LendingClub header")
-    bronze = lake.read(RAW_TABLE)
+    bronze = lake.read(BRONZE_LOANS)
     assert bronze.where(F.col("loan_status") == "Paid é").count() == 1  # latin-1 decoded, not mangled
     assert bronze.where(F.col("source_file") == "bom.csv").first()["id"] == "1"
     assert result["files"] == 9
@@ -174,11 +175,11 @@ def test_long_quoted_fields_parse_and_quoted_line_breaks_are_quarantined(spark, 
     path = _write(tmp_path / "long.csv", (HEADER + ",desc\n" + "\n".join(lines) + "\n").encode())
     result = _ingest(spark, lake, [path], tmp_path)
     assert (result["rows"], result["quarantined"]) == (2, 2)
-    bronze = {r["id"]: r for r in lake.read(RAW_TABLE).collect()}
+    bronze = {r["id"]: r for r in lake.read(BRONZE_LOANS).collect()}
     assert bronze["1"]["desc"] == long_desc and len(bronze["1"]["desc"]) == 100_000
     assert bronze["1"]["loan_status"] == "Fully Paid" and bronze["3"]["desc"] == "short"
     rejected = sorted(
-        (r["line_number"], r["reason"], r["raw_line"]) for r in lake.read(QUARANTINE_TABLE).collect()
+        (r["line_number"], r["reason"], r["raw_line"]) for r in lake.read(BRONZE_QUARANTINE).collect()
     )
     assert rejected == [(3, "unbalanced quotes", lines[1]), (4, "unbalanced quotes", lines[2])]
 
@@ -191,7 +192,7 @@ def test_generated_retyped_layout_with_long_descriptions(spark, lake, tmp_path):
     )
     result = _ingest(spark, lake, files, tmp_path)
     assert (result["rows"], result["quarantined"]) == (3000, 0)
-    bronze = lake.read(RAW_TABLE)
+    bronze = lake.read(BRONZE_LOANS)
     stats = bronze.agg(
         F.max(F.length("desc")).alias("longest"),
         F.count("fico_range_low").alias("fico"),
@@ -209,7 +210,7 @@ def test_generated_retyped_layout_with_long_descriptions(spark, lake, tmp_path):
 def test_wrong_field_count_reason_names_the_counts(spark, lake, tmp_path):
     path = _write(tmp_path / "short.csv", (HEADER + "\n3,,1000\n").encode())
     _ingest(spark, lake, [path], tmp_path)
-    assert lake.read(QUARANTINE_TABLE).first()["reason"] == "wrong field count: expected 7, got 3"
+    assert lake.read(BRONZE_QUARANTINE).first()["reason"] == "wrong field count: expected 7, got 3"
 
 
 def test_missing_location_is_a_clear_error(tmp_path):
@@ -227,7 +228,7 @@ def test_real_extracts_are_typed_in_silver(real):
 
     from credit_risk.pipeline.silver import build_silver
 
-    silver, quarantine, _ = build_silver(real["lake"].read(RAW_TABLE), train_end_year=2017)
+    silver, quarantine, _ = build_silver(real["lake"].read(BRONZE_LOANS), train_end_year=2017)
     assert quarantine.count() == 0
     silver = silver.localCheckpoint()  # computed once for the lookups below, not once per lookup
     rows = {r["loan_id"]: r for r in silver.where(F.col("loan_id") == "90134693").collect()}

@@ -16,6 +16,7 @@ from credit_risk.pipeline.segments import GMM_MIN_WEIGHT, build_segments
 from credit_risk.pipeline.split import make_splits, stratified_split, temporal_split
 from credit_risk.pipeline.train_supervised import MODELS
 from credit_risk.runtime.config import load_config
+from credit_risk.tables import GOLD_SCORES
 from credit_risk.weights import add_weight_column, compute_class_weights
 
 
@@ -202,13 +203,13 @@ def test_batch_scoring_is_idempotent(trained, gold, spark, tmp_path):
     model = mlflow.spark.load_model(f"runs:/{best['run_id']}/model")
     lake = DeltaRsLake(spark, tmp_path / "lake", "s")
     scores = score_loans(model, gold, best["odds_factor"], cfg.model_name, 7)
-    first = lake.merge(scores, "gold.loan_scores", keys=["loan_id", "model_version"])
+    first = lake.merge(scores, GOLD_SCORES, keys=["loan_id", "model_version"])
     second = lake.merge(
         score_loans(model, gold, best["odds_factor"], cfg.model_name, 7),
-        "gold.loan_scores",
+        GOLD_SCORES,
         keys=["loan_id", "model_version"],
     )
-    table = lake.read("gold.loan_scores")
+    table = lake.read(GOLD_SCORES)
     assert second == first + 1 and table.count() == gold.count()
     # the inference log's shape: same names and types as the API's predictions, plus loan_id and issue_year
     from credit_risk.model.prediction_log import schema as log_schema
@@ -221,10 +222,10 @@ def test_batch_scoring_is_idempotent(trained, gold, spark, tmp_path):
     assert table.where("pd < 0 OR pd > 1 OR pd IS NULL").count() == 0
     lake.merge(
         score_loans(model, gold.limit(10), best["odds_factor"], cfg.model_name, 8),
-        "gold.loan_scores",
+        GOLD_SCORES,
         keys=["loan_id", "model_version"],
     )
-    assert lake.read("gold.loan_scores").count() == gold.count() + 10
+    assert lake.read(GOLD_SCORES).count() == gold.count() + 10
 
 
 def test_a_feature_null_in_the_whole_training_split_is_left_out_with_its_reason(gold):

@@ -11,14 +11,13 @@ import pytest
 from credit_risk import features
 from credit_risk.model.portable import PORTABLE_ARTIFACT, PortableModel
 from credit_risk.pipeline.monitoring import (
-    FEATURE_DRIFT_TABLE,
-    PERFORMANCE_TABLE,
     DriftPolicy,
     decide,
     drift_report,
     performance_by_vintage,
     run_monitor,
 )
+from credit_risk.tables import BRONZE_LOANS, GOLD_SPLITS, MONITORING_FEATURE_DRIFT, MONITORING_PERFORMANCE
 
 
 def _gold(spark, tmp, rows: int, seed: int, shift: str | None = None):
@@ -40,7 +39,7 @@ def _gold(spark, tmp, rows: int, seed: int, shift: str | None = None):
         progress=False,
     )
     ingest_files(spark, lake, files, tmp / "staging")
-    silver, _, _ = build_silver(lake.read("bronze.loans_raw"), 2017)
+    silver, _, _ = build_silver(lake.read(BRONZE_LOANS), 2017)
     return build_features(silver, top_titles(silver, 2017)).toPandas()
 
 
@@ -105,23 +104,23 @@ def test_performance_by_vintage_skips_open_loans():
 def test_monitoring_task_appends_tables_reports_and_the_task_value(serving_registry, gold, spark, tmp_path):
     from credit_risk.lake import get_lake
     from credit_risk.local.dbutils import LocalDbutils
-    from credit_risk.pipeline.split import SPLITS_TABLE, make_splits
+    from credit_risk.pipeline.split import make_splits
 
     cfg = dataclasses.replace(serving_registry["cfg"], lake_root=str(tmp_path / "lake"))
     lake = get_lake(cfg)
-    lake.write(make_splits(gold, cfg), SPLITS_TABLE, partition_by=["split"])
+    lake.write(make_splits(gold, cfg), GOLD_SPLITS, partition_by=["split"])
     dbutils = LocalDbutils()
     first = run_monitor(cfg, dbutils)
-    versions = (lake.version(FEATURE_DRIFT_TABLE), lake.version(PERFORMANCE_TABLE))
+    versions = (lake.version(MONITORING_FEATURE_DRIFT), lake.version(MONITORING_PERFORMANCE))
     second = run_monitor(cfg, dbutils)
-    assert (lake.version(FEATURE_DRIFT_TABLE), lake.version(PERFORMANCE_TABLE)) == (
+    assert (lake.version(MONITORING_FEATURE_DRIFT), lake.version(MONITORING_PERFORMANCE)) == (
         versions[0] + 1,
         versions[1] + 1,
     )
-    drift = lake.read(FEATURE_DRIFT_TABLE)
+    drift = lake.read(MONITORING_FEATURE_DRIFT)
     assert drift.count() == 2 * (len(features.FEATURES) + 1)  # every input and the PD, per run
     assert {r["reference_version"] for r in drift.select("reference_version").collect()} == {
-        lake.version(SPLITS_TABLE)
+        lake.version(GOLD_SPLITS)
     }
     assert "test split" in first["source"] and first["retrain"] == second["retrain"]
     assert dbutils.jobs.taskValues.get(taskKey="interactive", key="retrain", debugValue="?") in (
@@ -135,7 +134,7 @@ def test_monitoring_task_appends_tables_reports_and_the_task_value(serving_regis
 
 def test_the_reference_sample_is_drawn_in_spark_before_anything_is_collected(spark, monkeypatch):
     """A split of millions of loans is sampled down in Spark: what reaches the driver is at most SAMPLE_ROWS rows."""
-    from credit_risk import monitoring
+    from credit_risk.pipeline import monitoring
 
     monkeypatch.setattr(monitoring, "SAMPLE_ROWS", 300)
     collected: list[int] = []

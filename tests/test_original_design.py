@@ -20,6 +20,8 @@ from pathlib import Path
 import pytest
 from job_helpers import SMALL_MODELS, own_store_env
 
+from credit_risk.tables import GOLD_FEATURES, GOLD_SPLITS
+
 ROOT = Path(__file__).resolve().parents[1]
 # The notebooks' 3,000 loans (the local target's default is 30,000, `make run`'s size) and small models.
 SMALL = [arg for k, v in {"rows": "3000", **SMALL_MODELS}.items() for arg in ("--var", f"{k}={v}")]
@@ -130,11 +132,10 @@ def test_the_seven_steps_in_order_write_the_tables_runs_files_and_models(design_
     home, codes, out, err = design_run["home"], design_run["codes"], design_run["out"], design_run["err"]
     assert codes.pop("split before prep") == 2 and codes.pop("evaluate before split") == 2
     assert (
-        "python -m src.agents.split: error: no gold.loan_features: run `python -m src.agents.prep` first"
-        in err
+        f"python -m src.agents.split: error: no {GOLD_FEATURES}: run `python -m src.agents.prep` first" in err
     )
     assert (
-        "python -m src.agents.evaluate: error: no gold.loan_splits: run `python -m src.agents.split` first"
+        f"python -m src.agents.evaluate: error: no {GOLD_SPLITS}: run `python -m src.agents.split` first"
         in err
     )
     assert not design_run["generated_before"]
@@ -155,7 +156,7 @@ def test_the_seven_steps_in_order_write_the_tables_runs_files_and_models(design_
     assert re.search(
         r"champion: credit_risk_pd version \d+ \(\w+\), test AUC 0\.\d{4}, KS 0\.\d{4}, ECE 0\.\d{4}", out
     )
-    assert "table  credit_risk.gold.loan_splits" in out and "[train_supervised] succeeded" in out
+    assert f"table  credit_risk.{GOLD_SPLITS}" in out and "[train_supervised] succeeded" in out
 
     lake = home / "lakehouse" / "credit_risk"
     for table in (
@@ -204,8 +205,8 @@ def test_the_seven_steps_in_order_write_the_tables_runs_files_and_models(design_
     assert meta["metrics"]["test_auc"] == pytest.approx(values["evaluate"]["test_auc"])
     assert {"test_ks", "test_ece", "val_auc"} <= set(meta["metrics"])
     assert meta["delta_versions"] == {
-        "gold.loan_features": values["gold_features"]["gold_version"],
-        "gold.loan_splits": values["split"]["splits_version"],
+        GOLD_FEATURES: values["gold_features"]["gold_version"],
+        GOLD_SPLITS: values["split"]["splits_version"],
     }
 
     # `make run`'s last lines read the same champion back

@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import sys
 
+from credit_risk.tables import GOLD_SPLITS
 from src.agents import _run
 
 
 def _evaluate(bundle) -> None:
     cfg = _run.config(bundle)
-    _run.require_table(cfg, "gold.loan_splits", "split")
+    _run.require_table(cfg, GOLD_SPLITS, "split")
     run_id = _run.require_value(bundle, "train_supervised", "best_run_id", "trained model")
     _run.run_tasks(bundle, ["evaluate"])
     _run.report(bundle, ["evaluate"], [], [cfg.home / "reports" / "evaluation" / run_id / "evaluation.md"])

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import sys
 
+from credit_risk import tables
 from src.agents import _run
 
 TASKS = ["bronze_ingest", "silver_clean", "gold_features", "validate_contracts"]
 TABLES = [
-    "bronze.loans_raw",
-    "bronze.loans_quarantine",
-    "silver.loans",
-    "silver.loans_quarantine",
-    "gold.loan_features",
+    tables.BRONZE_LOANS,
+    tables.BRONZE_QUARANTINE,
+    tables.SILVER_LOANS,
+    tables.SILVER_QUARANTINE,
+    tables.GOLD_FEATURES,
 ]
 
 

@@ -25,6 +25,7 @@ def export_champion(cfg: Any, out: Path) -> dict[str, Any]:
 
     from credit_risk.model.portable import PORTABLE_ARTIFACT
     from credit_risk.pipeline.register import CHAMPION, registered_name
+    from credit_risk.tables import GOLD_FEATURES, GOLD_SPLITS
 
     client = MlflowClient(tracking_uri=cfg.mlflow_tracking_uri, registry_uri=cfg.mlflow_registry_uri)
     name = registered_name(cfg)
@@ -62,8 +63,8 @@ def export_champion(cfg: Any, out: Path) -> dict[str, Any]:
         "tracking_uri": cfg.mlflow_tracking_uri,
         "metrics": dict(sorted(run.data.metrics.items())),
         "delta_versions": {
-            "gold.loan_features": _int(tags.get("gold_version")),
-            "gold.loan_splits": _int(tags.get("splits_version")),
+            GOLD_FEATURES: _int(tags.get("gold_version")),
+            GOLD_SPLITS: _int(tags.get("splits_version")),
         },
         "lineage": {k: tags[k] for k in LINEAGE_TAGS if k in tags},
         "portable_model": str(model),

@@ -9,17 +9,16 @@ from __future__ import annotations
 
 import sys
 
+from credit_risk.tables import GOLD_FEATURES, GOLD_SPLITS
 from src.agents import _run
 
 
 def _split(bundle) -> None:
     cfg = _run.config(bundle)
-    _run.require_table(cfg, "gold.loan_features", "prep")
+    _run.require_table(cfg, GOLD_FEATURES, "prep")
     _run.run_tasks(bundle, ["split"])
     processed = cfg.local_path("data/processed")
-    _run.report(
-        bundle, ["split"], ["gold.loan_splits"], [processed / "train.parquet", processed / "test.parquet"]
-    )
+    _run.report(bundle, ["split"], [GOLD_SPLITS], [processed / "train.parquet", processed / "test.parquet"])
 
 
 def main(argv: list[str] | None = None) -> int:

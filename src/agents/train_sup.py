@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import sys
 
+from credit_risk.tables import GOLD_SPLITS
 from src.agents import _run
 
 
 def _train(bundle) -> None:
     cfg = _run.config(bundle)
-    _run.require_table(cfg, "gold.loan_splits", "split")
+    _run.require_table(cfg, GOLD_SPLITS, "split")
     _run.run_tasks(bundle, ["train_supervised"])
     print(f"MLflow runs in {cfg.mlflow_tracking_uri}, experiment {cfg.experiment_name}")
     _run.report(bundle, ["train_supervised"], [], [])

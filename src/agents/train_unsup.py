@@ -7,14 +7,15 @@ from __future__ import annotations
 
 import sys
 
+from credit_risk.tables import GOLD_SEGMENTS, GOLD_SPLITS
 from src.agents import _run
 
 
 def _train(bundle) -> None:
     cfg = _run.config(bundle)
-    _run.require_table(cfg, "gold.loan_splits", "split")
+    _run.require_table(cfg, GOLD_SPLITS, "split")
     _run.run_tasks(bundle, ["train_segments"])
-    _run.report(bundle, ["train_segments"], ["gold.risk_segments"], [])
+    _run.report(bundle, ["train_segments"], [GOLD_SEGMENTS], [])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -69,7 +69,7 @@ def screen(
             for c in columns
             for name, agg in (("n", F.count), ("lo", F.min), ("hi", F.max))
         ],
-    ).first()
+    ).collect()[0]  # a global aggregate: one row
     rows = stats["_rows"]
     excluded: dict[str, str] = {}
     for c in columns:

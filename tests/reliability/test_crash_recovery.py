@@ -23,20 +23,29 @@ import pytest
 from deltalake import DeltaTable
 from net_helpers import free_port
 
+from credit_risk.tables import (
+    BRONZE_INGEST_LOG,
+    BRONZE_LOANS,
+    BRONZE_QUARANTINE,
+    GOLD_FEATURES,
+    GOLD_SPLITS,
+    SILVER_LOANS,
+)
+
 JOB = Path(__file__).with_name("etl_job.py")
 ROWS = "600"
 # Spread over the four tasks and over the steps of a commit.
 POINTS = [
-    "write:staged:bronze.loans_raw",  # first commit of a table: files staged, no log yet
-    "write:committed:bronze.loans_raw",  # rows committed; quarantine and ingest log not: a half batch
-    "write:committed:bronze.loans_quarantine",
-    "stage:moving:bronze.ingest_log",  # files half moved beside the log
-    "write:staged:silver.loans",
-    "write:committed:silver.loans",
-    "stage:moving:gold.loan_features",
-    "write:committed:gold.loan_features",
-    "write:staged:gold.loan_splits",
-    "write:committed:gold.loan_splits",
+    f"write:staged:{BRONZE_LOANS}",  # first commit of a table: files staged, no log yet
+    f"write:committed:{BRONZE_LOANS}",  # rows committed; quarantine and ingest log not: a half batch
+    f"write:committed:{BRONZE_QUARANTINE}",
+    f"stage:moving:{BRONZE_INGEST_LOG}",  # files half moved beside the log
+    f"write:staged:{SILVER_LOANS}",
+    f"write:committed:{SILVER_LOANS}",
+    f"stage:moving:{GOLD_FEATURES}",
+    f"write:committed:{GOLD_FEATURES}",
+    f"write:staged:{GOLD_SPLITS}",
+    f"write:committed:{GOLD_SPLITS}",
 ]
 # delta-spark writes a commit's files and its log entry in one JVM call: of these points it reaches the ones after
 # a commit (the others are delta-rs's own steps inside a commit; see the README's "Delta modes").

@@ -18,18 +18,19 @@ from credit_risk.lake import DeltaRsLake, LakeError
 
 
 def test_the_same_file_ingested_twice_lands_once(spark, lake, tmp_path):
-    from credit_risk.pipeline.bronze import RAW_TABLE, ingest_files
+    from credit_risk.pipeline.bronze import ingest_files
     from credit_risk.synthetic.generate import generate_exports
+    from credit_risk.tables import BRONZE_LOANS
 
     files = generate_exports(tmp_path / "raw", 300, 5, progress=False)
     copy = tmp_path / "again" / files[0].name
     copy.parent.mkdir()
     copy.write_bytes(files[0].read_bytes())  # the same bytes under another folder
     first = ingest_files(spark, lake, files, tmp_path / "staging")
-    version = lake.version(RAW_TABLE)
+    version = lake.version(BRONZE_LOANS)
     second = ingest_files(spark, lake, [copy], tmp_path / "staging")
     assert second["files"] == 0 and second["skipped"] == [copy.name]
-    assert lake.version(RAW_TABLE) == version and lake.read(RAW_TABLE).count() == first["rows"]
+    assert lake.version(BRONZE_LOANS) == version and lake.read(BRONZE_LOANS).count() == first["rows"]
 
 
 def test_lake_root_that_is_not_a_folder_gives_a_clear_error_and_no_table(spark, tmp_path):

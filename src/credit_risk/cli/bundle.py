@@ -112,7 +112,7 @@ def champion_lines(cfg: Any) -> list[str]:
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException
 
-    from credit_risk.pipeline.register import CHAMPION, registered_name
+    from credit_risk.pipeline.register import CHAMPION, registered_name, training_run_id
 
     client = MlflowClient(tracking_uri=cfg.mlflow_tracking_uri, registry_uri=cfg.mlflow_registry_uri)
     name = registered_name(cfg)
@@ -123,9 +123,10 @@ def champion_lines(cfg: Any) -> list[str]:
             f"champion:      none: no version of {name} passed the promotion gates (see its refusal_reasons tag)",
             "open it:       credit-risk ui (MLflow, http://127.0.0.1:5000)",
         ]
-    run = client.get_run(version.run_id)
+    run_id = training_run_id(version)
+    run = client.get_run(run_id)
     m, kind = run.data.metrics, run.data.tags.get("model_type", "")
-    report = cfg.home / "reports" / "evaluation" / version.run_id / "evaluation.md"
+    report = cfg.home / "reports" / "evaluation" / run_id / "evaluation.md"
     figures = ", ".join(
         f"{label} {m[key]:.4f}"
         for label, key in (("AUC", "test_auc"), ("KS", "test_ks"), ("ECE", "test_ece"))

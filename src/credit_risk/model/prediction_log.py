@@ -10,8 +10,6 @@ import pyarrow as pa
 
 from credit_risk import features
 
-TABLE = "monitoring.inference_log"
-
 
 def schema() -> pa.Schema:
     """The table's columns (batch scoring and the monitor use the same names)."""

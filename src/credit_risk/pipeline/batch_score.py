@@ -10,24 +10,30 @@ rows instead of adding copies, and a new champion adds its own scores beside the
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
+from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from credit_risk import features
-from credit_risk.pipeline.register import CHAMPION, registered_name, spark_model_uri
+from credit_risk.pipeline._upstream import upstream_version
+from credit_risk.pipeline.register import CHAMPION, registered_name, spark_model_uri, training_run_id
 from credit_risk.pipeline.train_supervised import pd_column
 from credit_risk.runtime.errors import pipeline_task
+from credit_risk.tables import GOLD_FEATURES, GOLD_SCORES, GOLD_SEGMENTS, GOLD_SPLITS
 
-SCORES_TABLE = "gold.loan_scores"
+if TYPE_CHECKING:
+    from credit_risk.lake import Lake
+    from credit_risk.runtime.config import Config
+    from credit_risk.runtime.dbutils import DBUtils
 
 
 def score_loans(
-    model: Any,
+    model: PipelineModel,
     loans: DataFrame,
     odds_factor: float,
     model_name: str,
@@ -67,7 +73,7 @@ def score_loans(
 
 
 @pipeline_task("batch_score")
-def run_batch_score(cfg: Any, dbutils: Any) -> dict[str, Any]:
+def run_batch_score(cfg: Config, dbutils: DBUtils) -> dict[str, Any]:
     """Task `batch_score`: the champion over the pinned gold version; a run without a champion scores nothing."""
     from credit_risk.lake import get_lake
     from credit_risk.runtime.context import commit_metadata
@@ -82,16 +88,12 @@ def run_batch_score(cfg: Any, dbutils: Any) -> dict[str, Any]:
         message = f"no {CHAMPION} alias on {name}: no model passed the promotion gates yet, nothing scored"
         print(message)
         return {"scored": 0, "reason": message}
-    gold_version = int(
-        dbutils.jobs.taskValues.get(
-            taskKey="gold_features", key="gold_version", debugValue=lake.version("gold.loan_features")
-        )
-    )
+    gold_version = upstream_version(dbutils, lake, GOLD_FEATURES, "gold_features", "gold_version")
     model = mlflow.spark.load_model(spark_model_uri(champion))  # the version itself is the JVM-free pyfunc
-    factor = float(mlflow.get_run(champion.run_id).data.params["pd_odds_factor"])
+    factor = float(mlflow.get_run(training_run_id(champion)).data.params["pd_odds_factor"])
     scores = score_loans(
         model,
-        lake.read("gold.loan_features", version=gold_version),
+        lake.read(GOLD_FEATURES, version=gold_version),
         factor,
         name,
         int(champion.version),
@@ -100,12 +102,12 @@ def run_batch_score(cfg: Any, dbutils: Any) -> dict[str, Any]:
     )
     version = lake.merge(
         scores,
-        SCORES_TABLE,
+        GOLD_SCORES,
         keys=[features.KEY, "model_version"],
         metadata={"gold_version": gold_version, "model_version": int(champion.version)},
     )
     dbutils.jobs.taskValues.set(key="scores_version", value=version)
-    written = lake.read(SCORES_TABLE, version=version).where(F.col("model_version") == int(champion.version))
+    written = lake.read(GOLD_SCORES, version=version).where(F.col("model_version") == int(champion.version))
     segments_version = _fill_segment_pd(lake, dbutils, written)
     scored = written.count()
     return {
@@ -117,12 +119,11 @@ def run_batch_score(cfg: Any, dbutils: Any) -> dict[str, Any]:
     }
 
 
-def _fill_segment_pd(lake: Any, dbutils: Any, scores: DataFrame) -> int | None:
+def _fill_segment_pd(lake: Lake, dbutils: DBUtils, scores: DataFrame) -> int | None:
     """Mean champion PD per risk segment into `gold.risk_segments` (None when no segments were trained)."""
     import ast
 
-    from credit_risk.pipeline.segments import SEGMENTS_TABLE, assign_segments, with_mean_pd
-    from credit_risk.pipeline.split import SPLITS_TABLE
+    from credit_risk.pipeline.segments import assign_segments, with_mean_pd
 
     runs = dbutils.jobs.taskValues.get(taskKey="train_segments", key="segment_runs", debugValue={}) or {}
     if not runs:
@@ -135,7 +136,7 @@ def _fill_segment_pd(lake: Any, dbutils: Any, scores: DataFrame) -> int | None:
             t.removeprefix("segments_"): r
             for t, r in zip(found.get("tags.model_type", []), found.get("run_id", []), strict=True)
         }
-    if not runs or not lake.exists(SEGMENTS_TABLE):
+    if not runs or not lake.exists(GOLD_SEGMENTS):
         return None
     client = MlflowClient()
     models = {
@@ -145,7 +146,7 @@ def _fill_segment_pd(lake: Any, dbutils: Any, scores: DataFrame) -> int | None:
         )
         for m, r in runs.items()
     }
-    train = lake.read(SPLITS_TABLE).where("split = 'train'")
+    train = lake.read(GOLD_SPLITS).where("split = 'train'")
     scored = assign_segments(models, train).join(scores.select(features.KEY, "pd"), features.KEY)
-    profile = lake.read(SEGMENTS_TABLE)
-    return lake.write(with_mean_pd(profile, scored), SEGMENTS_TABLE, metadata={"mean_pd_from": "batch_score"})
+    profile = lake.read(GOLD_SEGMENTS)
+    return lake.write(with_mean_pd(profile, scored), GOLD_SEGMENTS, metadata={"mean_pd_from": "batch_score"})

@@ -17,7 +17,7 @@ import logging
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
@@ -25,10 +25,15 @@ from pyspark.sql import functions as F
 from credit_risk.pipeline.raw_files import IngestError, RawFile, list_raw_files, prepare
 from credit_risk.raw_schema import KAGGLE, PROSPECTUS_LINE
 from credit_risk.runtime.errors import doing, pipeline_task
+from credit_risk.tables import BRONZE_INGEST_LOG, BRONZE_LOANS, BRONZE_QUARANTINE
+
+if TYPE_CHECKING:
+    from credit_risk.lake import Lake
+    from credit_risk.runtime.config import Config
+    from credit_risk.runtime.dbutils import DBUtils
 
 log = logging.getLogger(__name__)
 
-RAW_TABLE, QUARANTINE_TABLE, LOG_TABLE = "bronze.loans_raw", "bronze.loans_quarantine", "bronze.ingest_log"
 # One quoted stretch: a quote, then anything but a quote, then a quote. A field with doubled quotes (`"a""b"`) is
 # several such stretches back to back, so removing them all removes every quoted field. No alternation under
 # repetition: Java's regex engine recurses once per repetition of a group, and a long field overflowed its stack.
@@ -103,7 +108,7 @@ def _metadata(df: DataFrame, raw: RawFile, batch_id: str, ingested_at: datetime)
     )
 
 
-def undo_incomplete_batches(lake: Any) -> list[str]:
+def undo_incomplete_batches(lake: Lake) -> list[str]:
     """Roll back a batch that a crash left half done, so a rerun ingests its files exactly once.
 
     A batch commits three tables in turn (rows, quarantine, ingest log); Delta has no transaction across
@@ -111,10 +116,10 @@ def undo_incomplete_batches(lake: Any) -> list[str]:
     is restored to the version before that batch (a new commit: history keeps the partial one).
     """
     logged = set()
-    if lake.exists(LOG_TABLE):
-        logged = {r["batch_id"] for r in lake.read(LOG_TABLE).select("batch_id").distinct().collect()}
+    if lake.exists(BRONZE_INGEST_LOG):
+        logged = {r["batch_id"] for r in lake.read(BRONZE_INGEST_LOG).select("batch_id").distinct().collect()}
     undone = []
-    for table in (RAW_TABLE, QUARANTINE_TABLE):
+    for table in (BRONZE_LOANS, BRONZE_QUARANTINE):
         if not lake.exists(table):
             continue
         history = lake.history(table)  # newest first
@@ -139,12 +144,12 @@ def undo_incomplete_batches(lake: Any) -> list[str]:
     return undone
 
 
-def ingest_files(spark: SparkSession, lake: Any, files: list[Path], staging: Path) -> dict[str, Any]:
+def ingest_files(spark: SparkSession, lake: Lake, files: list[Path], staging: Path) -> dict[str, Any]:
     """Append new files to bronze (rows) and quarantine (rejected lines); skip files already ingested."""
     undone = undo_incomplete_batches(lake)
     seen = set()
-    if lake.exists(LOG_TABLE):
-        seen = {r["source_sha256"] for r in lake.read(LOG_TABLE).select("source_sha256").collect()}
+    if lake.exists(BRONZE_INGEST_LOG):
+        seen = {r["source_sha256"] for r in lake.read(BRONZE_INGEST_LOG).select("source_sha256").collect()}
     batch_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     ingested_at = datetime.now(UTC).replace(tzinfo=None)
     rows, rejects, expected, skipped, shas = [], [], {}, [], {}
@@ -178,23 +183,23 @@ def ingest_files(spark: SparkSession, lake: Any, files: list[Path], staging: Pat
             "batch_id": None,
             "files": 0,
             "skipped": skipped,
-            "bronze_version": _version(lake, RAW_TABLE),
+            "bronze_version": _version(lake, BRONZE_LOANS),
             "rolled_back": undone,
         }
     if not rows:  # only files without a usable header: an empty append keeps the schema
         rows.append(_empty_bronze(spark))
-    with doing(f"parsing {', '.join(expected)} into {RAW_TABLE}"):
+    with doing(f"parsing {', '.join(expected)} into {BRONZE_LOANS}"):
         bronze_version = lake.write(
             _union(rows),
-            RAW_TABLE,
-            mode="append" if lake.exists(RAW_TABLE) else "overwrite",
+            BRONZE_LOANS,
+            mode="append",
             metadata={"batch_id": batch_id},
         )
-    with doing(f"writing {QUARANTINE_TABLE}"):
+    with doing(f"writing {BRONZE_QUARANTINE}"):
         quarantine_version = lake.write(
             _union(rejects),
-            QUARANTINE_TABLE,
-            mode="append" if lake.exists(QUARANTINE_TABLE) else "overwrite",
+            BRONZE_QUARANTINE,
+            mode="append",
             metadata={"batch_id": batch_id},
         )
     reconcile(lake, batch_id, expected)
@@ -206,7 +211,7 @@ def ingest_files(spark: SparkSession, lake: Any, files: list[Path], staging: Pat
         "source_file string, source_sha256 string, batch_id string, "
         "ingested_at timestamp, data_lines long, bronze_rows long",
     )
-    lake.write(log_df, LOG_TABLE, mode="append" if lake.exists(LOG_TABLE) else "overwrite")
+    lake.write(log_df, BRONZE_INGEST_LOG, mode="append")
     return {
         "batch_id": batch_id,
         "files": len(expected),
@@ -233,18 +238,18 @@ def _union(frames: list[DataFrame]) -> DataFrame:
     return out
 
 
-def _version(lake: Any, name: str) -> int | None:
+def _version(lake: Lake, name: str) -> int | None:
     return lake.version(name) if lake.exists(name) else None
 
 
-def reconcile(lake: Any, batch_id: str, expected: dict[str, tuple[int, int]]) -> None:
+def reconcile(lake: Lake, batch_id: str, expected: dict[str, tuple[int, int]]) -> None:
     """Lines after the header = bronze rows + quarantined rows, per file of the batch (raises otherwise)."""
 
     def counts(table: str) -> dict[str, int]:
         df = lake.read(table).where(F.col("batch_id") == batch_id).groupBy("source_file").count()
         return {r["source_file"]: r["count"] for r in df.collect()}
 
-    good, bad = counts(RAW_TABLE), counts(QUARANTINE_TABLE)
+    good, bad = counts(BRONZE_LOANS), counts(BRONZE_QUARANTINE)
     for name, (lines, rows) in expected.items():
         if good.get(name, 0) != rows or good.get(name, 0) + bad.get(name, 0) != lines:
             raise IngestError(
@@ -253,7 +258,7 @@ def reconcile(lake: Any, batch_id: str, expected: dict[str, tuple[int, int]]) ->
             )
 
 
-def raw_location(cfg: Any) -> Path:
+def raw_location(cfg: Config) -> Path:
     """Where this run's raw files are: generated on demand, `<raw_dir>/kaggle` (`credit-risk fetch`), or a user path."""
     if cfg.data_source == "generated":
         from credit_risk.synthetic.generate import generate_exports
@@ -271,7 +276,7 @@ def raw_location(cfg: Any) -> Path:
 
 
 @pipeline_task("bronze_ingest")
-def run_bronze(cfg: Any, dbutils: Any) -> dict[str, Any]:
+def run_bronze(cfg: Config, dbutils: DBUtils) -> dict[str, Any]:
     """Task `bronze_ingest`: ingest new raw files; publishes `bronze_version`."""
     from credit_risk.lake import get_lake
     from credit_risk.runtime.spark import get_spark

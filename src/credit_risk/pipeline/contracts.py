@@ -8,16 +8,41 @@ before split or training read anything. Data docs (HTML) are written under `<hom
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import great_expectations as gx
-from great_expectations import expectations as gxe
+from great_expectations.checkpoint.actions import UpdateDataDocsAction
+from great_expectations.data_context.types.base import ProgressBarsConfig
+from great_expectations.expectations.core.expect_column_mean_to_be_between import ExpectColumnMeanToBeBetween
+from great_expectations.expectations.core.expect_column_values_to_be_between import (
+    ExpectColumnValuesToBeBetween,
+)
+from great_expectations.expectations.core.expect_column_values_to_be_in_set import ExpectColumnValuesToBeInSet
+from great_expectations.expectations.core.expect_column_values_to_be_unique import (
+    ExpectColumnValuesToBeUnique,
+)
+from great_expectations.expectations.core.expect_column_values_to_not_be_null import (
+    ExpectColumnValuesToNotBeNull,
+)
+from great_expectations.expectations.core.expect_table_columns_to_match_set import (
+    ExpectTableColumnsToMatchSet,
+)
+from great_expectations.expectations.expectation import Expectation
 from pyspark.sql import DataFrame
 
 from credit_risk import features
+from credit_risk.pipeline._upstream import upstream_version
 from credit_risk.pipeline.silver import KNOWN_STATUSES
 from credit_risk.raw_schema import KAGGLE
 from credit_risk.runtime.errors import pipeline_task
+from credit_risk.tables import BRONZE_LOANS, GOLD_FEATURES, SILVER_LOANS
+
+if TYPE_CHECKING:
+    from great_expectations.checkpoint.checkpoint import CheckpointResult
+    from great_expectations.data_context.data_context.file_data_context import FileDataContext
+
+    from credit_risk.runtime.config import Config
+    from credit_risk.runtime.dbutils import DBUtils
 
 log = logging.getLogger(__name__)
 
@@ -31,38 +56,38 @@ class ContractError(RuntimeError):
     """A table broke its contract; the message lists every failed expectation."""
 
 
-def bronze_suite() -> list[gxe.Expectation]:
+def bronze_suite() -> list[Expectation]:
     return [
-        gxe.ExpectTableColumnsToMatchSet(column_set=[*KAGGLE, *BRONZE_METADATA], exact_match=True),
-        gxe.ExpectColumnValuesToNotBeNull(column="source_sha256"),
-        gxe.ExpectColumnValuesToNotBeNull(column="line_number"),
-        gxe.ExpectColumnValuesToNotBeNull(column="loan_amnt", mostly=0.99),
+        ExpectTableColumnsToMatchSet(column_set=[*KAGGLE, *BRONZE_METADATA], exact_match=True),
+        ExpectColumnValuesToNotBeNull(column="source_sha256"),
+        ExpectColumnValuesToNotBeNull(column="line_number"),
+        ExpectColumnValuesToNotBeNull(column="loan_amnt", mostly=0.99),
     ]
 
 
-def loan_terms() -> list[gxe.Expectation]:
+def loan_terms() -> list[Expectation]:
     """What silver and gold share: a unique loan id, loan terms in range and a plausible default rate."""
     return [
-        gxe.ExpectColumnValuesToBeUnique(column=features.KEY),
-        gxe.ExpectColumnValuesToBeBetween(column="int_rate", min_value=5, max_value=31),
-        gxe.ExpectColumnValuesToBeBetween(column="dti", min_value=0, max_value=100),
-        gxe.ExpectColumnValuesToBeBetween(column="loan_amnt", min_value=500, max_value=40000),
+        ExpectColumnValuesToBeUnique(column=features.KEY),
+        ExpectColumnValuesToBeBetween(column="int_rate", min_value=5, max_value=31),
+        ExpectColumnValuesToBeBetween(column="dti", min_value=0, max_value=100),
+        ExpectColumnValuesToBeBetween(column="loan_amnt", min_value=500, max_value=40000),
         # Share of defaults among finished loans (the mean ignores loans without a final outcome).
-        gxe.ExpectColumnMeanToBeBetween(column=features.TARGET, min_value=0.05, max_value=0.45),
+        ExpectColumnMeanToBeBetween(column=features.TARGET, min_value=0.05, max_value=0.45),
     ]
 
 
-def silver_suite() -> list[gxe.Expectation]:
+def silver_suite() -> list[Expectation]:
     suite = [
         *loan_terms(),
-        gxe.ExpectColumnValuesToBeBetween(column="revol_util", min_value=0, max_value=200),
-        gxe.ExpectColumnValuesToBeBetween(column="emp_length_years", min_value=0, max_value=10),
-        gxe.ExpectColumnValuesToBeInSet(column="term_months", value_set=[36, 60]),
-        gxe.ExpectColumnValuesToBeInSet(column="loan_status", value_set=sorted(KNOWN_STATUSES)),
-        gxe.ExpectColumnValuesToBeInSet(column=features.TARGET, value_set=[0, 1]),
+        ExpectColumnValuesToBeBetween(column="revol_util", min_value=0, max_value=200),
+        ExpectColumnValuesToBeBetween(column="emp_length_years", min_value=0, max_value=10),
+        ExpectColumnValuesToBeInSet(column="term_months", value_set=[36, 60]),
+        ExpectColumnValuesToBeInSet(column="loan_status", value_set=sorted(KNOWN_STATUSES)),
+        ExpectColumnValuesToBeInSet(column=features.TARGET, value_set=[0, 1]),
     ]
     suite += [
-        gxe.ExpectColumnValuesToNotBeNull(
+        ExpectColumnValuesToNotBeNull(
             column=c, mostly=0.9, row_condition="issue_year >= 2013", condition_parser="spark"
         )
         for c in ERA_FIELDS
@@ -70,26 +95,26 @@ def silver_suite() -> list[gxe.Expectation]:
     return suite
 
 
-def gold_suite() -> list[gxe.Expectation]:
+def gold_suite() -> list[Expectation]:
     return [
-        gxe.ExpectTableColumnsToMatchSet(column_set=GOLD_COLUMNS, exact_match=True),
+        ExpectTableColumnsToMatchSet(column_set=GOLD_COLUMNS, exact_match=True),
         *loan_terms(),
-        gxe.ExpectColumnValuesToNotBeNull(column="issue_date"),
-        gxe.ExpectColumnValuesToBeBetween(column="loan_to_income", min_value=0, max_value=10),
-        gxe.ExpectColumnValuesToBeBetween(column="credit_age_months", min_value=0, max_value=1000),
+        ExpectColumnValuesToNotBeNull(column="issue_date"),
+        ExpectColumnValuesToBeBetween(column="loan_to_income", min_value=0, max_value=10),
+        ExpectColumnValuesToBeBetween(column="credit_age_months", min_value=0, max_value=1000),
     ]
 
 
 SUITES = {"bronze": bronze_suite, "silver": silver_suite, "gold": gold_suite}
 
 
-def _context(root: str):
+def _context(root: str) -> FileDataContext:
     context = gx.get_context(mode="file", project_root_dir=root)
-    context.variables.progress_bars = {"globally": False}
+    context.variables.progress_bars = ProgressBarsConfig(globally=False)
     return context
 
 
-def validate(df: DataFrame, layer: str, root: str) -> Any:
+def validate(df: DataFrame, layer: str, root: str) -> CheckpointResult:
     """Run the layer's suite on `df` through GX's Spark datasource; returns the checkpoint result."""
     context = _context(root)
     source = context.data_sources.add_or_update_spark(name="lakehouse")
@@ -109,13 +134,13 @@ def validate(df: DataFrame, layer: str, root: str) -> Any:
         gx.Checkpoint(
             name=f"{layer}_contract",
             validation_definitions=[definition],
-            actions=[gx.checkpoint.UpdateDataDocsAction(name="data_docs")],
+            actions=[UpdateDataDocsAction(name="data_docs")],
         )
     )
     return checkpoint.run(batch_parameters={"dataframe": df})
 
 
-def failures(result: Any) -> list[str]:
+def failures(result: CheckpointResult) -> list[str]:
     """One line per failed expectation: type, column, offending counts or observed value."""
     lines = []
     for run in result.run_results.values():
@@ -123,7 +148,8 @@ def failures(result: Any) -> list[str]:
             if r.success:
                 continue
             cfg = r.expectation_config
-            kwargs = {k: v for k, v in cfg.kwargs.items() if k not in ("batch_id", "column_set", "value_set")}
+            kind, given = (cfg.type, cfg.kwargs) if cfg else ("expectation", {})
+            kwargs = {k: v for k, v in given.items() if k not in ("batch_id", "column_set", "value_set")}
             info = r.result or {}
             detail = (
                 f"{info.get('unexpected_count')} of {info.get('element_count')} rows"
@@ -132,7 +158,7 @@ def failures(result: Any) -> list[str]:
             )
             if r.exception_info and r.exception_info.get("raised_exception"):
                 detail = f"error: {r.exception_info.get('exception_message')}"
-            lines.append(f"{cfg.type} {kwargs}: {detail}")
+            lines.append(f"{kind} {kwargs}: {detail}")
     return lines
 
 
@@ -154,28 +180,21 @@ def validate_contracts(tables: dict[str, DataFrame], root: str) -> dict[str, Any
 
 
 @pipeline_task("validate_contracts")
-def run_contracts(cfg: Any, dbutils: Any) -> dict[str, Any]:
+def run_contracts(cfg: Config, dbutils: DBUtils) -> dict[str, Any]:
     """Task `validate_contracts`: the bronze, silver and gold versions of this run, or the latest."""
     from credit_risk.lake import get_lake
 
     lake = get_lake(cfg)
-    versions = {}
-    for layer, task, table in (
-        ("bronze", "bronze_ingest", "bronze.loans_raw"),
-        ("silver", "silver_clean", "silver.loans"),
-        ("gold", "gold_features", "gold.loan_features"),
-    ):
-        versions[layer] = int(
-            dbutils.jobs.taskValues.get(taskKey=task, key=f"{layer}_version", debugValue=lake.version(table))
-        )
-    tables = {
-        layer: lake.read(name, version=versions[layer])
-        for layer, name in (
-            ("bronze", "bronze.loans_raw"),
-            ("silver", "silver.loans"),
-            ("gold", "gold.loan_features"),
-        )
+    layers = (
+        ("bronze", "bronze_ingest", BRONZE_LOANS),
+        ("silver", "silver_clean", SILVER_LOANS),
+        ("gold", "gold_features", GOLD_FEATURES),
+    )
+    versions = {
+        layer: upstream_version(dbutils, lake, table, task, f"{layer}_version")
+        for layer, task, table in layers
     }
+    tables = {layer: lake.read(table, version=versions[layer]) for layer, _, table in layers}
     result = validate_contracts(tables, str(cfg.home / "gx"))
     print(f"contracts passed on versions {versions}; data docs: {result['data_docs']}")
     dbutils.jobs.taskValues.set(key="contracts_passed", value=True)

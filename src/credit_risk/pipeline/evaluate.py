@@ -8,22 +8,31 @@ and test). Plots (PNG) and a Markdown report are logged to the model's run and w
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import mlflow
 import numpy as np
+import pandas as pd
+from pyspark.ml import PipelineModel
+from pyspark.sql import DataFrame
 
 from credit_risk import features, metrics
+from credit_risk.pipeline._upstream import best_run, upstream_version
 from credit_risk.pipeline.train_supervised import pd_column
 from credit_risk.runtime.errors import pipeline_task
+from credit_risk.tables import GOLD_SPLITS
+
+if TYPE_CHECKING:
+    from credit_risk.runtime.config import Config
+    from credit_risk.runtime.dbutils import DBUtils
 
 
-def score(model: Any, df: Any, odds_factor: float) -> Any:
+def score(model: PipelineModel, df: DataFrame, odds_factor: float) -> pd.DataFrame:
     """Outcome, vintage and PD per loan, collected (a few columns of the split)."""
     return pd_column(model.transform(df), odds_factor).select(features.TARGET, "issue_year", "pd").toPandas()
 
 
-def _plots(test: Any, out: Path) -> list[Path]:
+def _plots(test: pd.DataFrame, out: Path) -> list[Path]:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -49,19 +58,21 @@ def _plots(test: Any, out: Path) -> list[Path]:
     return files
 
 
-def evaluate_model(model: Any, train: Any, test: Any, odds_factor: float, out: Path) -> dict[str, Any]:
+def evaluate_model(
+    model: PipelineModel, train: DataFrame, test: DataFrame, odds_factor: float, out: Path
+) -> dict[str, Any]:
     """Metrics, tables, plots and a Markdown report for one model on the test split."""
     out.mkdir(parents=True, exist_ok=True)
     tr, te = score(model, train, odds_factor), score(model, test, odds_factor)
     y, p = te[features.TARGET].to_numpy(float), te["pd"].to_numpy(float)
     summary = metrics.summary(y, p)
-    by_vintage = {
-        int(v): metrics.auc(g[features.TARGET].to_numpy(float), g["pd"].to_numpy(float))
+    by_vintage = {  # keys of the integer column issue_year
+        int(cast(int, v)): metrics.auc(g[features.TARGET].to_numpy(float), g["pd"].to_numpy(float))
         for v, g in te.groupby("issue_year")
     }
-    report = {
+    report: dict[str, Any] = {
         **{f"test_{k}": v for k, v in summary.items()},
-        "test_psi_train_vs_test": metrics.psi(tr["pd"], te["pd"]),
+        "test_psi_train_vs_test": metrics.psi(tr["pd"].to_numpy(float), te["pd"].to_numpy(float)),
         "auc_by_vintage": by_vintage,
         "lift": metrics.lift_table(y, p),
         "calibration": metrics.calibration(y, p),
@@ -96,27 +107,19 @@ def evaluate_model(model: Any, train: Any, test: Any, odds_factor: float, out: P
 
 
 @pipeline_task("evaluate")
-def run_evaluate(cfg: Any, dbutils: Any) -> dict[str, Any]:
+def run_evaluate(cfg: Config, dbutils: DBUtils) -> dict[str, Any]:
     """Task `evaluate`: the best run's model on the pinned test split; metrics and report logged to that run."""
     from credit_risk.lake import get_lake
-    from credit_risk.pipeline.split import SPLITS_TABLE
     from credit_risk.runtime.tracking import configure_mlflow
 
     configure_mlflow(cfg)
     lake = get_lake(cfg)
-    run_id = dbutils.jobs.taskValues.get(taskKey="train_supervised", key="best_run_id", debugValue="")
-    if not run_id:
-        run_id = mlflow.search_runs(
-            filter_string="tags.model_type != ''", order_by=["metrics.val_auc DESC"], max_results=1
-        ).iloc[0]["run_id"]
-    version = int(
-        dbutils.jobs.taskValues.get(
-            taskKey="split", key="splits_version", debugValue=lake.version(SPLITS_TABLE)
-        )
-    )
-    splits = lake.read(SPLITS_TABLE, version=version)
+    run = best_run(dbutils)
+    run_id = run.info.run_id
+    version = upstream_version(dbutils, lake, GOLD_SPLITS, "split", "splits_version")
+    splits = lake.read(GOLD_SPLITS, version=version)
     model = mlflow.spark.load_model(f"runs:/{run_id}/model")
-    factor = float(mlflow.get_run(run_id).data.params["pd_odds_factor"])
+    factor = float(run.data.params["pd_odds_factor"])
     out = cfg.home / "reports" / "evaluation" / run_id
     report = evaluate_model(
         model, splits.where("split = 'train'"), splits.where("split = 'test'"), factor, out

@@ -8,19 +8,24 @@ frequent normalised titles on training vintages (lower case, punctuation and spa
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from credit_risk import features
+from credit_risk.pipeline._upstream import upstream_version
 from credit_risk.runtime.errors import pipeline_task
+from credit_risk.tables import GOLD_FEATURES, SILVER_LOANS
 
-GOLD_TABLE = "gold.loan_features"
+if TYPE_CHECKING:
+    from credit_risk.runtime.config import Config
+    from credit_risk.runtime.dbutils import DBUtils
+
 TOP_K_TITLES = 50
 
 
-def emp_title_normalised(col: str = "emp_title") -> F.Column:
+def emp_title_normalised(col: str = "emp_title") -> Column:
     """`  Sr. Manager ` -> `sr manager`; empty -> null."""
     text = F.trim(F.regexp_replace(F.regexp_replace(F.lower(F.col(col)), r"[^a-z0-9]+", " "), r"\s+", " "))
     return F.when(text != "", text)
@@ -83,26 +88,22 @@ def build_features(silver: DataFrame, titles: list[str]) -> DataFrame:
 
 
 @pipeline_task("gold_features")
-def run_gold(cfg: Any, dbutils: Any) -> dict[str, Any]:
+def run_gold(cfg: Config, dbutils: DBUtils) -> dict[str, Any]:
     """Task `gold_features`: gold from the pinned silver version; publishes `gold_version`; exports M.parquet."""
     from credit_risk.lake import get_lake
 
     lake = get_lake(cfg)
-    silver_version = int(
-        dbutils.jobs.taskValues.get(
-            taskKey="silver_clean", key="silver_version", debugValue=lake.version("silver.loans")
-        )
-    )
-    silver = lake.read("silver.loans", version=silver_version)
+    silver_version = upstream_version(dbutils, lake, SILVER_LOANS, "silver_clean", "silver_version")
+    silver = lake.read(SILVER_LOANS, version=silver_version)
     titles = top_titles(silver, cfg.train_end_year)
     gold = build_features(silver, titles)
     version = lake.write(
         gold,
-        GOLD_TABLE,
+        GOLD_FEATURES,
         partition_by=["issue_year"],
         metadata={"silver_version": silver_version, "emp_title_top_k": titles},
     )
-    written = lake.read(GOLD_TABLE, version=version)
+    written = lake.read(GOLD_FEATURES, version=version)
     processed = cfg.local_path("data/processed")
     written.write.mode("overwrite").parquet(str(processed / "M.parquet"))
     written.sample(fraction=0.1, seed=cfg.seed).write.mode("overwrite").parquet(

@@ -13,17 +13,27 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 import pandas as pd
 
 from credit_risk import features, metrics
 from credit_risk.runtime.errors import pipeline_task
+from credit_risk.tables import (
+    GOLD_SPLITS,
+    MONITORING_FEATURE_DRIFT,
+    MONITORING_INFERENCE_LOG,
+    MONITORING_PERFORMANCE,
+)
 
-FEATURE_DRIFT_TABLE = "monitoring.feature_drift"
-PERFORMANCE_TABLE = "monitoring.model_performance"
-INFERENCE_TABLE = "monitoring.inference_log"
+if TYPE_CHECKING:
+    from evidently import DataDefinition
+    from pyspark.sql import DataFrame
+
+    from credit_risk.runtime.config import Config
+    from credit_risk.runtime.dbutils import DBUtils
+
 SAMPLE_ROWS = 20_000
 
 
@@ -37,7 +47,7 @@ class DriftPolicy:
     min_rows: int = 500
 
     @classmethod
-    def from_config(cls, cfg: Any) -> DriftPolicy:
+    def from_config(cls, cfg: Config) -> DriftPolicy:
         extra, base = cfg.extra, cls()
         return cls(
             max_drift_share=float(extra.get("monitor_max_drift_share", base.max_drift_share)),
@@ -47,7 +57,7 @@ class DriftPolicy:
         )
 
 
-def _definition(columns: list[str]) -> Any:
+def _definition(columns: list[str]) -> DataDefinition:
     from evidently import DataDefinition
 
     return DataDefinition(
@@ -118,6 +128,7 @@ def performance_by_vintage(scored: pd.DataFrame) -> list[dict[str, Any]]:
     for year, group in known.groupby("issue_year"):
         y, p = group[features.TARGET].to_numpy(float), group["pd"].to_numpy(float)
         auc = metrics.auc(y, p) if 0 < y.sum() < len(y) else None
+        year = cast(int, year)  # the key of an integer column
         out.append({"issue_year": int(year), "n": len(group), "defaults": int(y.sum()), "auc": auc})
     return out
 
@@ -149,7 +160,7 @@ def decide(
     return bool(reasons), reasons
 
 
-def _sample(rows: Any, seed: int) -> pd.DataFrame:
+def _sample(rows: DataFrame, seed: int) -> pd.DataFrame:
     """At most SAMPLE_ROWS rows of a Spark DataFrame, drawn in Spark (a seeded sample, then exactly the count):
     collecting a whole split first, 2.9M loans by 40 columns, to sample it in pandas does not fit a driver."""
     n = rows.count()
@@ -159,7 +170,7 @@ def _sample(rows: Any, seed: int) -> pd.DataFrame:
 
 
 @pipeline_task("monitor_drift")
-def run_monitor(cfg: Any, dbutils: Any) -> dict[str, Any]:
+def run_monitor(cfg: Config, dbutils: DBUtils) -> dict[str, Any]:
     """Task `monitor_drift`: reports, monitoring tables, latest.json for the API, and the `retrain` task value."""
     import mlflow
     from mlflow import MlflowClient
@@ -169,7 +180,6 @@ def run_monitor(cfg: Any, dbutils: Any) -> dict[str, Any]:
     from credit_risk.lake import get_lake
     from credit_risk.model.champion import load_champion
     from credit_risk.pipeline.register import CHAMPION, registered_name
-    from credit_risk.pipeline.split import SPLITS_TABLE
     from credit_risk.runtime.spark import get_spark
     from credit_risk.runtime.tracking import configure_mlflow, start_task_run
 
@@ -184,23 +194,23 @@ def run_monitor(cfg: Any, dbutils: Any) -> dict[str, Any]:
         return {"retrain": False, "reasons": [message]}
     model = champion.scorer.model
     baseline_auc = MlflowClient().get_run(champion.run_id).data.metrics.get("val_auc")
-    splits_version = lake.version(SPLITS_TABLE)
-    splits = lake.read(SPLITS_TABLE, version=splits_version)
+    splits_version = lake.version(GOLD_SPLITS)
+    splits = lake.read(GOLD_SPLITS, version=splits_version)
     keep = [features.KEY, "issue_year", features.TARGET, *features.FEATURES]
     reference = _sample(splits.where("split = 'train'").select(*keep), cfg.seed)
     reference["pd"] = model.predict_pd(reference[features.FEATURES])
-    logged = lake.read(INFERENCE_TABLE).count() if lake.exists(INFERENCE_TABLE) else 0
+    logged = lake.read(MONITORING_INFERENCE_LOG).count() if lake.exists(MONITORING_INFERENCE_LOG) else 0
     if logged >= policy.min_rows:
-        window = lake.read(INFERENCE_TABLE).orderBy(F.desc("scored_at")).limit(SAMPLE_ROWS)
+        window = lake.read(MONITORING_INFERENCE_LOG).orderBy(F.desc("scored_at")).limit(SAMPLE_ROWS)
         current = window.select(*features.FEATURES, "pd", F.year("scored_at").alias("issue_year")).toPandas()
         current[features.TARGET] = np.nan  # served applications have no outcome yet
-        source = f"{INFERENCE_TABLE}@v{lake.version(INFERENCE_TABLE)} (newest {len(current)} predictions)"
+        source = f"{MONITORING_INFERENCE_LOG}@v{lake.version(MONITORING_INFERENCE_LOG)} (newest {len(current)} predictions)"
     else:
         current = _sample(splits.where("split = 'test'").select(*keep), cfg.seed)
         current["pd"] = model.predict_pd(current[features.FEATURES])
         years = sorted(current["issue_year"].unique().tolist())
         source = (
-            f"{SPLITS_TABLE}@v{splits_version} test split (vintages {years[0]}-{years[-1]})"
+            f"{GOLD_SPLITS}@v{splits_version} test split (vintages {years[0]}-{years[-1]})"
             if years
             else "empty"
         )
@@ -220,7 +230,7 @@ def run_monitor(cfg: Any, dbutils: Any) -> dict[str, Any]:
         "retrain": retrain,
         "reasons": reasons,
         "source": source,
-        "reference": f"{SPLITS_TABLE}@v{splits_version} train split",
+        "reference": f"{GOLD_SPLITS}@v{splits_version} train split",
         "model_version": champion.version,
         "drift_share": summary["drift_share"],
         "score_psi": summary["score_psi"],
@@ -267,8 +277,8 @@ def run_monitor(cfg: Any, dbutils: Any) -> dict[str, Any]:
             "method string, threshold double, reference_version long, "
             "model_version int",
         ),
-        FEATURE_DRIFT_TABLE,
-        mode="append" if lake.exists(FEATURE_DRIFT_TABLE) else "overwrite",
+        MONITORING_FEATURE_DRIFT,
+        mode="append",
     )
     perf_rows = [
         (ts, source, p["issue_year"], p["n"], p["defaults"], p["auc"], int(champion.version))
@@ -281,8 +291,8 @@ def run_monitor(cfg: Any, dbutils: Any) -> dict[str, Any]:
             "issue_year int, n long, defaults long, auc double, "
             "model_version int",
         ),
-        PERFORMANCE_TABLE,
-        mode="append" if lake.exists(PERFORMANCE_TABLE) else "overwrite",
+        MONITORING_PERFORMANCE,
+        mode="append",
     )
     dbutils.jobs.taskValues.set(key="retrain", value=str(retrain).lower())
     dbutils.jobs.taskValues.set(key="drift_share", value=summary["drift_share"])

@@ -4,39 +4,53 @@ Gates: validation AUC at least `min_auc`, calibration error at most `max_ece`, a
 refused as suspicious (origination features do not predict default that well: something leaks), and a gain
 of at least `promotion_margin` over the current champion. A refused version keeps its reasons as tags.
 
-The model version is the JVM-free pyfunc over the run's portable export (`serving.pyfunc_model`), logged
+The model version is the JVM-free pyfunc over the run's portable export (`model.pyfunc_model`), logged
 here on the training run: what the registry offers an endpoint needs no Spark. The Spark model of the same
 fit stays on that run (`spark_model_uri`), for batch scoring.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from credit_risk.pipeline._upstream import best_run
 from credit_risk.runtime.errors import pipeline_task
+
+if TYPE_CHECKING:
+    from mlflow.entities.model_registry import ModelVersion
+
+    from credit_risk.runtime.config import Config
+    from credit_risk.runtime.dbutils import DBUtils
 
 CHAMPION, CHALLENGER = "champion", "challenger"
 
 
-def registered_name(cfg: Any) -> str:
+def registered_name(cfg: Config) -> str:
     """Unity Catalog needs catalog.schema.model; the local registry takes the plain name."""
     if cfg.mlflow_registry_uri.startswith("databricks-uc"):
         return f"{cfg.catalog}.{cfg.schema_prefix}gold.{cfg.model_name}"
     return cfg.model_name
 
 
-def spark_model_uri(version: Any) -> str:
+def training_run_id(version: ModelVersion) -> str:
+    """The run that trained a registered version (every version here is registered from its run)."""
+    if version.run_id is None:
+        raise ValueError(f"model version {version.name} v{version.version} has no training run")
+    return version.run_id
+
+
+def spark_model_uri(version: ModelVersion) -> str:
     """Where the Spark model of a registered version is: the `model` of its training run."""
     from credit_risk.model.pyfunc_model import SPARK_MODEL_TAG
 
     return (version.tags or {}).get(SPARK_MODEL_TAG) or f"runs:/{version.run_id}/model"
 
 
-def gate(candidate: dict[str, float], champion: dict[str, float] | None, cfg: Any) -> list[str]:
+def gate(candidate: dict[str, float], champion: dict[str, float] | None, cfg: Config) -> list[str]:
     """Reasons to refuse promotion (empty: promote)."""
     reasons = []
     auc, ece = candidate["val_auc"], candidate["val_ece"]
@@ -56,12 +70,12 @@ def gate(candidate: dict[str, float], champion: dict[str, float] | None, cfg: An
     return reasons
 
 
-def _champion_metrics(client: MlflowClient, name: str) -> tuple[Any, dict[str, float] | None]:
+def _champion_metrics(client: MlflowClient, name: str) -> tuple[ModelVersion | None, dict[str, float] | None]:
     try:
         version = client.get_model_version_by_alias(name, CHAMPION)
     except MlflowException:
         return None, None
-    return version, client.get_run(version.run_id).data.metrics
+    return version, client.get_run(training_run_id(version)).data.metrics
 
 
 def register_pyfunc(name: str, run_id: str, decision_threshold: float) -> str:
@@ -73,7 +87,7 @@ def register_pyfunc(name: str, run_id: str, decision_threshold: float) -> str:
     return str(version)
 
 
-def register_run(cfg: Any, run_id: str) -> dict[str, Any]:
+def register_run(cfg: Config, run_id: str) -> dict[str, Any]:
     """Register the run's model (as a JVM-free pyfunc) as challenger and promote it if it passes every gate."""
     client = MlflowClient()
     name = registered_name(cfg)
@@ -103,20 +117,12 @@ def register_run(cfg: Any, run_id: str) -> dict[str, Any]:
 
 
 @pipeline_task("register")
-def run_register(cfg: Any, dbutils: Any) -> dict[str, Any]:
+def run_register(cfg: Config, dbutils: DBUtils) -> dict[str, Any]:
     """Task `register`: the best run of `train_supervised`; publishes model_name / model_version / champion."""
     from credit_risk.runtime.tracking import configure_mlflow
 
     configure_mlflow(cfg)
-    run_id = dbutils.jobs.taskValues.get(taskKey="train_supervised", key="best_run_id", debugValue="")
-    if not run_id:
-        best = mlflow.search_runs(
-            filter_string="tags.model_type != ''", order_by=["metrics.val_auc DESC"], max_results=1
-        )
-        if best.empty:
-            raise ValueError("no training run found: run the train_supervised task first")
-        run_id = best.iloc[0]["run_id"]
-    result = register_run(cfg, run_id)
+    result = register_run(cfg, best_run(dbutils).info.run_id)
     for key in ("model_name", "model_version", "champion"):
         dbutils.jobs.taskValues.set(key=key, value=result[key])
     return result

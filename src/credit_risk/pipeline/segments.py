@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 from pyspark.ml import Pipeline, PipelineModel
-from pyspark.ml.clustering import GaussianMixture, KMeans
+from pyspark.ml.clustering import GaussianMixture, GaussianMixtureModel, KMeans, KMeansModel
 from pyspark.ml.evaluation import ClusteringEvaluator
 from pyspark.ml.feature import Imputer, StandardScaler, VectorAssembler
 from pyspark.sql import DataFrame
@@ -23,7 +23,13 @@ from credit_risk import features
 from credit_risk.feature_screen import screen
 from credit_risk.model.export import export_pipeline
 from credit_risk.model.portable import PORTABLE_ARTIFACT
+from credit_risk.pipeline._upstream import upstream_version
 from credit_risk.runtime.errors import doing, pipeline_task
+from credit_risk.tables import GOLD_SEGMENTS, GOLD_SPLITS
+
+if TYPE_CHECKING:
+    from credit_risk.runtime.config import Config
+    from credit_risk.runtime.dbutils import DBUtils
 
 RISK_FEATURES = [
     "fico_mid",
@@ -34,7 +40,6 @@ RISK_FEATURES = [
     "inq_last_6mths",
     "term_months",
 ]
-SEGMENTS_TABLE = "gold.risk_segments"
 
 
 def _prep(df: DataFrame, inputs: list[str]) -> PipelineModel:
@@ -52,14 +57,15 @@ def _prep(df: DataFrame, inputs: list[str]) -> PipelineModel:
 SEGMENT_KS = range(2, 7)
 
 
-def choose_kmeans(data: DataFrame, ks: range, seed: int) -> tuple[Any, dict[int, float]]:
+def choose_kmeans(data: DataFrame, ks: range, seed: int) -> tuple[KMeansModel, dict[int, float]]:
     """The KMeans model with the best silhouette in `ks`, and every k's silhouette."""
-    scores, models = {}, {}
+    scores: dict[int, float] = {}
+    models: dict[int, KMeansModel] = {}
     evaluator = ClusteringEvaluator(featuresCol="features", predictionCol="cluster", metricName="silhouette")
     for k in ks:
         models[k] = KMeans(k=k, seed=seed, featuresCol="features", predictionCol="cluster").fit(data)
         scores[k] = evaluator.evaluate(models[k].transform(data))
-    best = max(scores, key=scores.get)
+    best = max(scores, key=scores.__getitem__)
     return models[best], scores
 
 
@@ -73,19 +79,19 @@ GMM_MIN_DISTINCT = 20
 
 def continuous_inputs(df: DataFrame, inputs: list[str], min_distinct: int = GMM_MIN_DISTINCT) -> list[str]:
     """The inputs with at least `min_distinct` distinct values in `df`: the ones a Gaussian can describe."""
-    counts = df.agg(*[F.approx_count_distinct(c).alias(c) for c in inputs]).first()
-    return [c for c in inputs if counts is not None and counts[c] >= min_distinct]
+    counts = df.agg(*[F.approx_count_distinct(c).alias(c) for c in inputs]).head(1)
+    return [c for c in inputs if counts and counts[0][c] >= min_distinct]
 
 
-def choose_gmm(data: DataFrame, ks: range, seed: int) -> tuple[Any, dict[int, float]]:
+def choose_gmm(data: DataFrame, ks: range, seed: int) -> tuple[GaussianMixtureModel, dict[int, float]]:
     """The GaussianMixture with the lowest BIC in `ks` (full covariances: k*(d + d(d+1)/2) + k - 1 parameters).
 
     A fit with a component below GMM_MIN_WEIGHT scores NaN and is never chosen: its likelihood is a
     collapsed covariance's, not structure in the data.
     """
-    first = data.first()
-    n, d = data.count(), len(first["features"]) if first is not None else 0
-    scores, models = {}, {}
+    n, d = data.count(), len(data.head(1)[0]["features"])
+    scores: dict[int, float] = {}
+    models: dict[int, GaussianMixtureModel] = {}
     for k in ks:
         models[k] = GaussianMixture(
             k=k, seed=seed, featuresCol="features", predictionCol="cluster", maxIter=50
@@ -100,7 +106,7 @@ def choose_gmm(data: DataFrame, ks: range, seed: int) -> tuple[Any, dict[int, fl
             f"every GaussianMixture for k in {list(ks)} has a component under {GMM_MIN_WEIGHT:.0%} of the "
             f"loans (BIC {scores}): the segment inputs are too discrete for a mixture"
         )
-    best = min(usable, key=lambda k: usable[k])
+    best = min(usable, key=usable.__getitem__)
     return models[best], scores
 
 
@@ -184,25 +190,20 @@ def build_segments(
 
 
 @pipeline_task("train_segments")
-def run_segments(cfg: Any, dbutils: Any) -> dict[str, Any]:
+def run_segments(cfg: Config, dbutils: DBUtils) -> dict[str, Any]:
     """Task `train_segments`: both clusterings on the training split, logged to MLflow, profile to gold."""
     from credit_risk.lake import get_lake
-    from credit_risk.pipeline.split import SPLITS_TABLE
     from credit_risk.runtime.tracking import configure_mlflow, spark_model_requirements, start_task_run
 
     configure_mlflow(cfg)
     lake = get_lake(cfg)
-    version = int(
-        dbutils.jobs.taskValues.get(
-            taskKey="split", key="splits_version", debugValue=lake.version(SPLITS_TABLE)
-        )
-    )
-    train = lake.read(SPLITS_TABLE, version=version).where("split = 'train'")
+    version = upstream_version(dbutils, lake, GOLD_SPLITS, "split", "splits_version")
+    train = lake.read(GOLD_SPLITS, version=version).where("split = 'train'")
     ks = range(
         int(cfg.extra.get("segment_k_min", SEGMENT_KS.start)),
         int(cfg.extra.get("segment_k_max", SEGMENT_KS.stop - 1)) + 1,
     )
-    with doing(f"fitting segments on {SPLITS_TABLE}@v{version}"):
+    with doing(f"fitting segments on {GOLD_SPLITS}@v{version}"):
         built = build_segments(
             train, cfg.seed, ks, sample_rows=int(cfg.extra.get("segment_sample_rows", 200_000))
         )
@@ -235,7 +236,7 @@ def run_segments(cfg: Any, dbutils: Any) -> dict[str, Any]:
                         PORTABLE_ARTIFACT,
                     )
     table = built["kmeans"]["profile"].unionByName(built["gmm"]["profile"])
-    table_version = lake.write(table, SEGMENTS_TABLE, metadata={"splits_version": version})
+    table_version = lake.write(table, GOLD_SEGMENTS, metadata={"splits_version": version})
     dbutils.jobs.taskValues.set(key="segments_version", value=table_version)
     dbutils.jobs.taskValues.set(key="segment_runs", value=run_ids)
     rates = {m: [round(r["default_rate"], 3) for r in b["profile"].collect()] for m, b in built.items()}

@@ -11,19 +11,20 @@ The table is rebuilt from a pinned bronze version on every run, so it is idempot
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pyspark.sql import DataFrame, Window
+from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
+from credit_risk.pipeline._upstream import upstream_version
 from credit_risk.raw_schema import KAGGLE
 from credit_risk.runtime.errors import pipeline_task
+from credit_risk.tables import BRONZE_LOANS, SILVER_LOANS, SILVER_QUARANTINE, SILVER_WINSOR_BOUNDS
 
-SILVER_TABLE, QUARANTINE_TABLE, BOUNDS_TABLE = (
-    "silver.loans",
-    "silver.loans_quarantine",
-    "silver.winsor_bounds",
-)
+if TYPE_CHECKING:
+    from credit_risk.runtime.config import Config
+    from credit_risk.runtime.dbutils import DBUtils
+
 POLICY_PREFIX = "Does not meet the credit policy. Status:"
 DEFAULTED = {"Charged Off", "Default"}
 REPAID = {"Fully Paid"}
@@ -78,25 +79,25 @@ WINSORIZED = ["annual_inc", "revol_bal", "tot_cur_bal", "total_rev_hi_lim", "ann
 DATE_FORMATS = ("MMM-yyyy", "yyyy-MM-dd", "yyyy-MM", "MMM-yy", "MM/dd/yyyy", "yyyy-MM-dd HH:mm:ss")
 
 
-def parse_date(col: str) -> F.Column:
+def parse_date(col: str) -> Column:
     """`Dec-2011`, `2011-12-01`, `2011-12`, `Dec-11`, `12/01/2011` -> the first day of that month's date."""
     text = F.trim(F.col(col))
     parsed = F.coalesce(*[F.try_to_timestamp(text, F.lit(fmt)) for fmt in DATE_FORMATS])
     return F.to_date(F.date_trunc("month", parsed))
 
 
-def parse_number(col: str) -> F.Column:
+def parse_number(col: str) -> Column:
     """A plain number, tolerating spaces and thousands separators; null when empty or not a number."""
     return F.regexp_replace(F.trim(F.col(col)), ",", "").try_cast("double")
 
 
-def parse_percent(col: str, fractions: F.Column) -> F.Column:
+def parse_percent(col: str, fractions: Column) -> Column:
     """` 10.49%` or `10.49` -> 10.49; `0.1049` -> 10.49 when the file writes rates as fractions."""
     value = F.regexp_replace(F.trim(F.col(col)), "%", "").try_cast("double")
     return F.when(fractions & ~F.col(col).contains("%"), value * 100).otherwise(value)
 
 
-def emp_length_years(col: str) -> F.Column:
+def emp_length_years(col: str) -> Column:
     """`< 1 year` -> 0, `10+ years` -> 10, `3 years` -> 3, `n/a` or empty -> null."""
     text = F.lower(F.trim(F.col(col)))
     return F.when(text.startswith("<"), F.lit(0)).otherwise(
@@ -104,18 +105,18 @@ def emp_length_years(col: str) -> F.Column:
     )
 
 
-def normalise_status(col: str) -> tuple[F.Column, F.Column]:
+def normalise_status(col: str) -> tuple[Column, Column]:
     """(status without the credit-policy prefix, 1 when the prefix was there)."""
     text = F.trim(F.regexp_replace(F.col(col), r"\s+", " "))
     policy = text.startswith(POLICY_PREFIX)
     return F.trim(F.regexp_replace(text, "^" + POLICY_PREFIX.replace(".", r"\."), "")), policy.cast("int")
 
 
-def _dti_invalid(dti: F.Column) -> F.Column:
+def _dti_invalid(dti: Column) -> Column:
     return (dti > 100) | (dti < 0)
 
 
-def _row_hash() -> F.Column:
+def _row_hash() -> Column:
     return F.sha2(F.concat_ws("\u0001", *[F.coalesce(F.col(c), F.lit("")) for c in KAGGLE]), 256)
 
 
@@ -178,7 +179,7 @@ def type_loans(bronze: DataFrame) -> DataFrame:
     )
 
 
-def quarantine_reason() -> F.Column:
+def quarantine_reason() -> Column:
     """Why a typed row cannot stay in silver (null when it can)."""
     return (
         F.when(
@@ -274,30 +275,26 @@ def build_silver(
 
 
 @pipeline_task("silver_clean")
-def run_silver(cfg: Any, dbutils: Any) -> dict[str, Any]:
+def run_silver(cfg: Config, dbutils: DBUtils) -> dict[str, Any]:
     """Task `silver_clean`: silver from the pinned bronze version; publishes `silver_version`."""
     from credit_risk.lake import get_lake
     from credit_risk.runtime.spark import get_spark
 
     lake = get_lake(cfg)
-    bronze_version = int(
-        dbutils.jobs.taskValues.get(
-            taskKey="bronze_ingest", key="bronze_version", debugValue=lake.version("bronze.loans_raw")
-        )
-    )
+    bronze_version = upstream_version(dbutils, lake, BRONZE_LOANS, "bronze_ingest", "bronze_version")
     silver, quarantine, bounds = build_silver(
-        lake.read("bronze.loans_raw", version=bronze_version), cfg.train_end_year
+        lake.read(BRONZE_LOANS, version=bronze_version), cfg.train_end_year
     )
     meta = {"bronze_version": bronze_version}
-    version = lake.write(silver, SILVER_TABLE, partition_by=["issue_year"], metadata=meta)
-    q_version = lake.write(quarantine, QUARANTINE_TABLE, metadata=meta)
+    version = lake.write(silver, SILVER_LOANS, partition_by=["issue_year"], metadata=meta)
+    q_version = lake.write(quarantine, SILVER_QUARANTINE, metadata=meta)
     spark = get_spark()
     rows = [(c, lo, hi, cfg.train_end_year, version) for c, (lo, hi) in bounds.items()]
     lake.write(
         spark.createDataFrame(
             rows, "column string, lower double, upper double, train_end_year int, silver_version long"
         ),
-        BOUNDS_TABLE,
+        SILVER_WINSOR_BOUNDS,
         metadata=meta,
     )
     dbutils.jobs.taskValues.set(key="silver_version", value=version)
@@ -305,8 +302,8 @@ def run_silver(cfg: Any, dbutils: Any) -> dict[str, Any]:
         "silver_version": version,
         "quarantine_version": q_version,
         "bronze_version": bronze_version,
-        "rows": lake.read(SILVER_TABLE, version=version).count(),
-        "quarantined": lake.read(QUARANTINE_TABLE, version=q_version).count(),
+        "rows": lake.read(SILVER_LOANS, version=version).count(),
+        "quarantined": lake.read(SILVER_QUARANTINE, version=q_version).count(),
         "winsor_bounds": bounds,
     }
     return result

@@ -7,15 +7,19 @@ loan id, not by a random draw). The result is one Delta table, `gold.loan_splits
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame, Window
 from pyspark.sql import functions as F
 
 from credit_risk import features
+from credit_risk.pipeline._upstream import upstream_version
 from credit_risk.runtime.errors import pipeline_task
+from credit_risk.tables import GOLD_FEATURES, GOLD_SPLITS
 
-SPLITS_TABLE = "gold.loan_splits"
+if TYPE_CHECKING:
+    from credit_risk.runtime.config import Config
+    from credit_risk.runtime.dbutils import DBUtils
 
 
 def modelling_population(gold: DataFrame, min_vintage: int = 0) -> DataFrame:
@@ -55,7 +59,7 @@ def temporal_split(df: DataFrame, train_end_year: int, valid_year: int, test_end
     return df.withColumn("split", split).where(F.col("split").isNotNull())
 
 
-def make_splits(gold: DataFrame, cfg: Any) -> DataFrame:
+def make_splits(gold: DataFrame, cfg: Config) -> DataFrame:
     """The configured split of the modelling population, as one frame with a `split` column."""
     population = modelling_population(gold, cfg.min_vintage)
     if cfg.split_kind == "temporal":
@@ -75,26 +79,22 @@ def make_splits(gold: DataFrame, cfg: Any) -> DataFrame:
 
 
 @pipeline_task("split")
-def run_split(cfg: Any, dbutils: Any) -> dict[str, Any]:
+def run_split(cfg: Config, dbutils: DBUtils) -> dict[str, Any]:
     """Task `split`: splits of the pinned gold version; publishes `splits_version` and `gold_version`."""
     from credit_risk.lake import get_lake
 
     lake = get_lake(cfg)
-    gold_version = int(
-        dbutils.jobs.taskValues.get(
-            taskKey="gold_features", key="gold_version", debugValue=lake.version("gold.loan_features")
-        )
-    )
-    splits = make_splits(lake.read("gold.loan_features", version=gold_version), cfg)
+    gold_version = upstream_version(dbutils, lake, GOLD_FEATURES, "gold_features", "gold_version")
+    splits = make_splits(lake.read(GOLD_FEATURES, version=gold_version), cfg)
     version = lake.write(
         splits,
-        SPLITS_TABLE,
+        GOLD_SPLITS,
         partition_by=["split"],
         metadata={"gold_version": gold_version, "split_kind": cfg.split_kind, "seed": cfg.seed},
     )
     counts = {
         r["split"]: (r["n"], r["rate"])
-        for r in lake.read(SPLITS_TABLE, version=version)
+        for r in lake.read(GOLD_SPLITS, version=version)
         .groupBy("split")
         .agg(F.count("*").alias("n"), F.avg(features.TARGET).alias("rate"))
         .collect()
@@ -106,7 +106,7 @@ def run_split(cfg: Any, dbutils: Any) -> dict[str, Any]:
     dbutils.jobs.taskValues.set(key="gold_version", value=gold_version)
     # The design's files at this split version: train.parquet is the fitting rows (train + valid, the 80 of a
     # stratified split; `split` says which), test.parquet the held-out test rows.
-    processed, pinned = cfg.local_path("data/processed"), lake.read(SPLITS_TABLE, version=version)
+    processed, pinned = cfg.local_path("data/processed"), lake.read(GOLD_SPLITS, version=version)
     pinned.where("split != 'test'").write.mode("overwrite").parquet(str(processed / "train.parquet"))
     pinned.where("split = 'test'").write.mode("overwrite").parquet(str(processed / "test.parquet"))
     return {

@@ -1,8 +1,8 @@
 """Supervised PD models in Spark MLlib: logistic regression, random forest, GBT and MLP, tracked in MLflow.
 
-Every model shares one feature pipeline built only from stock stages (Imputer, StringIndexer and
-OneHotEncoder that keep unseen categories, VectorAssembler, StandardScaler where the model needs it),
-so the fitted pipeline can be exported for JVM-free serving. The rare default class gets balanced class
+Every model shares one feature pipeline (`feature_stages`) built only from stock stages (Imputer,
+StringIndexer and OneHotEncoder that keep unseen categories, VectorAssembler, StandardScaler where the
+model needs it), so the fitted pipeline can be exported for JVM-free serving. The rare default class gets balanced class
 weights through `weightCol`; MultilayerPerceptronClassifier has none, so it trains on every loan with each
 default repeated until the classes balance. Both shift the PD level, so the score is mapped back with the
 standard prior correction (odds x `pd_odds_factor`), logged with each model and used wherever it scores.
@@ -11,84 +11,47 @@ standard prior correction (odds x `pd_odds_factor`), logged with each model and 
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import mlflow
 import numpy as np
-from pyspark.ml import Pipeline, PipelineModel
+from mlflow.data.spark_dataset import from_spark
+from pyspark.ml import Pipeline, PipelineModel, Transformer
 from pyspark.ml.classification import (
     GBTClassifier,
     LogisticRegression,
     MultilayerPerceptronClassifier,
     RandomForestClassifier,
 )
-from pyspark.ml.feature import Imputer, OneHotEncoder, StandardScaler, StringIndexer, VectorAssembler
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from credit_risk import features, metrics
-from credit_risk.feature_screen import ALL_FEATURES, FeatureSet, screen
+from credit_risk.feature_screen import FeatureSet, screen
 from credit_risk.model.export import export_pipeline
 from credit_risk.model.portable import PORTABLE_ARTIFACT
+from credit_risk.pipeline._upstream import upstream_version
+from credit_risk.pipeline.feature_stages import assembly_stages, fit_shared_stages, shared_stages
 from credit_risk.runtime.errors import doing, pipeline_task
 from credit_risk.runtime.tracking import spark_model_requirements, start_task_run
+from credit_risk.tables import GOLD_FEATURES, GOLD_SPLITS
 from credit_risk.weights import WEIGHT_COL, add_weight_column, compute_class_weights
 
+if TYPE_CHECKING:
+    from pyspark.ml._typing import PipelineStage
+
+    from credit_risk.runtime.config import Config
+    from credit_risk.runtime.dbutils import DBUtils
+
 log = logging.getLogger(__name__)
+# The model stage `estimator` builds, one of the four MODELS.
+Classifier = LogisticRegression | RandomForestClassifier | GBTClassifier | MultilayerPerceptronClassifier
 
 MODELS = ("logistic_regression", "random_forest", "gbt", "mlp")
 TARGET_DEFINITION = (
     "default_flag = 1 for Charged Off / Default (incl. credit-policy variants), 0 for Fully Paid"
 )
-
-
-def shared_stages(selected: FeatureSet = ALL_FEATURES) -> list:
-    """The data-dependent stages every model shares: median imputation, then categories indexed (unseen values
-    kept) and one-hot encoded. Only the features `selected` for this training set take part."""
-    stages: list = []
-    if selected.numeric:
-        stages.append(
-            Imputer(
-                inputCols=selected.numeric,
-                outputCols=[f"{c}__imp" for c in selected.numeric],
-                strategy="median",
-            )
-        )
-    if selected.categorical:
-        indexed = [f"{c}__idx" for c in selected.categorical]
-        stages += [
-            StringIndexer(
-                inputCols=selected.categorical,
-                outputCols=indexed,
-                handleInvalid="keep",
-                stringOrderType="frequencyDesc",
-            ),
-            OneHotEncoder(
-                inputCols=indexed,
-                outputCols=[f"{c}__ohe" for c in selected.categorical],
-                handleInvalid="keep",
-            ),
-        ]
-    return stages
-
-
-def assembly_stages(scale: bool, one_hot: bool = True, selected: FeatureSet = ALL_FEATURES) -> list:
-    """Assembly of the model's vector, then scaling where the model needs it.
-
-    The MLP leaves the one-hot block out (`one_hot=False`): a few hundred sparse inputs starve a small
-    network trained on a few thousand loans, while grade and sub_grade already shape int_rate.
-    """
-    inputs = [f"{c}__imp" for c in selected.numeric] + selected.flags
-    inputs += [f"{c}__ohe" for c in selected.categorical] if one_hot else []
-    stages: list = [
-        VectorAssembler(
-            inputCols=inputs, outputCol="assembled" if scale else "features", handleInvalid="keep"
-        )
-    ]
-    if scale:
-        stages.append(StandardScaler(inputCol="assembled", outputCol="features", withMean=True, withStd=True))
-    return stages
 
 
 # Defaults sized for a 2-core machine. The job passes the bundle variables of the same names (databricks.yml),
@@ -105,9 +68,9 @@ HYPERPARAMETERS = {
 }
 
 
-def estimator(name: str, params: dict[str, Any], n_features: int | None, seed: int):
+def estimator(name: str, params: dict[str, Any], n_features: int | None, seed: int) -> Classifier:
     """The model stage with its hyper-parameters: `params` over HYPERPARAMETERS (`n_features`: the MLP's input size)."""
-    common = {"featuresCol": "features", "labelCol": features.TARGET}
+    common: dict[str, Any] = {"featuresCol": "features", "labelCol": features.TARGET}
     params = {**HYPERPARAMETERS, **params}
     if name == "logistic_regression":
         return LogisticRegression(
@@ -151,7 +114,7 @@ def estimator(name: str, params: dict[str, Any], n_features: int | None, seed: i
 
 def pd_column(model_output: DataFrame, odds_factor: float, col: str = "pd") -> DataFrame:
     """PD from the probability vector, prior-corrected for the class weighting or sampling used in training."""
-    raw = F.least(F.greatest(vector_to_array("probability")[1], F.lit(1e-12)), F.lit(1 - 1e-12))
+    raw = F.least(F.greatest(vector_to_array(F.col("probability"))[1], F.lit(1e-12)), F.lit(1 - 1e-12))
     odds = raw / (1 - raw) * F.lit(odds_factor)
     return model_output.withColumn(col, odds / (1 + odds))
 
@@ -169,33 +132,25 @@ def _balanced_sample(train: DataFrame) -> tuple[DataFrame, float]:
     return out, 1.0 / copies
 
 
-def fit_shared_stages(train: DataFrame, selected: FeatureSet = ALL_FEATURES) -> list:
-    """The data-dependent stages every model shares (medians, category indexes), fitted once per training set.
-
-    Refitting them per model cost four passes of median and category counting over the training split.
-    """
-    return Pipeline(stages=shared_stages(selected)).fit(train).stages
-
-
 def fit_model(
     name: str,
     train: DataFrame,
     params: dict[str, Any],
     seed: int,
-    shared: list | None = None,
+    shared: list[Transformer] | None = None,
     selected: FeatureSet | None = None,
 ) -> tuple[PipelineModel, float, dict[str, str]]:
     """Fit one model's full pipeline on the `selected` features (screened on `train` if not given), reusing
     `shared` fitted stages if given; returns it, its PD odds factor and tags describing class balance."""
     selected = selected or screen(train)
     scale = name in {"logistic_regression", "mlp"}
-    shared = shared if shared is not None else shared_stages(selected)
-    prep = Pipeline(stages=[*shared, *assembly_stages(scale, one_hot=name != "mlp", selected=selected)]).fit(
+    first: list[PipelineStage] = [*shared] if shared is not None else shared_stages(selected)
+    prep = Pipeline(stages=[*first, *assembly_stages(scale, one_hot=name != "mlp", selected=selected)]).fit(
         train
     )
     n_features = None  # only the MLP's input layer needs the vector size (a Spark job to read it off a row)
     if name == "mlp":
-        n_features = prep.transform(train.limit(1)).first()["features"].size
+        n_features = prep.transform(train.limit(1)).head(1)[0]["features"].size
         data, factor = _balanced_sample(train)
         tags = {
             "class_balance": "oversampled defaults: each repeated to balance the classes (MLP has no weightCol)",
@@ -228,7 +183,7 @@ def evaluate_pd(model: PipelineModel, df: DataFrame, odds_factor: float) -> tupl
 
 
 def train_all(
-    train: DataFrame, valid: DataFrame, cfg: Any, lineage: dict[str, Any], models: tuple[str, ...] = MODELS
+    train: DataFrame, valid: DataFrame, cfg: Config, lineage: dict[str, Any], models: tuple[str, ...] = MODELS
 ) -> dict[str, Any]:
     """One MLflow parent run; a child run per model with validation metrics, signature and lineage (autologged)."""
     mlflow.pyspark.ml.autolog(log_models=False, log_datasets=False, silent=True)
@@ -239,7 +194,7 @@ def train_all(
 
 
 def _train_and_log(
-    train: DataFrame, valid: DataFrame, cfg: Any, lineage: dict[str, Any], models: tuple[str, ...]
+    train: DataFrame, valid: DataFrame, cfg: Config, lineage: dict[str, Any], models: tuple[str, ...]
 ) -> dict[str, Any]:
     from mlflow.models import infer_signature
 
@@ -312,39 +267,30 @@ def _train_and_log(
 
 
 @pipeline_task("train_supervised")
-def run_train_supervised(cfg: Any, dbutils: Any) -> dict[str, Any]:
+def run_train_supervised(cfg: Config, dbutils: DBUtils) -> dict[str, Any]:
     """Task `train_supervised`: fit the four models on the pinned splits; publishes the best run."""
     from credit_risk.lake import get_lake
-    from credit_risk.pipeline.split import SPLITS_TABLE
     from credit_risk.runtime.context import git_sha
     from credit_risk.runtime.tracking import configure_mlflow
 
     lake = get_lake(cfg)
     configure_mlflow(cfg)
-    splits_version = int(
-        dbutils.jobs.taskValues.get(
-            taskKey="split", key="splits_version", debugValue=lake.version(SPLITS_TABLE)
-        )
-    )
-    gold_version = int(
-        dbutils.jobs.taskValues.get(
-            taskKey="split", key="gold_version", debugValue=lake.version("gold.loan_features")
-        )
-    )
-    splits = lake.read(SPLITS_TABLE, version=splits_version)
+    splits_version = upstream_version(dbutils, lake, GOLD_SPLITS, "split", "splits_version")
+    gold_version = upstream_version(dbutils, lake, GOLD_FEATURES, "split", "gold_version")
+    splits = lake.read(GOLD_SPLITS, version=splits_version)
     train = splits.where("split = 'train'").cache()
     valid = splits.where("split = 'valid'").cache()
-    dataset = mlflow.data.from_spark(
-        lake.read("gold.loan_features", version=gold_version).limit(1000),
-        path=str(lake.path("gold.loan_features")),
-        name=f"gold.loan_features@v{gold_version}",
+    dataset = from_spark(
+        lake.read(GOLD_FEATURES, version=gold_version).limit(1000),
+        path=str(lake.path(GOLD_FEATURES)),
+        name=f"{GOLD_FEATURES}@v{gold_version}",
     )
     lineage = {
         "git_sha": git_sha(),
         "gold_version": gold_version,
         "splits_version": splits_version,
         "dataset": dataset,
-        "splits": f"{SPLITS_TABLE}@v{splits_version}",
+        "splits": f"{GOLD_SPLITS}@v{splits_version}",
     }
     result = train_all(train, valid, cfg, lineage)
     best = result["models"][result["best_model"]]

@@ -158,8 +158,8 @@ def check_local(cfg: Config, name: str) -> dict[str, Any]:
 
     from credit_risk import features
     from credit_risk.model.champion import load_champion
-    from credit_risk.pipeline.batch_score import SCORES_TABLE
     from credit_risk.pipeline.register import CHAMPION, registered_name
+    from credit_risk.tables import GOLD_FEATURES, GOLD_SCORES
 
     mlflow.set_tracking_uri(cfg.mlflow_tracking_uri)
     mlflow.set_registry_uri(cfg.mlflow_registry_uri)
@@ -172,7 +172,7 @@ def check_local(cfg: Config, name: str) -> dict[str, Any]:
     # At most PARITY_ROWS scored loans, and only their gold rows: the whole gold table (2.9M loans by 44 columns)
     # does not belong in this task's memory.
     scores = (
-        table(SCORES_TABLE)
+        table(GOLD_SCORES)
         .to_pyarrow_dataset()
         .head(
             PARITY_ROWS, columns=[features.KEY, "pd"], filter=pc.field("model_version") == int(loaded.version)
@@ -180,7 +180,7 @@ def check_local(cfg: Config, name: str) -> dict[str, Any]:
         .to_pandas()
     )
     gold = (
-        table("gold.loan_features")
+        table(GOLD_FEATURES)
         .to_pyarrow_dataset()
         .to_table(
             columns=[features.KEY, *features.FEATURES],
@@ -190,7 +190,7 @@ def check_local(cfg: Config, name: str) -> dict[str, Any]:
     joined = gold.to_pandas().merge(scores, on=features.KEY)
     if joined.empty:
         raise RuntimeError(
-            f"no batch scores of {loaded.name} v{loaded.version} in {SCORES_TABLE}: run batch_score first"
+            f"no batch scores of {loaded.name} v{loaded.version} in {GOLD_SCORES}: run batch_score first"
         )
     served = mlflow.pyfunc.load_model(f"models:/{loaded.name}/{loaded.version}")
     columns = [c.name for c in served.metadata.get_input_schema().inputs]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 
-from credit_risk.model.prediction_log import TABLE as INFERENCE_TABLE
+from credit_risk.tables import MONITORING_INFERENCE_LOG
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,10 @@ class ServeSettings:
         mlflow.set_tracking_uri(cfg.mlflow_tracking_uri)  # read only: no experiment is created
         mlflow.set_registry_uri(cfg.mlflow_registry_uri)
         lake_table = (
-            cfg.lake_path / cfg.catalog / f"{cfg.schema_prefix}monitoring" / INFERENCE_TABLE.split(".")[1]
+            cfg.lake_path
+            / cfg.catalog
+            / f"{cfg.schema_prefix}monitoring"
+            / MONITORING_INFERENCE_LOG.split(".")[1]
         )
         env = os.environ.get
         return cls(
