@@ -5,13 +5,20 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 DELTA_JARS := $(VENV)/.delta-jars
 
-.PHONY: run test install lock system-deps check-java databricks-cli lint ui notebook bench bench-full load-test audit clean
+LOCK   := requirements-lock.txt
+UV_VERSION := 0.13.9
+
+.DEFAULT_GOAL := help
+.PHONY: help run test lint install lock system-deps check-java databricks-cli ui notebook bench bench-full \
+	load-test audit clean
+
+help:  ## list the targets (this text); the two that matter first: make run, make test
+	@awk 'BEGIN { FS = ":[^#]*## " } /^[a-zA-Z_-]+:[^#]*## / { printf "  %-15s %s\n", $$1, $$2 }' $(MAKEFILE_LIST)
 
 run: $(STAMP) $(DELTA_JARS)  ## run the whole pipeline job locally on the generated default dataset
 	$(BIN)/credit-risk bundle run credit_risk_pipeline -t local
 
-test: $(STAMP) $(DELTA_JARS) system-deps databricks-cli  ## lint, then every test and every notebook
-	$(BIN)/ruff check src tests notebooks bench
+test: lint $(DELTA_JARS) system-deps databricks-cli  ## lint, then every test and every notebook
 	@# three pytest lanes side by side (the notebooks, the tests that drive their own Spark processes, the rest):
 	@# scripts/test_lanes.sh. One BLAS thread per process: with three lanes of JVMs and numpy on 2 cores,
 	@# OpenBLAS threads would only spin.
@@ -20,15 +27,19 @@ test: $(STAMP) $(DELTA_JARS) system-deps databricks-cli  ## lint, then every tes
 		OTHER_MODE_TESTS="$(OTHER_MODE_TESTS)" DATABRICKS_CLI="$(DATABRICKS_CLI)" \
 		DATABRICKS_CLI_BUILD_LOG="$(DATABRICKS_CLI_LOG)" bash scripts/test_lanes.sh
 
-# The test lanes' JVMs compile with C1 only (bench/jvm.py): a test JVM lives seconds to minutes, and the C2
-# compiler's CPU does not pay back in it; on 2 cores busy with three lanes, CPU is what the wall time follows.
-# Measured: a 600-loan ETL job 0.61x the CPU (0.89x wall), the four models on 5,000 loans 0.70x (same wall).
+LINTED := src tests notebooks bench scripts
+lint: $(STAMP)  ## ruff (lint and format check) and mypy (its configuration: [tool.mypy] in pyproject.toml)
+	$(BIN)/ruff check $(LINTED)
+	$(BIN)/ruff format --check $(LINTED)
+	$(BIN)/mypy
+
+# The test lanes' JVMs compile with C1 only: a test JVM lives seconds to minutes, too short for the C2
+# compiler's CPU to pay back, and on 2 cores busy with the lanes the wall time follows the CPU (bench/jvm.py
+# compares the two settings).
 TEST_JVM := -XX:TieredStopAtLevel=1
-# The notebooks under nbmake run on the default 3,000 loans; small models keep the lane short (the real
-# settings are the bundle's, as every job run passes them). One k for the segments (the k search has its own
-# test), 30 L-BFGS iterations: the train and segments notebooks 145 -> 121 CPU s (the 145 beside another run,
-# so partly contention; same champion, the forest).
-NOTEBOOK_SETTINGS := rf_num_trees=10,gbt_max_iter=10,lr_max_iter=30,mlp_max_iter=30,segment_k_min=3,segment_k_max=3
+# The notebooks under nbmake run on the default 3,000 loans with the small models of tests/small_models.env
+# (every job run passes the bundle's own settings instead), joined into CREDIT_RISK_EXTRA's name=value,...
+NOTEBOOK_SETTINGS := $(shell sed -e 's/\#.*//' -e 's/[[:space:]]//g' -e '/^$$/d' tests/small_models.env | paste -sd, -)
 
 # The whole job on real data (two runs, each its own process) follows the notebooks in their lane.
 NOTEBOOK_LANE_TESTS := tests/reliability/test_real_data_job.py
@@ -40,7 +51,7 @@ PROCESS_TESTS := tests/reliability/test_crash_recovery.py tests/reliability/test
 OTHER_MODE_TESTS := tests/test_lake.py tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py \
 	tests/reliability/test_pipeline_job.py
 
-install: $(STAMP) $(DELTA_JARS)
+install: $(STAMP) $(DELTA_JARS)  ## .venv from requirements-lock.txt (hash-checked), the project editable, the Delta jars
 
 # The delta-spark jars of the installed delta-spark into .venv/delta-jars (src/credit_risk/runtime/delta_jars.py):
 # Maven where `mvn` exists, Spark's resolver otherwise; a stamp keyed on the coordinate makes a rerun instant.
@@ -56,7 +67,7 @@ DATABRICKS_CLI_VERSION := 1.13.0
 DATABRICKS_CLI_DIR := $(CURDIR)/.cache/databricks-cli/v$(DATABRICKS_CLI_VERSION)
 DATABRICKS_CLI := $(DATABRICKS_CLI_DIR)/databricks
 DATABRICKS_CLI_LOG := $(DATABRICKS_CLI_DIR).log
-databricks-cli:
+databricks-cli:  ## build the Databricks CLI its test runs (once, into .cache/; skipped without Go)
 	@if [ -x "$(DATABRICKS_CLI)" ]; then exit 0; fi; mkdir -p "$(DATABRICKS_CLI_DIR)"; \
 	if ! command -v go >/dev/null 2>&1; then \
 		echo "go not found: the Databricks CLI is not built" | tee "$(DATABRICKS_CLI_LOG)"; exit 0; fi; \
@@ -68,7 +79,7 @@ databricks-cli:
 # Optional Debian packages: Prometheus (promtool checks and the scrape round-trip test) and OpenBLAS (native
 # BLAS for Spark MLlib). Installed when this is Debian and we may (root); otherwise the tests that need them skip.
 SYSTEM_PACKAGES := prometheus libopenblas0
-system-deps:
+system-deps:  ## Debian packages some tests use (promtool, OpenBLAS), when root on Debian
 	@if command -v promtool >/dev/null 2>&1 && ldconfig -p 2>/dev/null | grep -q libopenblas; then exit 0; fi; \
 	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 		echo "installing Debian packages: $(SYSTEM_PACKAGES)"; \
@@ -77,40 +88,38 @@ system-deps:
 		echo "could not install $(SYSTEM_PACKAGES): the tests that need them will skip and say why"; \
 	else echo "not root or not Debian: $(SYSTEM_PACKAGES) not installed; the tests that need them will skip"; fi
 
-check-java:
+check-java:  ## Java 17+ and Python 3.11 are there (make install checks first)
 	@command -v java >/dev/null 2>&1 || { echo "Java 17 is required for Spark. Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless; macOS: brew install openjdk@17" >&2; exit 1; }
 	@java -version 2>&1 | head -1 | grep -Eq '"(17|18|19|2[0-9])' || { echo "Spark 4 needs Java 17 or newer; found: $$(java -version 2>&1 | head -1). Install openjdk-17-jre-headless." >&2; exit 1; }
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 (or run make PYTHON=/path/to/python3.11)" >&2; exit 1; }
 
-# uv (a PyPI wheel) installs the same locked versions as pip, in parallel: from a cold cache 98 s against pip's
-# 195 s on this machine. pip does it where uv cannot be installed. Bytecode is compiled at install, as pip does:
-# where PYTHONDONTWRITEBYTECODE is set (it is here) a venv without it recompiles every module in every process
-# (importing mlflow, pyspark, evidently and great_expectations: 31.5 s against 14.1 s).
-UV_VERSION := 0.13.9
-$(STAMP): requirements.txt constraints.txt pyproject.toml | check-java
+# uv (a PyPI wheel) installs the locked versions in parallel; pip where uv cannot be installed. Both check every
+# file against the lock's hashes. Bytecode is compiled at install, as pip does: where PYTHONDONTWRITEBYTECODE is
+# set, a venv without it would recompile every module in every process.
+$(STAMP): $(LOCK) pyproject.toml | check-java
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@if $(BIN)/python -m pip install --quiet uv==$(UV_VERSION); then install="$(BIN)/uv pip install --python $(BIN)/python --quiet --compile-bytecode"; \
 	else echo "uv could not be installed: installing with pip"; install="$(BIN)/python -m pip install --quiet"; fi; \
-	set -x; $$install -r requirements.txt -c constraints.txt && $$install --no-deps -e .
+	set -x; $$install --require-hashes -r $(LOCK) && $$install --no-deps -e .
 	touch $(STAMP)
 
-# constraints.txt: every package requirements.txt resolves to, as pip resolves it in a clean venv.
-lock:
-	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv && .lock-venv/bin/python -m pip install --quiet -r requirements.txt
-	{ head -2 constraints.txt; .lock-venv/bin/python -m pip freeze --exclude-editable; } > constraints.new
-	mv constraints.new constraints.txt; rm -rf .lock-venv
+# requirements-lock.txt: every package requirements.txt resolves to on this Python, with the hashes of its files.
+# uv keeps the versions the lock already has unless requirements.txt moves them; LOCK_ARGS=--upgrade moves all.
+LOCK_ARGS ?=
+lock:  ## re-resolve requirements.txt into requirements-lock.txt (pins and hashes)
+	@test -x $(BIN)/uv || { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); $(BIN)/python -m pip install --quiet uv==$(UV_VERSION); }
+	$(BIN)/uv pip compile requirements.txt --python $(PYTHON) --generate-hashes --custom-compile-command "make lock" \
+		--quiet $(LOCK_ARGS) -o $(LOCK)
 
 ui: $(STAMP)  ## MLflow UI on http://127.0.0.1:5000 over the local store
 	$(BIN)/credit-risk ui
 
-# JupyterLab, a development extra: installed into .venv on first use, within the locked versions.
-JUPYTERLAB := jupyterlab==4.6.6
+# JupyterLab comes with the dev extra (requirements.txt's dev section), so make install has put it in .venv.
 NOTEBOOK_PORT ?= 8888
 NOTEBOOK_TOKEN ?=
 # Jupyter refuses to run as root unless told (CI containers run as root)
 NOTEBOOK_ROOT := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 notebook: $(STAMP)  ## JupyterLab on http://127.0.0.1:8888 over notebooks/, on the project's kernel (.venv's python3)
-	@$(BIN)/python -c "import jupyterlab" 2>/dev/null || $(BIN)/python -m pip install --quiet "$(JUPYTERLAB)" -c constraints.txt
 	$(BIN)/jupyter lab --ip=127.0.0.1 --port=$(NOTEBOOK_PORT) --no-browser --ServerApp.root_dir=notebooks \
 		--MappingKernelManager.default_kernel_name=python3 $(NOTEBOOK_ROOT) $(if $(NOTEBOOK_TOKEN),--IdentityProvider.token=$(NOTEBOOK_TOKEN))
 
@@ -128,5 +137,5 @@ audit: $(STAMP)  ## dependency review: pip-audit (needs PyPI's vulnerability API
 bench-full: $(STAMP)  ## the whole job on 2.9M generated loans -> bench/RESULTS.md (about an hour; not in CI)
 	$(BIN)/python bench/full.py
 
-clean:
+clean:  ## remove what runs wrote: lake, MLflow store, run folders, generated data, exported models
 	rm -rf lakehouse mlruns mlartifacts mlflow.db runs spark-warehouse data/raw data/processed models local_fs

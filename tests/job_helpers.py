@@ -8,18 +8,25 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-# Model settings for tiny data, so a whole job run stays cheap (the bundle's defaults are for real volumes). The
-# calibration gate too: on 3,000 generated loans the validation vintage holds a few hundred finished loans, mostly
-# early defaults, and the small models' ECE there lands at 0.20-0.22 on Spark 4.0 against the bundle's 0.2.
-SMALL_MODELS = {
-    "rf_num_trees": "10",
-    "gbt_max_iter": "10",
-    "lr_max_iter": "30",
-    "mlp_max_iter": "30",
-    "segment_k_min": "3",
-    "segment_k_max": "3",
-    "max_ece": "0.3",
-}
+SMALL_MODELS_FILE = ROOT / "tests" / "small_models.env"
+
+
+def read_settings(path: Path) -> dict[str, str]:
+    """`name=value` lines (comments and blank lines aside) as a dict."""
+    settings = {}
+    for raw in path.read_text().splitlines():
+        line = raw.split("#", 1)[0].strip()
+        if line:
+            name, sep, value = line.partition("=")
+            assert sep and name.strip(), f"{path.name}: not name=value: {raw!r}"
+            settings[name.strip()] = value.strip()
+    return settings
+
+
+# The small models of tests/small_models.env, and a looser calibration gate: on 3,000 generated loans the
+# validation vintage holds a few hundred finished loans, mostly early defaults, where the small models' ECE can
+# exceed the bundle's 0.2.
+SMALL_MODELS = {**read_settings(SMALL_MODELS_FILE), "max_ece": "0.3"}
 
 
 def own_store_env() -> dict[str, str]:

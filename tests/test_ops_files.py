@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from lock_helpers import lock_pins
 
 from credit_risk.serving.metrics import ServiceMetrics
 
@@ -103,21 +104,56 @@ def _promtool(*args: str) -> subprocess.CompletedProcess:
     return subprocess.run([exe, *args], capture_output=True, text=True, timeout=60, cwd=ROOT)
 
 
-# --- constraints.txt
+# --- requirements-lock.txt
 
 
 def test_the_lock_holds_every_direct_pin_and_what_is_installed():
-    """constraints.txt (the full resolution make install applies) agrees with requirements.txt and this venv."""
+    """requirements-lock.txt (the full resolution make install installs, every entry hashed) agrees with
+    requirements.txt and this venv."""
     project = _requirements(ROOT / "requirements.txt")
-    lock = _requirements(ROOT / "constraints.txt")
+    lock = lock_pins()
     for name, version in project.items():
         assert lock.get(name) == version, (
-            f"constraints.txt has {name}=={lock.get(name)}, requirements.txt {version}"
+            f"requirements-lock.txt has {name}=={lock.get(name)}, requirements.txt {version}"
         )
     for name, version in lock.items():
         assert metadata.version(name) == version, (
-            f"installed {name} {metadata.version(name)}, constraints.txt {version}"
+            f"installed {name} {metadata.version(name)}, requirements-lock.txt {version}"
         )
+
+
+def test_make_install_installs_the_lock_hash_checked():
+    """`make install` installs requirements-lock.txt with its hashes required, then the project alone."""
+    if shutil.which("make") is None:
+        pytest.skip("make is not installed")
+    done = subprocess.run(
+        ["make", "-n", "-B", "install"], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    script = done.stdout.replace("\\\n", " ")
+    assert re.search(
+        r"\$install --require-hashes -r requirements-lock\.txt && \$install --no-deps -e \.", script
+    ), script
+    assert "constraints.txt" not in script and "-r requirements.txt" not in script, script
+
+
+# --- .pre-commit-config.yaml
+
+
+def test_pre_commit_runs_ruff_at_the_pinned_version_and_strips_the_notebooks():
+    repos = {r["repo"]: r for r in _yaml(ROOT / ".pre-commit-config.yaml")["repos"]}
+    ruff = repos["https://github.com/astral-sh/ruff-pre-commit"]
+    pinned = _requirements(ROOT / "requirements.txt")["ruff"]
+    assert ruff["rev"] == f"v{pinned}", f"pre-commit runs ruff {ruff['rev']}, requirements.txt pins {pinned}"
+    hooks = {h["id"]: h for h in ruff["hooks"]}
+    assert set(hooks) == {"ruff-check", "ruff-format"}, sorted(hooks)
+    for hook in hooks.values():  # the folders `make lint` checks
+        folders = re.fullmatch(r"\^\((.+)\)/", hook["files"]).group(1).split("|")
+        assert set(folders) == {"src", "tests", "notebooks", "bench", "scripts"}, hook
+    strip = repos["https://github.com/kynan/nbstripout"]
+    assert re.fullmatch(r"\d+\.\d+\.\d+", strip["rev"]), strip["rev"]
+    ((hook,),) = [strip["hooks"]]
+    assert hook["id"] == "nbstripout" and re.match(hook["files"], "notebooks/01_bronze_ingest.ipynb"), hook
 
 
 # --- requirements-serve.txt

@@ -497,6 +497,17 @@ def test_make_notebook_starts_jupyterlab_on_localhost_over_the_notebooks():
     lab = next(line.split() for line in lines if "jupyter lab" in line)
     assert lab[0].endswith(".venv/bin/jupyter") and lab[1] == "lab"
     assert "--ip=127.0.0.1" in lab and "--ServerApp.root_dir=notebooks" in lab and "--no-browser" in lab
-    assert any(
-        re.search(r"pip install .*jupyterlab==\d+\.\d+\.\d+.*-c constraints.txt", line) for line in lines
-    )
+    # JupyterLab is a pinned dev dependency, in the hash-checked lock make install installs; nothing installs it ad hoc
+    assert not [line for line in lines if "install" in line and "jupyterlab" in line], lines
+    import tomllib
+
+    from lock_helpers import lock_pins
+    from packaging.requirements import Requirement
+
+    pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    dev = {
+        (req := Requirement(text)).name: str(req.specifier)
+        for text in pyproject["project"]["optional-dependencies"]["dev"]
+    }
+    assert re.fullmatch(r"==\d+\.\d+\.\d+", dev["jupyterlab"]), dev
+    assert lock_pins()["jupyterlab"] == dev["jupyterlab"][2:]

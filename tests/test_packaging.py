@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from lock_helpers import lock_pins
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
@@ -175,7 +176,7 @@ def test_requirements_sections_are_the_pyproject_extras():
 
 
 def test_wheel_dependencies_are_ranges_the_runtime_and_the_lock_satisfy(job_runtime):
-    lock = _pins(ROOT / "constraints.txt")
+    lock = lock_pins()
     assert job_runtime.provided, (
         f"{job_runtime.key}: no library list in databricks_runtimes for the jobs' runtime"
     )

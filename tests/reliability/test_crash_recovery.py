@@ -48,7 +48,7 @@ POINTS = [
     f"write:committed:{GOLD_SPLITS}",
 ]
 # delta-spark writes a commit's files and its log entry in one JVM call: of these points it reaches the ones after
-# a commit (the others are delta-rs's own steps inside a commit; see the README's "Delta modes").
+# a commit (the others are delta-rs's own steps inside a commit; see docs/lake-modes.md).
 REACHED = {"delta-rs": POINTS, "delta-spark": [p for p in POINTS if p.startswith("write:committed:")]}
 # Differ between any two runs by design: batch ids and times, and lineage pointers to versions a repair advanced.
 VOLATILE = {"batch_id", "ingested_at", "silver_version"}

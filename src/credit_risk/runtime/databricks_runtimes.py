@@ -1,7 +1,7 @@
 """Databricks Runtime images a job cluster may name, with the Spark, Scala and Python each one ships.
 
 Code written and tested against a newer Spark than the cluster's fails on the cluster only (a Spark 4 API on a
-Spark 3.5 runtime). So the job clusters' `spark_version` (resources/*.job.yml) must be a row of this table, and
+Spark 3.5 runtime). So the job clusters' `spark_version` (resources/credit_risk.jobs.yml) must be a row of this table, and
 its Spark minor version is the one the local install pins (tests/test_packaging.py holds the bundle,
 requirements.txt and the installed pyspark to it).
 
