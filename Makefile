@@ -37,7 +37,7 @@ lint: $(STAMP)  ## ruff (lint and format check) and mypy (its configuration: [to
 # compiler's CPU to pay back, and on 2 cores busy with the lanes the wall time follows the CPU (bench/jvm.py
 # compares the two settings).
 TEST_JVM := -XX:TieredStopAtLevel=1
-# The notebooks under nbmake run on the default 3,000 loans with the small models of tests/small_models.env
+# The notebooks under nbmake run on 3,000 generated loans (scripts/test_lanes.sh) with the small models of tests/small_models.env
 # (every job run passes the bundle's own settings instead), joined into CREDIT_RISK_EXTRA's name=value,...
 NOTEBOOK_SETTINGS := $(shell sed -e 's/\#.*//' -e 's/[[:space:]]//g' -e '/^$$/d' tests/small_models.env | paste -sd, -)
 
