@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from credit_risk.cli import CliError
 
@@ -107,7 +107,7 @@ def _run(args: argparse.Namespace) -> int:
     return 0 if run.ok else 1
 
 
-def champion_lines(cfg: Any) -> list[str]:
+def champion_lines(cfg: Config) -> list[str]:
     """The answer of a pipeline run, read back from its MLflow registry: the champion, its test metrics, how to open it."""
     from mlflow import MlflowClient
     from mlflow.exceptions import MlflowException

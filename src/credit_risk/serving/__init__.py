@@ -1,0 +1,1 @@
+"""The scoring service: FastAPI app (settings, middleware, routes), model store, inference log, endpoint."""
