@@ -170,5 +170,19 @@ FICO_ONLY_IN_KAGGLE = (
     "sec_app_fico_range_high",
 )
 LOANSTATS: tuple[str, ...] = tuple(c for c in KAGGLE if c not in FICO_ONLY_IN_KAGGLE)
+# The month columns (`Dec-2011` in exports, `2011-12-01` re-typed): the generator writes them, silver parses them
+MONTH_COLUMNS: tuple[str, ...] = (
+    "issue_d",
+    "earliest_cr_line",
+    "last_pymnt_d",
+    "next_pymnt_d",
+    "last_credit_pull_d",
+    "sec_app_earliest_cr_line",
+    "hardship_start_date",
+    "hardship_end_date",
+    "payment_plan_start_date",
+    "debt_settlement_flag_date",
+    "settlement_date",
+)
 
 PROSPECTUS_LINE = "Notes offered by Prospectus (https://www.lendingclub.com/info/prospectus.action)"

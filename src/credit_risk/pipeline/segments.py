@@ -159,8 +159,8 @@ def build_segments(
     """Fit both clusterings on the training loans; return models, scores and the ordered profiles.
 
     The k search fits on a seeded sample of at most `sample_rows` loans: seven standardised features settle
-    long before millions of rows, and the full search (ten fits plus silhouettes) took 23 minutes at 2.9M
-    loans. Profiles (size, default rate, means) still count every training loan.
+    long before millions of rows, and ten fits plus silhouettes over every loan would cost more than the rest
+    of training. Profiles (size, default rate, means) still count every training loan.
     """
     n = train.count()
     fit_on = train.sample(fraction=sample_rows / n, seed=seed) if n > sample_rows else train

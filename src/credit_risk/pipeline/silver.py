@@ -17,7 +17,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from credit_risk.pipeline._upstream import upstream_version
-from credit_risk.raw_schema import KAGGLE
+from credit_risk.raw_schema import KAGGLE, MONTH_COLUMNS
 from credit_risk.runtime.errors import pipeline_task
 from credit_risk.tables import BRONZE_LOANS, SILVER_LOANS, SILVER_QUARANTINE, SILVER_WINSOR_BOUNDS
 
@@ -59,19 +59,7 @@ TEXT = {
     "debt_settlement_flag",
     "settlement_status",
 }
-DATES = {
-    "issue_d",
-    "earliest_cr_line",
-    "last_pymnt_d",
-    "next_pymnt_d",
-    "last_credit_pull_d",
-    "sec_app_earliest_cr_line",
-    "hardship_start_date",
-    "hardship_end_date",
-    "payment_plan_start_date",
-    "debt_settlement_flag_date",
-    "settlement_date",
-}
+DATES = set(MONTH_COLUMNS)
 PERCENTS = ("int_rate", "revol_util")
 SPECIAL = {"term", "emp_length", "dti", *PERCENTS}
 NUMBERS = [c for c in KAGGLE if c not in TEXT | DATES | SPECIAL]

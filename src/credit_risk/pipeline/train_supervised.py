@@ -157,7 +157,7 @@ def fit_model(
             "default_copies": str(round(1 / factor)),
         }
         # The balanced sample is cached, not the prepared vectors: given an uncached input the MLP keeps its own
-        # stacked blocks for L-BFGS, given a cached one it restacks them every iteration (200 iterations: 2x the CPU).
+        # stacked blocks for L-BFGS, given a cached one it restacks them every iteration (bench/RESULTS.md).
         cached = data.cache()
         model_input = prep.transform(cached)
     else:
@@ -166,8 +166,7 @@ def fit_model(
         factor = 1 / factor
         tags = {"class_balance": f"weightCol {WEIGHT_COL}: balanced class weights {weights}"}
         # LR's L-BFGS and the tree learners pass over their input once per iteration or level, each pass through
-        # the uncached preparation: on the prepared input, cached, LR (40 iterations on 4,000 loans) took 17.6 ->
-        # 10.7 CPU s, and the fixture's random forest and GBT about 0.5x and 0.7x.
+        # the uncached preparation; so they get the prepared input, cached (bench/RESULTS.md has the figures).
         cached = model_input = prep.transform(data).select("features", features.TARGET, WEIGHT_COL).cache()
     try:
         fitted = estimator(name, params, n_features, seed).fit(model_input)

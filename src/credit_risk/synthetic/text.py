@@ -26,25 +26,14 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from credit_risk.raw_schema import MONTH_COLUMNS
+
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 FIRST_LABEL_MONTH = 1900 * 12  # earliest_cr_line reaches back to the 1940s; labels cover 1900..2030
 _LABEL_MONTHS = 131 * 12
 _TABLE_SIZE = 100_000  # integer parts below this come from a string table, larger ones from a cast
 DECIMALS = {"count": 0, "dec1": 1, "util": 1, "dec2": 2, "money": 2, "rate": 2}
 FREE_TEXT = ("emp_title", "desc", "title")  # the only columns that can hold a comma or a quote
-_MONTH_COLUMNS = (
-    "issue_d",
-    "earliest_cr_line",
-    "last_pymnt_d",
-    "next_pymnt_d",
-    "last_credit_pull_d",
-    "sec_app_earliest_cr_line",
-    "hardship_start_date",
-    "hardship_end_date",
-    "payment_plan_start_date",
-    "debt_settlement_flag_date",
-    "settlement_date",
-)
 _DEC2 = (
     "installment",
     "annual_inc",
@@ -76,7 +65,7 @@ KINDS = {
     "int_rate": "rate",
     "revol_util": "util",
     "total_pymnt": "raw",
-    **dict.fromkeys(_MONTH_COLUMNS, "month"),
+    **dict.fromkeys(MONTH_COLUMNS, "month"),
     **dict.fromkeys(_DEC2, "dec2"),
     **dict.fromkeys(_DEC1, "dec1"),
     **dict.fromkeys(_MONEY, "money"),
