@@ -193,22 +193,10 @@ def main() -> int:
 
     if not args.skip_reference:
         port = free_port()
+        uri = f"models:/{cfg.model_name}@champion"
+        serve = [sys.executable, "-m", "mlflow", "models", "serve", "-m", uri, "--env-manager", "local"]
         reference = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "models",
-                "serve",
-                "-m",
-                f"models:/{cfg.model_name}@champion",
-                "--env-manager",
-                "local",
-                "-p",
-                str(port),
-                "-h",
-                "127.0.0.1",
-            ],
+            [*serve, "-p", str(port), "-h", "127.0.0.1"],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.STDOUT,

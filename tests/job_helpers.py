@@ -11,14 +11,14 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALL_MODELS_FILE = ROOT / "tests" / "small_models.env"
 
 
-def read_settings(path: Path) -> dict[str, str]:
-    """`name=value` lines (comments and blank lines aside) as a dict."""
+def read_settings(path: Path, separator: str = "=") -> dict[str, str]:
+    """`name=value` lines (or `name==version` pins, with separator "=="), comments and blank lines aside, as a dict."""
     settings = {}
     for raw in path.read_text().splitlines():
         line = raw.split("#", 1)[0].strip()
         if line:
-            name, sep, value = line.partition("=")
-            assert sep and name.strip(), f"{path.name}: not name=value: {raw!r}"
+            name, sep, value = line.partition(separator)
+            assert sep and name.strip(), f"{path.name}: not name{separator}value: {raw!r}"
             settings[name.strip()] = value.strip()
     return settings
 

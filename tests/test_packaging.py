@@ -27,6 +27,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from job_helpers import read_settings
 from lock_helpers import lock_pins
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -37,45 +38,25 @@ from credit_risk.runtime.databricks_runtimes import RUNTIMES, minor, runtime
 ROOT = Path(__file__).resolve().parents[1]
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
 TARGETS = ("local", "dev", "staging", "prod")
+# fmt: off
 TASK_MODULES = (
-    "bronze",
-    "silver",
-    "gold",
-    "contracts",
-    "split",
-    "train_supervised",
-    "segments",
-    "evaluate",
-    "register",
-    "batch_score",
-    "monitoring",
+    "bronze", "silver", "gold", "contracts", "split", "train_supervised", "segments", "evaluate", "register",
+    "batch_score", "monitoring",
 )
+# fmt: on
 # What a cluster must never get from the wheel: its runtime's own Spark and Delta, and the test tools
+# fmt: off
 NEVER_ON_A_CLUSTER = {
-    "pyspark",
-    "delta-spark",
-    "pytest",
-    "ruff",
-    "nbmake",
-    "hypothesis",
-    "httpx",
-    "ipykernel",
-    "nbclient",
-    "databricks-bundles",
-    "mlflow",
+    "pyspark", "delta-spark", "pytest", "ruff", "nbmake", "hypothesis", "httpx", "ipykernel", "nbclient",
+    "databricks-bundles", "mlflow",
 }
+# fmt: on
 SECTION = re.compile(r"#\s*---\s*(\w+):")
 
 
 def _pins(path: Path) -> dict[str, str]:
     """name -> version of a file of `name==version` lines."""
-    out = {}
-    for raw in path.read_text().splitlines():
-        line = raw.split("#", 1)[0].strip()
-        if line:
-            name, _, version = line.partition("==")
-            out[canonicalize_name(name)] = version
-    return out
+    return {canonicalize_name(name): version for name, version in read_settings(path, "==").items()}
 
 
 def _sections(path: Path) -> dict[str, dict[str, str]]:

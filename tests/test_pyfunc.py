@@ -91,22 +91,10 @@ def test_mlflow_models_serve_of_the_champion_answers_without_java(
     assert shutil.which("java", path=env["PATH"]) is None and "JAVA_HOME" not in env
     port = free_port()
     with open(tmp_path / "serve.log", "w") as log:
+        uri = f"models:/{cfg.model_name}@champion"
+        serve = [sys.executable, "-m", "mlflow", "models", "serve", "-m", uri, "--env-manager", "local"]
         server = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "mlflow",
-                "models",
-                "serve",
-                "-m",
-                f"models:/{cfg.model_name}@champion",
-                "--env-manager",
-                "local",
-                "-p",
-                str(port),
-                "-h",
-                "127.0.0.1",
-            ],
+            [*serve, "-p", str(port), "-h", "127.0.0.1"],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,

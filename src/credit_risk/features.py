@@ -55,64 +55,30 @@ NUMERIC = [
 # Indicators for fields that only exist from 2012 (or 2015 for joint applications): 1 when missing.
 MISSING_FLAGS = ["tot_cur_bal_missing", "bc_util_missing", "mo_sin_old_rev_tl_op_missing", "dti_invalid"]
 
+# fmt: off
 CATEGORICAL = [
-    "grade",
-    "sub_grade",
-    "home_ownership",
-    "verification_status",
-    "purpose",
-    "addr_state",
-    "application_type",
-    "initial_list_status",
-    "emp_title_clean",
+    "grade", "sub_grade", "home_ownership", "verification_status", "purpose", "addr_state",
+    "application_type", "initial_list_status", "emp_title_clean",
 ]
+# fmt: on
 
 FEATURES = NUMERIC + MISSING_FLAGS + CATEGORICAL
 
 # Raw columns known only after origination: they describe the outcome and would leak it.
+# fmt: off
 POST_ORIGINATION = [
-    "loan_status",
-    "out_prncp",
-    "out_prncp_inv",
-    "total_pymnt",
-    "total_pymnt_inv",
-    "total_rec_prncp",
-    "total_rec_int",
-    "total_rec_late_fee",
-    "recoveries",
-    "collection_recovery_fee",
-    "last_pymnt_d",
-    "last_pymnt_amnt",
-    "next_pymnt_d",
-    "last_credit_pull_d",
-    "last_fico_range_high",
-    "last_fico_range_low",
-    "pymnt_plan",
-    "funded_amnt_inv",
-    "hardship_flag",
-    "hardship_type",
-    "hardship_reason",
-    "hardship_status",
-    "deferral_term",
-    "hardship_amount",
-    "hardship_start_date",
-    "hardship_end_date",
-    "payment_plan_start_date",
-    "hardship_length",
-    "hardship_dpd",
-    "hardship_loan_status",
-    "orig_projected_additional_accrued_interest",
-    "hardship_payoff_balance_amount",
-    "hardship_last_payment_amount",
-    "debt_settlement_flag",
-    "debt_settlement_flag_date",
-    "settlement_status",
-    "settlement_date",
-    "settlement_amount",
-    "settlement_percentage",
-    "settlement_term",
+    "loan_status", "out_prncp", "out_prncp_inv", "total_pymnt", "total_pymnt_inv", "total_rec_prncp",
+    "total_rec_int", "total_rec_late_fee", "recoveries", "collection_recovery_fee", "last_pymnt_d",
+    "last_pymnt_amnt", "next_pymnt_d", "last_credit_pull_d", "last_fico_range_high", "last_fico_range_low",
+    "pymnt_plan", "funded_amnt_inv", "hardship_flag", "hardship_type", "hardship_reason", "hardship_status",
+    "deferral_term", "hardship_amount", "hardship_start_date", "hardship_end_date",
+    "payment_plan_start_date", "hardship_length", "hardship_dpd", "hardship_loan_status",
+    "orig_projected_additional_accrued_interest", "hardship_payoff_balance_amount",
+    "hardship_last_payment_amount", "debt_settlement_flag", "debt_settlement_flag_date", "settlement_status",
+    "settlement_date", "settlement_amount", "settlement_percentage", "settlement_term",
     "collections_12_mths_ex_med",
 ]
+# fmt: on
 
 
 def is_post_origination(column: str) -> bool:

@@ -12,6 +12,8 @@ from pyspark.sql import DataFrame, SparkSession
 
 from credit_risk.runtime.context import commit_metadata
 
+Meta = dict[str, Any]  # a commit's metadata: operation, job, task, run id, git commit, the caller's own keys
+
 WRITE_MODES = ("overwrite", "append")
 
 
@@ -60,7 +62,6 @@ class Lake(ABC):
         return {"operation": operation, **commit_metadata(), **(extra or {})}
 
     # -- API (implemented in delta_rs.py and delta_spark.py) ------------------------------------------
-    @abstractmethod
     def write(
         self,
         df: DataFrame,
@@ -74,6 +75,13 @@ class Lake(ABC):
         An append to a table that does not exist yet creates it (version 0, recorded as a WRITE), so a task
         that adds to a table writes `mode="append"` whether or not an earlier run made it.
         """
+        mode = self._write_mode(df, mode, partition_by, name)
+        meta = self._metadata("WRITE" if mode == "overwrite" else "APPEND", metadata)
+        return self._write(df, name, mode, partition_by, meta)
+
+    @abstractmethod
+    def _write(self, df: DataFrame, name: str, mode: str, partition_by: list[str] | None, meta: Meta) -> int:
+        """`write` once the mode is settled (an append to a missing table is an overwrite by now)."""
 
     @abstractmethod
     def merge(self, df: DataFrame, name: str, keys: list[str], metadata: dict[str, Any] | None = None) -> int:

@@ -21,7 +21,7 @@ from urllib.parse import unquote
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from credit_risk.lake.base import Lake, LakeError, name_of, root_cause
+from credit_risk.lake.base import Lake, LakeError, Meta, name_of, root_cause
 from credit_risk.lake.delta_log import (
     add_actions,
     arrow_schema,
@@ -142,17 +142,8 @@ class DeltaRsLake(Lake):
         failpoint(f"write:committed:{name_of(root)}")
         return DeltaTable(str(root)).version()
 
-    def write(
-        self,
-        df: DataFrame,
-        name: str,
-        mode: str = "overwrite",
-        partition_by: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> int:
-        mode = self._write_mode(df, mode, partition_by, name)
+    def _write(self, df: DataFrame, name: str, mode: str, partition_by: list[str] | None, meta: Meta) -> int:
         root = self.path(name)
-        meta = self._metadata("WRITE" if mode == "overwrite" else "APPEND", metadata)
         if not self.exists(name):
             return self._create(df, root, partition_by, meta)
         table = self._table(name)

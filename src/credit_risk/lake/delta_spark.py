@@ -11,7 +11,7 @@ from typing import Any
 
 from pyspark.sql import DataFrame, Row, SparkSession
 
-from credit_risk.lake.base import Lake, LakeError, name_of, root_cause
+from credit_risk.lake.base import Lake, LakeError, Meta, name_of, root_cause
 from credit_risk.runtime.context import on_databricks
 from credit_risk.runtime.failpoints import failpoint
 
@@ -79,16 +79,7 @@ class DeltaSparkLake(Lake):
             diff = sorted(set(have.items()) ^ set(new.items()))
             raise LakeError(f"append to {self.name(name)}: schema differs from the table's: {diff}")
 
-    def write(
-        self,
-        df: DataFrame,
-        name: str,
-        mode: str = "overwrite",
-        partition_by: list[str] | None = None,
-        metadata: dict[str, Any] | None = None,
-    ) -> int:
-        mode = self._write_mode(df, mode, partition_by, name)
-        meta = self._metadata("WRITE" if mode == "overwrite" else "APPEND", metadata)
+    def _write(self, df: DataFrame, name: str, mode: str, partition_by: list[str] | None, meta: Meta) -> int:
         exists = self.exists(name)
         if mode == "append" and exists:
             self._check_same_schema(name, df)

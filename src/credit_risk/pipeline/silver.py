@@ -31,34 +31,15 @@ REPAID = {"Fully Paid"}
 KNOWN_STATUSES = (
     DEFAULTED | REPAID | {"Current", "In Grace Period", "Late (16-30 days)", "Late (31-120 days)", "Issued"}
 )
+# fmt: off
 TEXT = {
-    "id",
-    "member_id",
-    "grade",
-    "sub_grade",
-    "emp_title",
-    "home_ownership",
-    "verification_status",
-    "loan_status",
-    "pymnt_plan",
-    "url",
-    "desc",
-    "purpose",
-    "title",
-    "zip_code",
-    "addr_state",
-    "initial_list_status",
-    "application_type",
-    "verification_status_joint",
-    "hardship_flag",
-    "hardship_type",
-    "hardship_reason",
-    "hardship_status",
-    "hardship_loan_status",
-    "disbursement_method",
-    "debt_settlement_flag",
-    "settlement_status",
+    "id", "member_id", "grade", "sub_grade", "emp_title", "home_ownership", "verification_status",
+    "loan_status", "pymnt_plan", "url", "desc", "purpose", "title", "zip_code", "addr_state",
+    "initial_list_status", "application_type", "verification_status_joint", "hardship_flag", "hardship_type",
+    "hardship_reason", "hardship_status", "hardship_loan_status", "disbursement_method",
+    "debt_settlement_flag", "settlement_status",
 }
+# fmt: on
 DATES = set(MONTH_COLUMNS)
 PERCENTS = ("int_rate", "revol_util")
 SPECIAL = {"term", "emp_length", "dti", *PERCENTS}

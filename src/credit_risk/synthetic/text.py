@@ -34,31 +34,20 @@ _LABEL_MONTHS = 131 * 12
 _TABLE_SIZE = 100_000  # integer parts below this come from a string table, larger ones from a cast
 DECIMALS = {"count": 0, "dec1": 1, "util": 1, "dec2": 2, "money": 2, "rate": 2}
 FREE_TEXT = ("emp_title", "desc", "title")  # the only columns that can hold a comma or a quote
+# fmt: off
 _DEC2 = (
-    "installment",
-    "annual_inc",
-    "dti",
-    "annual_inc_joint",
-    "dti_joint",
-    "hardship_amount",
-    "orig_projected_additional_accrued_interest",
-    "hardship_payoff_balance_amount",
-    "hardship_last_payment_amount",
-    "settlement_amount",
-    "settlement_percentage",
+    "installment", "annual_inc", "dti", "annual_inc_joint", "dti_joint", "hardship_amount",
+    "orig_projected_additional_accrued_interest", "hardship_payoff_balance_amount",
+    "hardship_last_payment_amount", "settlement_amount", "settlement_percentage",
 )
+# fmt: on
 _DEC1 = ("bc_util", "pct_tl_nvr_dlq", "percent_bc_gt_75", "sec_app_revol_util")
+# fmt: off
 _MONEY = (
-    "out_prncp",
-    "out_prncp_inv",
-    "total_pymnt_inv",
-    "total_rec_prncp",
-    "total_rec_int",
-    "total_rec_late_fee",
-    "recoveries",
-    "collection_recovery_fee",
-    "last_pymnt_amnt",
+    "out_prncp", "out_prncp_inv", "total_pymnt_inv", "total_rec_prncp", "total_rec_int",
+    "total_rec_late_fee", "recoveries", "collection_recovery_fee", "last_pymnt_amnt",
 )
+# fmt: on
 # How each numeric column is written (see the table above); every other numeric column is a count.
 KINDS = {
     "id": "int",
