@@ -90,7 +90,8 @@ system-deps:  ## Debian packages some tests use (promtool, OpenBLAS), when root 
 
 check-java:  ## Java 17+ and Python 3.11 are there (make install checks first)
 	@command -v java >/dev/null 2>&1 || { echo "Java 17 is required for Spark. Debian/Ubuntu: sudo apt-get install -y openjdk-17-jre-headless; macOS: brew install openjdk@17" >&2; exit 1; }
-	@java -version 2>&1 | head -1 | grep -Eq '"(17|18|19|2[0-9])' || { echo "Spark 4 needs Java 17 or newer; found: $$(java -version 2>&1 | head -1). Install openjdk-17-jre-headless." >&2; exit 1; }
+	@# the version line, not the first: with JDK_JAVA_OPTIONS set, Java prints "Picked up ..." before it
+	@java -version 2>&1 | grep -m1 ' version ' | grep -Eq '"(17|18|19|2[0-9])' || { echo "Spark 4 needs Java 17 or newer; found: $$(java -version 2>&1 | grep -m1 ' version '). Install openjdk-17-jre-headless." >&2; exit 1; }
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "$(PYTHON) not found: install Python 3.11 (or run make PYTHON=/path/to/python3.11)" >&2; exit 1; }
 
 # uv (a PyPI wheel) installs the locked versions in parallel; pip where uv cannot be installed. Both check every

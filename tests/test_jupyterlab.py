@@ -107,7 +107,7 @@ def jupyterlab(tmp_path_factory):
         start_new_session=True,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 90
+    deadline = time.monotonic() + 180  # a loaded 2-core machine starts JupyterLab slowly
     while True:
         try:
             _get(f"{base}/api/status", token)
