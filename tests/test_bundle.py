@@ -468,3 +468,7 @@ def test_a_notebook_run_by_hand_takes_its_bundle_targets_widget_defaults(tmp_pat
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("CREDIT_RISK_WIDGETS")
     assert widget_defaults()["catalog"] == "credit_risk"
+    # a databricks.yml the loader cannot read leaves the Config defaults (job parameters still fill the widgets)
+    (tmp_path / "broken").mkdir()
+    (tmp_path / "broken" / "databricks.yml").write_text("bundle: {name: b}\n")  # no targets
+    assert widget_defaults(tmp_path / "broken")["catalog"] == "credit_risk"

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
@@ -20,10 +21,11 @@ from credit_risk.runtime.context import on_databricks, project_home
 if TYPE_CHECKING:
     from credit_risk.runtime.dbutils import DBUtils
 
+log = logging.getLogger(__name__)
+
 PREFIX_ENV = "CREDIT_RISK_"  # CREDIT_RISK_<FIELD> overrides a default, e.g. CREDIT_RISK_LAKE_ROOT
-EXTRA_ENV = (
-    PREFIX_ENV + "EXTRA"
-)  # task settings as key=value,key=value, e.g. rf_num_trees=10 (make test's notebooks)
+# task settings as key=value,key=value, e.g. rf_num_trees=10 (make test's notebooks)
+EXTRA_ENV = PREFIX_ENV + "EXTRA"
 
 
 @dataclass(frozen=True)
@@ -151,13 +153,17 @@ def widget_defaults(start: Path | None = None) -> dict[str, str]:
     """The Config fields' values in the bundle holding `start` (the working directory): on a workspace, the
     target the bundle was deployed for, as that user; in a checkout, the `local` target. Outside any bundle
     (the wheel alone), the field defaults."""
-    from credit_risk.bundle.loader import find_bundle, load_bundle
+    from credit_risk.bundle.loader import BundleError, find_bundle, load_bundle
 
     defaults = {f.name: str(getattr(Config, f.name)) for f in fields(Config) if f.name != "extra"}
     found = find_bundle((start or Path.cwd()).absolute())
     if found is None:
         return defaults
-    bundle = load_bundle(found.root, found.target or "local", user=found.user)
+    try:
+        bundle = load_bundle(found.root, found.target or "local", user=found.user)
+    except BundleError as exc:  # a job's parameters still fill every widget; say why the defaults are plain
+        log.warning("widget defaults are the Config defaults: %s", exc)
+        return defaults
     return {name: str(bundle.variables.get(name, value)) for name, value in defaults.items()}
 
 
