@@ -20,9 +20,10 @@ from typing import Any
 
 import nbformat
 import pytest
+from job_helpers import own_store_env
+from net_helpers import free_port
 
 from credit_risk.bundle.loader import load_bundle
-from tests.net_helpers import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 pytest.importorskip("jupyterlab", reason="JupyterLab is a development extra: `make install` installs it")
@@ -89,14 +90,13 @@ def jupyterlab(tmp_path_factory):
     home = tmp_path_factory.mktemp("jupyter-home")
     port, token = free_port(), secrets.token_hex(16)
     env = {
-        **os.environ,
+        **own_store_env(),
         "CREDIT_RISK_HOME": str(home),
         "CREDIT_RISK_ROWS": "400",  # set as a user would: the environment wins over a widget at its default
         "JUPYTER_CONFIG_DIR": str(home / "jupyter-config"),
         "JUPYTER_RUNTIME_DIR": str(home / "jupyter-runtime"),
     }
-    for key in ("MLFLOW_TRACKING_URI", "MLFLOW_REGISTRY_URI", "CREDIT_RISK_WIDGETS"):
-        env.pop(key, None)
+    env.pop("CREDIT_RISK_WIDGETS", None)
     log = (home / "jupyterlab.log").open("w")
     proc = subprocess.Popen(
         ["make", "-s", "notebook", f"NOTEBOOK_PORT={port}", f"NOTEBOOK_TOKEN={token}"],
