@@ -178,7 +178,7 @@ def config_from_widgets(dbutils: DBUtils, **task_widgets: str) -> Config:
         dbutils.widgets.text(name, default)
     for name, default in task_widgets.items():
         dbutils.widgets.text(name, default)
-    names = [f.name for f in fields(Config) if f.name != "extra"] + list(task_widgets)
+    names = [*defaults, *task_widgets]
     values = {name: dbutils.widgets.get(name) for name in names}
     # The job's other parameters (model and monitoring settings such as monitor_min_rows) reach the
     # notebook as widgets nobody declared: getAll() returns them, and they land in `extra`.
