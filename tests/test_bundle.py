@@ -362,7 +362,11 @@ def test_a_java_error_and_a_dead_jvm_are_reported_by_their_root_cause(tmp_path):
         @pipeline_task("jvm_dies")
         def run():  # the quoted-field pattern bronze once used: Java's regex recurses once per character
             with doing("parsing a 100,000-character line"):
-                line = spark.createDataFrame([('a,"' + "x" * 100_000 + '",c',)], "raw_line string")
+                # built from `id` so that neither constant folding nor a local relation runs it on the driver:
+                # an executor task's fatal error is what ends the JVM
+                line = spark.range(1).select(
+                    F.expr("concat('a,\\"', repeat('x', 100000 + cast(id AS INT)), '\\",c')").alias("raw_line")
+                )
                 line.select(F.regexp_replace("raw_line", r'"([^"]|"")*"', "")).first()
 
         run()""",
