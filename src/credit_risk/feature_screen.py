@@ -43,12 +43,7 @@ class FeatureSet:
         }
 
     def to_dict(self) -> dict[str, object]:
-        return {
-            "numeric": self.numeric,
-            "flags": self.flags,
-            "categorical": self.categorical,
-            "excluded": self.excluded,
-        }
+        return {key: getattr(self, key) for key in ("numeric", "flags", "categorical", "excluded")}
 
 
 ALL_FEATURES = FeatureSet(list(features.NUMERIC), list(features.MISSING_FLAGS), list(features.CATEGORICAL))

@@ -15,6 +15,13 @@ class CliError(Exception):
     """A user-facing error: printed as one line, exit code 2, no traceback."""
 
 
+def add_bundle_arguments(parser: argparse.ArgumentParser, target_help: str, var_help: str) -> None:
+    """-t/--target, --var NAME=VALUE and --root: which bundle target, with which variables, as `bundle run` takes them."""
+    parser.add_argument("-t", "--target", default=None, help=target_help)
+    parser.add_argument("--var", action="append", default=[], metavar="NAME=VALUE", help=var_help)
+    parser.add_argument("--root", default=".", help="folder holding databricks.yml")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="credit-risk",

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from credit_risk.cli import CliError
+from credit_risk.cli import CliError, add_bundle_arguments
 
 if TYPE_CHECKING:
     from credit_risk.runtime.config import Config
@@ -50,13 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="a fresh kernel (and Spark session) for every notebook task instead of one per job run",
     )
     for p in (val, run):
-        p.add_argument(
-            "-t", "--target", default=None, help="bundle target (default: the default target, local)"
+        add_bundle_arguments(
+            p, "bundle target (default: the default target, local)", "override a bundle variable"
         )
-        p.add_argument(
-            "--var", action="append", default=[], metavar="NAME=VALUE", help="override a bundle variable"
-        )
-        p.add_argument("--root", default=".", help="folder holding databricks.yml")
     val.set_defaults(func=_validate)
     run.set_defaults(func=_run)
 

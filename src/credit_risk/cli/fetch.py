@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from credit_risk.cli import CliError
+from credit_risk.cli import CliError, add_bundle_arguments
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,13 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="folder for the files (default: <raw_dir>/kaggle of the bundle target, "
         "where data_source=kaggle reads; data/raw/kaggle in the project for local)",
     )
-    p.add_argument(
-        "-t", "--target", default=None, help="bundle target whose raw_dir to fill (default: local)"
+    add_bundle_arguments(
+        p, "bundle target whose raw_dir to fill (default: local)", "bundle variable, e.g. raw_dir=..."
     )
-    p.add_argument(
-        "--var", action="append", default=[], metavar="NAME=VALUE", help="bundle variable, e.g. raw_dir=..."
-    )
-    p.add_argument("--root", default=".", help="folder holding databricks.yml")
     p.set_defaults(func=_run)
 
 

@@ -6,7 +6,7 @@ import argparse
 import contextlib
 from collections.abc import Iterator
 
-from credit_risk.cli import CliError
+from credit_risk.cli import CliError, add_bundle_arguments
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -31,17 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     recover.add_argument("table")
     recover.set_defaults(func=_recover)
     for p in (hist, show, restore, recover):
-        p.add_argument(
-            "-t", "--target", default=None, help="bundle target whose lake to open (default: local)"
+        add_bundle_arguments(
+            p,
+            "bundle target whose lake to open (default: local)",
+            "bundle variable, as given to `bundle run` (e.g. catalog=x, schema_prefix=, lake_root=)",
         )
-        p.add_argument(
-            "--var",
-            action="append",
-            default=[],
-            metavar="NAME=VALUE",
-            help="bundle variable, as given to `bundle run` (e.g. catalog=x, schema_prefix=, lake_root=)",
-        )
-        p.add_argument("--root", default=".", help="folder holding databricks.yml")
 
 
 def _lake(args: argparse.Namespace):

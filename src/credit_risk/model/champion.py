@@ -28,12 +28,7 @@ class LoadedModel:
     loaded_at: float = field(default=0.0)
 
     def describe(self) -> dict[str, Any]:
-        return {
-            "name": self.name,
-            "version": self.version,
-            "alias": self.alias,
-            "model_type": self.model_type,
-        }
+        return {key: getattr(self, key) for key in ("name", "version", "alias", "model_type")}
 
 
 def _json_artifact(run_id: str, path: str) -> dict[str, Any]:
