@@ -47,8 +47,11 @@ NOTEBOOK_SETTINGS := $(shell sed -e 's/\#.*//' -e 's/[[:space:]]//g' -e '/^$$/d'
 # lane; the batch of every shared extract runs in the other-mode lane (below).
 REAL_DATA_JOB := tests/reliability/test_real_data_job.py
 NOTEBOOK_LANE_TESTS := $(REAL_DATA_JOB)::test_the_job_runs_end_to_end_on_the_real_2007_2009_cohort
+# The processes lane: crashes, faults, the whole-job test, ingestion, contracts, the data tasks under a configured
+# catalog and JupyterLab running a task notebook (each its own Spark session or kernel, none of the shared models).
 PROCESS_TESTS := tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py \
-	tests/reliability/test_pipeline_job.py tests/test_bronze.py tests/test_contracts.py
+	tests/reliability/test_pipeline_job.py tests/test_bronze.py tests/test_contracts.py \
+	tests/test_config_locations.py tests/test_jupyterlab.py
 
 # Delta modes: the lanes above run in the default mode (delta-spark where .venv/delta-jars holds the jars);
 # a fourth lane runs these in the other mode, delta-rs (scripts/test_lanes.sh, OTHER_LAKE_MODE): the lake, crash
