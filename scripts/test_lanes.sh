@@ -74,7 +74,7 @@ wait $notebooks_pid; notebooks=$?
 wait $other_pid; other=$?
 
 echo "--- crash, fault, job-run, ingestion, contract, configured-location and JupyterLab tests:"; cat "$work/processes.log"
-echo "--- notebooks (pytest --nbmake notebooks) and the real-data job tests:"; cat "$work/notebooks.log"
+echo "--- notebooks (pytest --nbmake notebooks) and the real-data cohort job:"; cat "$work/notebooks.log"
 echo "--- lake, crash and fault tests, the seven steps and the shared extracts' job in Delta mode $OTHER_LAKE_MODE:"; cat "$work/other-mode.log"
 echo "tests exit $tests, crash/fault/job/ingestion/contract tests exit $processes, notebooks exit $notebooks," \
   "$OTHER_LAKE_MODE-mode tests exit $other"
