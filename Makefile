@@ -19,12 +19,14 @@ run: $(STAMP) $(DELTA_JARS)  ## run the whole pipeline job locally on the genera
 	$(BIN)/credit-risk bundle run credit_risk_pipeline -t local
 
 test: lint $(DELTA_JARS) system-deps databricks-cli  ## lint, then every test and every notebook
-	@# three pytest lanes side by side (the notebooks, the tests that drive their own Spark processes, the rest):
-	@# scripts/test_lanes.sh. One BLAS thread per process: with three lanes of JVMs and numpy on 2 cores,
+	@# four pytest lanes side by side (the notebooks, the tests that drive their own Spark processes, the rest,
+	@# the other Delta mode): scripts/test_lanes.sh. One BLAS thread per process: with four lanes of JVMs and numpy on 2 cores,
 	@# OpenBLAS threads would only spin.
 	OPENBLAS_NUM_THREADS=1 JDK_JAVA_OPTIONS="$(TEST_JVM)" PYTHON_BIN=$(BIN)/python PROCESS_TESTS="$(PROCESS_TESTS)" \
 		NOTEBOOK_SETTINGS="$(NOTEBOOK_SETTINGS)" NOTEBOOK_LANE_TESTS="$(NOTEBOOK_LANE_TESTS)" \
-		OTHER_MODE_TESTS="$(OTHER_MODE_TESTS)" DATABRICKS_CLI="$(DATABRICKS_CLI)" \
+		OTHER_MODE_TESTS="$(OTHER_MODE_TESTS)" OTHER_MODE_ONLY_TESTS="$(OTHER_MODE_ONLY_TESTS)" \
+		OTHER_MODE_DESELECT="$(OTHER_MODE_DESELECT)" \
+		DATABRICKS_CLI="$(DATABRICKS_CLI)" \
 		DATABRICKS_CLI_BUILD_LOG="$(DATABRICKS_CLI_LOG)" bash scripts/test_lanes.sh
 
 LINTED := src tests notebooks bench scripts
@@ -41,15 +43,29 @@ TEST_JVM := -XX:TieredStopAtLevel=1
 # (every job run passes the bundle's own settings instead), joined into CREDIT_RISK_EXTRA's name=value,...
 NOTEBOOK_SETTINGS := $(shell sed -e 's/\#.*//' -e 's/[[:space:]]//g' -e '/^$$/d' tests/small_models.env | paste -sd, -)
 
-# The whole job on real data (two runs, each its own process) follows the notebooks in their lane.
-NOTEBOOK_LANE_TESTS := tests/reliability/test_real_data_job.py
+# The whole job on real data (two runs, each its own process): the 2007-2009 cohort follows the notebooks in their
+# lane; the batch of every shared extract runs in the other-mode lane (below).
+REAL_DATA_JOB := tests/reliability/test_real_data_job.py
+NOTEBOOK_LANE_TESTS := $(REAL_DATA_JOB)::test_the_job_runs_end_to_end_on_the_real_2007_2009_cohort
+# The processes lane: crashes, faults, the whole-job test, ingestion, contracts, the data tasks under a configured
+# catalog and JupyterLab running a task notebook (each its own Spark session or kernel, none of the shared models).
 PROCESS_TESTS := tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py \
-	tests/reliability/test_pipeline_job.py tests/test_bronze.py tests/test_contracts.py tests/test_original_design.py
+	tests/reliability/test_pipeline_job.py tests/test_bronze.py tests/test_contracts.py \
+	tests/test_config_locations.py tests/test_jupyterlab.py
 
 # Delta modes: the lanes above run in the default mode (delta-spark where .venv/delta-jars holds the jars);
-# a fourth lane runs these in the other mode, delta-rs (scripts/test_lanes.sh, OTHER_LAKE_MODE).
-OTHER_MODE_TESTS := tests/test_lake.py tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py \
-	tests/reliability/test_pipeline_job.py
+# a fourth lane runs these in the other mode, delta-rs (scripts/test_lanes.sh, OTHER_LAKE_MODE): the lake, crash
+# and fault tests again, and, in that mode only, two whole runs of the job's tasks (the default mode has the
+# whole-job test, the notebooks and the cohort run): the original design's seven steps (bronze to register,
+# through the runner's kernel) and the whole job on every shared extract (the CLI, every task).
+OTHER_MODE_TESTS := tests/test_lake.py tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py
+OTHER_MODE_ONLY_TESTS := tests/test_original_design.py \
+	$(REAL_DATA_JOB)::test_the_job_runs_end_to_end_on_every_shared_extract_in_one_batch
+# Tests of OTHER_MODE_TESTS the other-mode lane leaves out, as the tests and processes lanes already run the same
+# thing: the cross-engine test checks both directions in one run (each mode reads what the other wrote), and the
+# full-disk test runs its own delta-rs process whatever the lane's mode.
+OTHER_MODE_DESELECT := tests/test_lake.py::test_each_mode_reads_every_version_the_other_wrote \
+	tests/reliability/test_faults.py::test_full_disk_gives_a_clear_error_and_nothing_committed
 
 install: $(STAMP) $(DELTA_JARS)  ## .venv from requirements-lock.txt (hash-checked), the project editable, the Delta jars
 

@@ -1,17 +1,22 @@
 #!/usr/bin/env bash
-# `make test`'s pytest runs, as three lanes side by side on the 2 cores (each waits on JVMs, kernels and
+# `make test`'s pytest runs, as four lanes side by side on the 2 cores (each waits on JVMs, kernels and
 # subprocesses as much as on the CPU): the notebooks under nbmake, the tests that drive their own Spark
-# processes (crashes, faults, a whole job run; $PROCESS_TESTS), and the rest of the tests, shown live. The
-# notebooks lane then runs $NOTEBOOK_LANE_TESTS (the whole job on real data).
+# processes (crashes, faults, a whole job run; $PROCESS_TESTS), the rest of the tests, shown live, and the
+# other Delta mode's lane ($OTHER_MODE_TESTS, then $OTHER_MODE_ONLY_TESTS). The notebooks lane then runs
+# $NOTEBOOK_LANE_TESTS (the whole job on real data). The lists hold paths or node ids (path::test).
 # Every lane gets its own project home (where a crashed JVM leaves its report) and log. The logs of the two
 # background lanes follow the live one; then, for each lane that failed, its error lines and last lines again,
 # at the very end, where a CI log that is cut in the middle still shows why. The homes are removed when every
 # lane passed, kept otherwise.
-# Called by `make test` with PYTHON_BIN, PROCESS_TESTS, NOTEBOOK_SETTINGS, NOTEBOOK_LANE_TESTS and OTHER_MODE_TESTS set.
+# Called by `make test` with PYTHON_BIN, PROCESS_TESTS, NOTEBOOK_SETTINGS, NOTEBOOK_LANE_TESTS, OTHER_MODE_TESTS and
+# OTHER_MODE_ONLY_TESTS set.
 set -u
 : "${PYTHON_BIN:?} ${PROCESS_TESTS:?} ${NOTEBOOK_SETTINGS:?} ${NOTEBOOK_LANE_TESTS:?} ${OTHER_MODE_TESTS:?}"
+: "${OTHER_MODE_ONLY_TESTS:?}"
 # Delta modes (CREDIT_RISK_LAKE_MODE) of the lanes: the three lanes run in the default one, `auto` (delta-spark
-# where the jars are installed); a fourth lane runs $OTHER_MODE_TESTS (lake, crash, fault, job-run) on delta-rs.
+# where the jars are installed); a fourth lane runs on delta-rs $OTHER_MODE_TESTS (lake, crash, fault tests, which
+# the other lanes run too; but $OTHER_MODE_DESELECT, node ids whose run elsewhere covers both modes) and
+# $OTHER_MODE_ONLY_TESTS (two whole runs of the job's tasks, run in that lane only).
 NOTEBOOKS_LAKE_MODE=${NOTEBOOKS_LAKE_MODE:-auto}
 PROCESSES_LAKE_MODE=${PROCESSES_LAKE_MODE:-auto}
 TESTS_LAKE_MODE=${TESTS_LAKE_MODE:-auto}
@@ -51,11 +56,15 @@ notebooks_pid=$!
 # shellcheck disable=SC2086
 CREDIT_RISK_LAKE_MODE=$PROCESSES_LAKE_MODE lane processes $PROCESS_TESTS --durations=5 &
 processes_pid=$!
-# shellcheck disable=SC2086  # OTHER_MODE_TESTS is a list of paths, split on purpose
-CREDIT_RISK_LAKE_MODE=$OTHER_LAKE_MODE lane other-mode $OTHER_MODE_TESTS --durations=5 &
+deselect=()
+for id in ${OTHER_MODE_DESELECT:-}; do deselect+=("--deselect=$id"); done
+# shellcheck disable=SC2086  # OTHER_MODE_TESTS and OTHER_MODE_ONLY_TESTS are lists of paths, split on purpose
+CREDIT_RISK_LAKE_MODE=$OTHER_LAKE_MODE lane other-mode $OTHER_MODE_TESTS $OTHER_MODE_ONLY_TESTS "${deselect[@]}" \
+  --durations=5 &
 other_pid=$!
 ignore=()
-for path in $PROCESS_TESTS $NOTEBOOK_LANE_TESTS; do ignore+=("--ignore=$path"); done
+# the file of each node id: the tests lane leaves out whole files
+for path in $PROCESS_TESTS $NOTEBOOK_LANE_TESTS $OTHER_MODE_ONLY_TESTS; do ignore+=("--ignore=${path%%::*}"); done
 CREDIT_RISK_LAKE_MODE=$TESTS_LAKE_MODE lane tests tests "${ignore[@]}" --durations=15 &
 tests_pid=$!
 tail -n +1 -f --pid=$tests_pid "$work/tests.log" 2>/dev/null
@@ -64,9 +73,9 @@ wait $processes_pid; processes=$?
 wait $notebooks_pid; notebooks=$?
 wait $other_pid; other=$?
 
-echo "--- crash, fault, job-run, ingestion and contract tests:"; cat "$work/processes.log"
-echo "--- notebooks (pytest --nbmake notebooks) and the real-data job tests:"; cat "$work/notebooks.log"
-echo "--- lake, crash, fault and job-run tests in Delta mode $OTHER_LAKE_MODE:"; cat "$work/other-mode.log"
+echo "--- crash, fault, job-run, ingestion, contract, configured-location and JupyterLab tests:"; cat "$work/processes.log"
+echo "--- notebooks (pytest --nbmake notebooks) and the real-data cohort job:"; cat "$work/notebooks.log"
+echo "--- lake, crash and fault tests, the seven steps and the shared extracts' job in Delta mode $OTHER_LAKE_MODE:"; cat "$work/other-mode.log"
 echo "tests exit $tests, crash/fault/job/ingestion/contract tests exit $processes, notebooks exit $notebooks," \
   "$OTHER_LAKE_MODE-mode tests exit $other"
 [ $tests -eq 0 ] || why tests $tests

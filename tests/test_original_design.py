@@ -1,8 +1,9 @@
 """The original design's interface beside the bundle (issue 23): `python -m src.agents.*`, its files, `src/api.py`,
 `src/utils`, the workflows, `pytest --nbmake`, `make notebook`, the compose stack's served artifacts.
 
-The step test runs the job's tasks through the real runner (a notebook kernel with its own JVM): it belongs
-to make test's process lane (PROCESS_TESTS).
+The step test runs the job's tasks through the real runner (a notebook kernel with its own JVM): make test runs
+this file in the other Delta mode's lane only (OTHER_MODE_ONLY_TESTS), as that mode's run of the tasks from bronze
+to register; the default mode runs them in the whole-job test, the notebooks and the cohort job.
 """
 
 from __future__ import annotations

@@ -3,7 +3,9 @@
 Two runs: the complete 2007-2009 cohort (8,277 loans, re-typed by R, no FICO, descriptions of up to 3,966
 characters), with the README's real-data example split; and every extract of ../shared ingested in one batch
 (seven files, four layouts). Each must end with every task succeeded, a champion registered, the evaluation
-report written, and the API scoring loans of that data as the batch scoring did.
+report written, and the API scoring loans of that data as the batch scoring did. make test runs the cohort job in the
+default Delta mode and the batch of every extract in the other (the Makefile's NOTEBOOK_LANE_TESTS and
+OTHER_MODE_ONLY_TESTS).
 """
 
 from __future__ import annotations
