@@ -188,16 +188,14 @@ def ingest_files(spark: SparkSession, lake: Lake, files: list[Path], staging: Pa
         }
     if not rows:  # only files without a usable header: an empty append keeps the schema
         rows.append(_empty_bronze(spark))
-    versions = {}
-    for table, frames, what in (
-        (BRONZE_LOANS, rows, f"parsing {', '.join(expected)} into {BRONZE_LOANS}"),
-        (BRONZE_QUARANTINE, rejects, f"writing {BRONZE_QUARANTINE}"),
-    ):
-        with doing(what):
-            versions[table] = lake.write(
-                _union(frames), table, mode="append", metadata={"batch_id": batch_id}
-            )
-    bronze_version, quarantine_version = versions[BRONZE_LOANS], versions[BRONZE_QUARANTINE]
+
+    def append(frames: list[DataFrame], table: str) -> int:
+        return lake.write(_union(frames), table, mode="append", metadata={"batch_id": batch_id})
+
+    with doing(f"parsing {', '.join(expected)} into {BRONZE_LOANS}"):
+        bronze_version = append(rows, BRONZE_LOANS)
+    with doing(f"writing {BRONZE_QUARANTINE}"):
+        quarantine_version = append(rejects, BRONZE_QUARANTINE)
     reconcile(lake, batch_id, expected)
     log_rows = [
         (name, shas[name], batch_id, ingested_at, lines, good) for name, (lines, good) in expected.items()
