@@ -35,6 +35,8 @@ _DEAD_JVM = (
     "Error while receiving",
     "py4j.protocol.Py4JNetworkError",
 )
+# errors after which Spark's executor exits the JVM (SparkUncaughtExceptionHandler), in local mode the driver's
+_ENDS_JVM = ("java.lang.StackOverflowError", "java.lang.OutOfMemoryError", "java.lang.InternalError")
 _ANSI = re.compile(r"\x1b\[[0-9;]*m")
 _FRAME = re.compile(r"^\s*(at |\.\.\. \d+ more|File \")")
 MAX_CAUSE = 400
@@ -74,11 +76,36 @@ def pipeline_task(key: str) -> Callable[[Callable[P, R]], Callable[P, R]]:
             except TaskFailed:
                 raise
             except Exception as exc:
-                raise TaskFailed(key, getattr(exc, "_credit_risk_doing", None), root_cause(exc)) from exc
+                cause = root_cause(exc)
+                if cause.startswith(_ENDS_JVM) and _local_jvm_exits():
+                    cause = f"the Spark JVM died: {cause}"
+                raise TaskFailed(key, getattr(exc, "_credit_risk_doing", None), cause) from exc
 
         return run
 
     return wrap
+
+
+def _local_jvm_exits(wait_seconds: float = 15.0) -> bool:
+    """Whether the JVM this process launched exits within `wait_seconds`.
+
+    A local executor reports a fatal error to the driver before it ends the JVM, so the error can reach
+    Python while the JVM still runs; waiting for the exit tells the user the session is gone. On a cluster
+    (no JVM launched by this process) it is False at once.
+    """
+    try:
+        from pyspark import SparkContext
+    except ImportError:
+        return False
+    context = SparkContext._active_spark_context
+    proc = getattr(getattr(context, "_gateway", None), "proc", None)
+    if proc is None:
+        return False
+    try:
+        proc.wait(timeout=wait_seconds)
+    except Exception:  # subprocess.TimeoutExpired: it lives on
+        return False
+    return True
 
 
 def _clean(line: str) -> str:
