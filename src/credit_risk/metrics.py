@@ -106,6 +106,40 @@ def psi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
     return float(np.sum((a - e) * np.log(a / e)))
 
 
+def _stability_index(expected_counts: np.ndarray, actual_counts: np.ndarray) -> float:
+    e = np.clip(expected_counts / max(expected_counts.sum(), 1), 1e-6, None)
+    a = np.clip(actual_counts / max(actual_counts.sum(), 1), 1e-6, None)
+    return float(np.sum((a - e) * np.log(a / e)))
+
+
+def csi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
+    """Characteristic stability index of one feature between a reference and a current sample.
+
+    The PSI of the feature itself: decile bins of the reference for a number (missing values a bin of their
+    own, as a feature that starts arriving empty has moved), the reference's categories for text (categories
+    the reference never saw share one bin).
+    """
+    try:
+        e, a = np.asarray(expected, dtype=float), np.asarray(actual, dtype=float)
+    except (TypeError, ValueError):
+        e_text = np.array(["\0missing" if v is None else str(v) for v in expected])
+        a_text = np.array(["\0missing" if v is None else str(v) for v in actual])
+        categories = np.unique(e_text)
+        position = np.searchsorted(categories, a_text).clip(0, len(categories) - 1)
+        a_index = np.where(categories[position] == a_text, position, len(categories))
+        e_index = np.searchsorted(categories, e_text)
+        size = len(categories) + 1
+    else:
+        finite = e[~np.isnan(e)]
+        inner = np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)))[1:-1] if finite.size else []
+        size = len(inner) + 2  # the value bins, then the missing bin
+        e_index = np.where(np.isnan(e), size - 1, np.searchsorted(inner, e, side="right"))
+        a_index = np.where(np.isnan(a), size - 1, np.searchsorted(inner, a, side="right"))
+    return _stability_index(
+        np.bincount(e_index, minlength=size).astype(float), np.bincount(a_index, minlength=size).astype(float)
+    )
+
+
 def summary(y: np.ndarray, p: np.ndarray) -> dict[str, float]:
     """The metrics every model run logs."""
     return {

@@ -3,6 +3,8 @@
 Gates: validation AUC at least `min_auc`, calibration error at most `max_ece`, an AUC above `leakage_auc`
 refused as suspicious (origination features do not predict default that well: something leaks), and a gain
 of at least `promotion_margin` over the current champion. A refused version keeps its reasons as tags.
+A run the `validate` task failed is not registered at all; a validated run's verdict tags are copied onto its
+version, and every version gets a model card (`model.model_card`).
 
 The model version is the JVM-free pyfunc over the run's portable export (`model.pyfunc_model`), logged
 here on the training run: what the registry offers an endpoint needs no Spark. The Spark model of the same
@@ -18,6 +20,7 @@ from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
 from credit_risk.pipeline._upstream import best_run
+from credit_risk.pipeline.validate import REPORT_ARTIFACT, TAG_PREFIX
 from credit_risk.runtime.errors import pipeline_task
 
 if TYPE_CHECKING:
@@ -91,8 +94,16 @@ def register_run(cfg: Config, run_id: str) -> dict[str, Any]:
     """Register the run's model (as a JVM-free pyfunc) as challenger and promote it if it passes every gate."""
     client = MlflowClient()
     name = registered_name(cfg)
-    candidate = client.get_run(run_id).data.metrics
+    run = client.get_run(run_id)
+    verdict = {k: v for k, v in run.data.tags.items() if k.startswith(TAG_PREFIX)}
+    if verdict.get(TAG_PREFIX + "passed") == "false":
+        raise ValueError(
+            f"run {run_id} failed validation, not registered: {verdict.get(TAG_PREFIX + 'reason', '?')}"
+        )
+    candidate = run.data.metrics
     version = register_pyfunc(name, run_id, cfg.decision_threshold)
+    for key, value in verdict.items():
+        client.set_model_version_tag(name, version, key, value)
     client.set_registered_model_alias(name, CHALLENGER, version)
     current, champion = _champion_metrics(client, name)
     reasons = gate(candidate, champion, cfg)
@@ -105,7 +116,7 @@ def register_run(cfg: Config, run_id: str) -> dict[str, Any]:
         client.set_model_version_tag(name, version, "promotion", "champion")
         if current is not None:
             client.set_model_version_tag(name, current.version, "replaced_by", str(version))
-    return {
+    result = {
         "model_name": name,
         "model_version": int(version),
         "champion": not reasons,
@@ -114,6 +125,42 @@ def register_run(cfg: Config, run_id: str) -> dict[str, Any]:
         "val_auc": candidate["val_auc"],
         "val_ece": candidate["val_ece"],
     }
+    result["model_card"] = str(log_model_card(cfg, run_id, result)["markdown"])
+    return result
+
+
+def log_model_card(cfg: Config, run_id: str, registration: dict[str, Any]) -> dict[str, Any]:
+    """The version's model card under reports/model_card/<model>/<version>/, logged on its training run."""
+    import dataclasses
+
+    from credit_risk.model.model_card import CardFacts, write_model_card
+    from credit_risk.pipeline.monitoring import DriftPolicy
+
+    client = MlflowClient()
+    name, version = registration["model_name"], str(registration["model_version"])
+    run = client.get_run(run_id)
+    try:
+        validation = mlflow.artifacts.load_dict(f"runs:/{run_id}/{REPORT_ARTIFACT}")
+    except (MlflowException, OSError):  # validation disabled, or a run registered by hand before validate ran
+        validation = {}
+    facts = CardFacts(
+        model_name=name,
+        version=version,
+        run_id=run_id,
+        tags=dict(run.data.tags),
+        params=dict(run.data.params),
+        metrics=dict(run.data.metrics),
+        validation=validation,
+        registration=registration,
+        decision_threshold=cfg.decision_threshold,
+        drift_policy=dataclasses.asdict(DriftPolicy.from_config(cfg)),
+    )
+    files = write_model_card(facts, cfg.home / "reports" / "model_card" / name / version)
+    artifact_path = f"model_card/v{version}"
+    client.log_artifact(run_id, str(files["markdown"]), artifact_path)
+    client.log_artifact(run_id, str(files["html"]), artifact_path)
+    client.set_model_version_tag(name, version, "model_card", f"runs:/{run_id}/{artifact_path}/model_card.md")
+    return files
 
 
 @pipeline_task("register")

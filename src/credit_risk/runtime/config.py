@@ -55,6 +55,17 @@ class Config:
     max_ece: float = 0.20
     promotion_margin: float = 0.002
     leakage_auc: float = 0.90
+    # validation task (pipeline/validate.py): between evaluate and register
+    validation_enabled: bool = True
+    validation_dry_run: bool = False
+    validation_min_test_auc: float = 0.60
+    validation_max_test_ece: float = 0.20
+    validation_champion_margin: float = 0.01
+    validation_max_score_psi: float = 0.25
+    validation_max_feature_csi: float = 0.25
+    validation_min_segment_rows: int = 300
+    validation_max_segment_auc_gap: float = 0.15
+    validation_max_segment_default_rate_gap: float = 0.10
     extra: dict[str, str] = field(default_factory=dict)
 
     @property
@@ -95,7 +106,18 @@ class Config:
         return f"{self.catalog}.{self.schema_prefix}{schema}.{table}"
 
 
+def _text(value: Any) -> str:
+    """A setting as a widget holds it (booleans as the bundle writes them: true / false)."""
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
 def _coerce(name: str, kind: Any, value: Any) -> Any:
+    if kind is bool:  # widgets and job parameters are text: "true" / "false" as the bundle writes them
+        if str(value).strip().lower() in {"true", "1", "yes"}:
+            return True
+        if str(value).strip().lower() in {"false", "0", "no"}:
+            return False
+        raise ValueError(f"{name} must be true or false, not {value!r}")
     if kind is int:
         return int(value)
     if kind is float:
@@ -126,7 +148,7 @@ def load_config(params: Mapping[str, Any] | None = None, defaults: Mapping[str, 
     extra = _extra_from_env()
     for key, value in (params or {}).items():
         if key in known:
-            at_default = str(value) == str(base.get(key, getattr(Config, key)))
+            at_default = _text(value) == _text(base.get(key, getattr(Config, key)))
             if value not in (None, "") and not (at_default and key in from_env):
                 values[key] = value
         else:
@@ -155,7 +177,7 @@ def widget_defaults(start: Path | None = None) -> dict[str, str]:
     (the wheel alone), the field defaults."""
     from credit_risk.bundle.loader import BundleError, find_bundle, load_bundle
 
-    defaults = {f.name: str(getattr(Config, f.name)) for f in fields(Config) if f.name != "extra"}
+    defaults = {f.name: _text(getattr(Config, f.name)) for f in fields(Config) if f.name != "extra"}
     found = find_bundle((start or Path.cwd()).absolute())
     if found is None:
         return defaults
