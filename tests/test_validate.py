@@ -81,11 +81,15 @@ def test_a_segment_the_model_misprices_is_flagged_and_small_ones_are_not_judged(
         {"default_flag": (rng.random(n) < truth).astype(int), "pd": pd_, "grade": grade, "term_months": 36}
     )
     test.loc[:50, "term_months"] = 60  # 51 loans: below the minimum, not judged
-    rows, failures = segment_performance(test, cfg)
+    rows, failures = segment_performance(test, dataclasses.replace(cfg, validation_max_segment_auc_gap=1.0))
     flagged = {(r["segment"], r["value"]) for r in rows if r["flagged"]}
     assert flagged == {("grade", "C")}, rows
     assert len(failures) == 1 and "grade=C" in failures[0] and "default rate" in failures[0]
     assert ("term_months", "60") not in {(r["segment"], r["value"]) for r in rows}
+    # one PD for a whole grade ranks nobody inside it: AUC 0.5, far below the portfolio's
+    rows, failures = segment_performance(test, cfg)
+    assert {r["value"] for r in rows if r["segment"] == "grade" and r["auc_gap"] > 0.15} == {"A", "B", "C"}
+    assert sum("AUC 0.500" in f for f in failures) == 3
 
 
 def test_an_impossible_threshold_fails_and_register_refuses_the_run(candidate, splits):
@@ -173,7 +177,8 @@ def test_a_candidate_worse_than_the_champion_fails_and_a_validated_version_has_i
     assert all(f"## {s}" in text for s in SECTIONS)
     assert f"splits v{client.get_run(best).data.tags['splits_version']}" in text
     assert "validation verdict: true (mode enforced): all checks passed" in text
-    assert "below the validation AUC" in text and "| grade |" in text
+    assert "below the validation AUC" in text and report["segments"]
+    assert all(f"| {r['segment']} | {r['value']} | {r['rows']} |" in text for r in report["segments"])
     page = card.with_suffix(".html").read_text()
     assert "<table>" in page and "<h2>Monitoring plan</h2>" in page
     artifacts = [a.path for a in client.list_artifacts(best, f"model_card/v{registered['model_version']}")]

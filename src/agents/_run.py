@@ -30,6 +30,7 @@ STEP_OF_TASK = {
     "train_supervised": "train_sup",
     "train_segments": "train_unsup",
     "evaluate": "evaluate",
+    "validate": "register",
     "register": "register",
 }
 

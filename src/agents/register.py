@@ -1,4 +1,4 @@
-"""Step `register`: the job's `register` task, then the champion exported to `models/`.
+"""Step `register`: the job's `validate` and `register` tasks, then the champion exported to `models/`.
 
 The best supervised run becomes a model version (alias `challenger`, and `champion` if it passes the gates).
 `models/champion/` then holds the champion's portable export (`model.json`, the numpy pipeline the API
@@ -81,7 +81,8 @@ def _register(bundle) -> None:
     cfg = _run.config(bundle)
     _run.require_value(bundle, "train_supervised", "best_run_id", "trained model")
     _run.require_value(bundle, "evaluate", "test_auc", "evaluated model")
-    _run.run_tasks(bundle, ["register"])
+    # validate first, as the job does: register itself refuses a run whose verdict is failed
+    _run.run_tasks(bundle, ["validate", "register"])
     out = cfg.home / "models" / "champion"
     meta = export_champion(cfg, out)
     m = meta["metrics"]

@@ -131,7 +131,9 @@ def csi(expected: np.ndarray, actual: np.ndarray, bins: int = 10) -> float:
         size = len(categories) + 1
     else:
         finite = e[~np.isnan(e)]
-        inner = np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)))[1:-1] if finite.size else []
+        inner = (
+            np.unique(np.quantile(finite, np.linspace(0, 1, bins + 1)))[1:-1] if finite.size else np.empty(0)
+        )
         size = len(inner) + 2  # the value bins, then the missing bin
         e_index = np.where(np.isnan(e), size - 1, np.searchsorted(inner, e, side="right"))
         a_index = np.where(np.isnan(a), size - 1, np.searchsorted(inner, a, side="right"))

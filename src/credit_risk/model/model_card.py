@@ -210,7 +210,9 @@ def _inline(text: str) -> str:
 
 def markdown_to_html(markdown: str, title: str) -> str:
     """HTML of the card's own Markdown (headings, bullet lists, tables, paragraphs): no renderer needed."""
-    out, table, items = [], [], []
+    out: list[str] = []
+    table: list[str] = []
+    items: list[str] = []
 
     def flush() -> None:
         if items:

@@ -104,9 +104,7 @@ def stability(
     """PSI of the PD and CSI of each feature, train against the whole test split and each sizeable vintage."""
     limit, failures = cfg.validation_max_score_psi, []
     groups = {"test": test} | {
-        f"vintage {int(v)}": g
-        for v, g in test.groupby("issue_year")
-        if len(g) >= cfg.validation_min_segment_rows
+        f"vintage {v}": g for v, g in test.groupby("issue_year") if len(g) >= cfg.validation_min_segment_rows
     }
     psi = {
         name: metrics.psi(train["pd"].to_numpy(float), g["pd"].to_numpy(float)) for name, g in groups.items()
@@ -142,26 +140,33 @@ def segment_performance(test: pd.DataFrame, cfg: Config) -> tuple[list[dict[str,
                 continue
             gy, gp = g[features.TARGET].to_numpy(float), g["pd"].to_numpy(float)
             auc = metrics.auc(gy, gp)
-            row = {
+            auc_gap = overall_auc - auc  # NaN when the segment has one class only: not judged
+            rate_gap = abs(float(gy.mean() - gp.mean()) - overall_gap)
+            row: dict[str, Any] = {
                 "segment": column,
-                "value": str(value),
+                "value": _label(value),
                 "rows": len(g),
                 "auc": auc,
                 "default_rate": float(gy.mean()),
                 "mean_pd": float(gp.mean()),
-                "auc_gap": overall_auc - auc,  # NaN when the segment has one class only: not judged
-                "default_rate_gap": abs(float(gy.mean() - gp.mean()) - overall_gap),
+                "auc_gap": auc_gap,
+                "default_rate_gap": rate_gap,
             }
             why = []
-            if row["auc_gap"] > cfg.validation_max_segment_auc_gap:
-                why.append(f"AUC {auc:.3f} is {row['auc_gap']:.3f} below overall")
-            if row["default_rate_gap"] > cfg.validation_max_segment_default_rate_gap:
+            if auc_gap > cfg.validation_max_segment_auc_gap:
+                why.append(f"AUC {auc:.3f} is {auc_gap:.3f} below overall")
+            if rate_gap > cfg.validation_max_segment_default_rate_gap:
                 why.append(f"default rate {row['default_rate']:.3f} vs mean PD {row['mean_pd']:.3f}")
             row["flagged"] = bool(why)
             rows.append(row)
             if why:
-                failures.append(f"segment {column}={value} ({len(g)} loans): " + ", ".join(why))
+                failures.append(f"segment {column}={row['value']} ({len(g)} loans): " + ", ".join(why))
     return rows, failures
+
+
+def _label(value: Any) -> str:
+    """A segment's value as people write it: 36, not 36.0 (a numeric column with gaps comes back as floats)."""
+    return str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
 
 
 def _champion_test_auc(cfg: Config, test: DataFrame, run_id: str) -> tuple[str | None, float | None]:
@@ -227,7 +232,7 @@ def validate_run(cfg: Config, run_id: str, splits: DataFrame) -> tuple[Verdict, 
         "stability": drift,
         "segments": segments,
         "rows_by_vintage": {
-            s: {int(r.issue_year): int(r["count"]) for r in g.itertuples()}
+            s: {int(y): int(n) for y, n in zip(g["issue_year"], g["count"], strict=True)}
             for s, g in counts.groupby("split")
         },
         "thresholds": {f.name: getattr(cfg, f.name) for f in _validation_fields()},
