@@ -103,6 +103,11 @@ def _stability(f: CardFacts) -> list[str]:
     lines = _table(
         ["training loans against", "PSI of the PD"], [[k, _num(v)] for k, v in drift["score_psi"].items()]
     )
+    if drift.get("not_judged"):
+        lines += [
+            "Too few loans to judge: " + ", ".join(f"{k} ({n})" for k, n in drift["not_judged"].items()),
+            "",
+        ]
     top = sorted(drift["feature_csi"].get("test", {}).items(), key=lambda kv: -(kv[1] or 0))[:10]
     return [*lines, "Largest feature CSI, training loans against the test split:", "",
             *_table(["feature", "CSI"], [[c, _num(v)] for c, v in top])]  # fmt: skip

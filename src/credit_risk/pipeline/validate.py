@@ -101,11 +101,11 @@ def champion_check(
 def stability(
     train: pd.DataFrame, test: pd.DataFrame, columns: list[str], cfg: Config
 ) -> tuple[dict[str, Any], list[str]]:
-    """PSI of the PD and CSI of each feature, train against the whole test split and each sizeable vintage."""
+    """PSI of the PD and CSI of each feature, train against the whole test split and each vintage in it; a sample
+    under `validation_min_segment_rows` loans is not judged (its indexes are mostly sampling noise)."""
     limit, failures = cfg.validation_max_score_psi, []
-    groups = {"test": test} | {
-        f"vintage {v}": g for v, g in test.groupby("issue_year") if len(g) >= cfg.validation_min_segment_rows
-    }
+    candidates = {"test": test} | {f"vintage {v}": g for v, g in test.groupby("issue_year")}
+    groups = {k: g for k, g in candidates.items() if len(g) >= cfg.validation_min_segment_rows}
     psi = {
         name: metrics.psi(train["pd"].to_numpy(float), g["pd"].to_numpy(float)) for name, g in groups.items()
     }
@@ -121,7 +121,8 @@ def stability(
         if moved:
             listed = ", ".join(f"{c} {v:.3f}" for c, v in sorted(moved.items(), key=lambda kv: -kv[1]))
             failures.append(f"feature CSI train vs {name} > {cfg.validation_max_feature_csi}: {listed}")
-    return {"score_psi": psi, "feature_csi": csi}, failures
+    skipped = {k: len(g) for k, g in candidates.items() if k not in groups}
+    return {"score_psi": psi, "feature_csi": csi, "not_judged": skipped}, failures
 
 
 def segment_performance(test: pd.DataFrame, cfg: Config) -> tuple[list[dict[str, Any]], list[str]]:
@@ -214,11 +215,11 @@ def validate_run(cfg: Config, run_id: str, splits: DataFrame) -> tuple[Verdict, 
     drift, moved = stability(train, test, [c for c in used if c in test.columns], cfg)
     segments, disparities = segment_performance(test, cfg)
     failures += moved + disparities
-    worst = max(drift["feature_csi"]["test"].items(), key=lambda kv: kv[1], default=("", 0.0))
+    worst = max(drift["feature_csi"].get("test", {}).items(), key=lambda kv: kv[1], default=("none", 0.0))
     figures |= {
         "champion_version": champion or "none",
         "champion_test_auc": champion_auc if champion_auc is not None else "none",
-        "score_psi": drift["score_psi"]["test"],
+        "score_psi": drift["score_psi"].get("test", "not judged"),
         "max_feature_csi": worst[1],
         "max_feature_csi_feature": worst[0],
         "flagged_segments": ",".join(f"{r['segment']}={r['value']}" for r in segments if r["flagged"])
