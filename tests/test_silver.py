@@ -90,8 +90,13 @@ def test_dti_markers_become_null_with_a_flag(built):
         assert (rows[key]["dti"], rows[key]["dti_invalid"]) == (None, 1), key
 
 
-def test_default_flag_and_credit_policy(built):
-    rows, _, _ = built
+def test_default_flag_and_credit_policy(spark):
+    """final_status: the loan's status as the export has it (the seed's flag)."""
+    keys = ("plain", "charged", "default", "current", "late", "policy_co", "policy_fp")
+    silver, _, _ = build_silver(
+        bronze_frame(spark, [{"id": k, **CASES[k]} for k in keys]), 2017, target_definition="final_status"
+    )
+    rows = {r["loan_id"]: r for r in silver.collect()}
     expected = {
         "plain": (0, 0),
         "charged": (1, 0),
@@ -103,6 +108,35 @@ def test_default_flag_and_credit_policy(built):
     }
     assert {k: (rows[k]["default_flag"], rows[k]["credit_policy_excluded"]) for k in expected} == expected
     assert rows["policy_co"]["loan_status"] == "Charged Off"
+
+
+def test_performance_window_flag(spark):
+    """Defaulted within 24 months of issue: 1; later, repaid or still paying after the window: 0;
+    window still open at the file's as-of date (its latest recorded month): excluded, defaults included."""
+    cases = {
+        "early_default": {"issue_d": "Jan-2016", "loan_status": "Charged Off", "last_pymnt_d": "Jun-2016"},
+        "late_default": {"issue_d": "Jan-2016", "loan_status": "Charged Off", "last_pymnt_d": "Jun-2018"},
+        "nothing_paid": {"issue_d": "Jan-2016", "loan_status": "Charged Off", "last_pymnt_d": ""},
+        "repaid": {"issue_d": "Jan-2016", "loan_status": "Fully Paid", "last_pymnt_d": "Mar-2017"},
+        "current": {"issue_d": "Jan-2016", "loan_status": "Current", "last_pymnt_d": "Sep-2019"},
+        "young_default": {"issue_d": "Jan-2019", "loan_status": "Charged Off", "last_pymnt_d": "Mar-2019"},
+        "young_repaid": {"issue_d": "Jan-2019", "loan_status": "Fully Paid", "last_pymnt_d": "Jun-2019"},
+    }
+    silver, _, _ = build_silver(bronze_frame(spark, [{"id": k, **v} for k, v in cases.items()]), 2017)
+    rows = {r["loan_id"]: r for r in silver.collect()}
+    assert {k: rows[k]["default_flag"] for k in cases} == {
+        "early_default": 1,
+        "late_default": 0,
+        "nothing_paid": 1,
+        "repaid": 0,
+        "current": 0,
+        "young_default": None,
+        "young_repaid": None,
+    }
+    assert {r["as_of_date"] for r in rows.values()} == {dt.date(2019, 9, 1)}
+    assert rows["late_default"]["final_status_flag"] == 1 and rows["young_repaid"]["final_status_flag"] == 0
+    with pytest.raises(ValueError, match="target_definition"):
+        build_silver(bronze_frame(spark, [{}]), 2017, target_definition="charged_off")
 
 
 def test_term_months(built):

@@ -15,12 +15,13 @@ import numpy as np
 import pandas as pd
 from pyspark.ml import PipelineModel
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from credit_risk import features, metrics
 from credit_risk.pipeline._upstream import best_run, upstream_version
 from credit_risk.pipeline.train_supervised import pd_column
 from credit_risk.runtime.errors import pipeline_task
-from credit_risk.tables import GOLD_SPLITS
+from credit_risk.tables import GOLD_FEATURES, GOLD_SPLITS
 
 if TYPE_CHECKING:
     from credit_risk.runtime.config import Config
@@ -58,10 +59,24 @@ def _plots(test: pd.DataFrame, out: Path) -> list[Path]:
     return files
 
 
+def matured_by_vintage(gold: DataFrame) -> dict[int, float]:
+    """Share of each vintage's loans with a known outcome (`default_flag` set): the rest are too young."""
+    rows = gold.groupBy("issue_year").agg(F.avg(F.col(features.TARGET).isNotNull().cast("double")).alias("m"))
+    return {int(r["issue_year"]): float(r["m"]) for r in rows.collect() if r["issue_year"] is not None}
+
+
 def evaluate_model(
-    model: PipelineModel, train: DataFrame, test: DataFrame, odds_factor: float, out: Path
+    model: PipelineModel,
+    train: DataFrame,
+    test: DataFrame,
+    odds_factor: float,
+    out: Path,
+    matured: dict[int, float] | None = None,
 ) -> dict[str, Any]:
-    """Metrics, tables, plots and a Markdown report for one model on the test split."""
+    """Metrics, tables, plots and a Markdown report for one model on the test split.
+
+    `matured`: the share of loans with a known outcome per vintage (`matured_by_vintage`), for the report.
+    """
     out.mkdir(parents=True, exist_ok=True)
     tr, te = score(model, train, odds_factor), score(model, test, odds_factor)
     y, p = te[features.TARGET].to_numpy(float), te["pd"].to_numpy(float)
@@ -76,6 +91,7 @@ def evaluate_model(
         "auc_by_vintage": by_vintage,
         "lift": metrics.lift_table(y, p),
         "calibration": metrics.calibration(y, p),
+        "matured_by_vintage": matured or {},
     }
     plots = _plots(te, out)
     lines = [
@@ -89,6 +105,9 @@ def evaluate_model(
     lines += [f"| {k} | {v:.4f} |" for k, v in report.items() if isinstance(v, float)]
     lines += ["", "## AUC by vintage", "", "| issue year | AUC |", "|---|---:|"]
     lines += [f"| {v} | {a:.4f} |" for v, a in sorted(by_vintage.items())]
+    if matured:
+        lines += ["", "## Matured share by vintage", "", "| issue year | with an outcome |", "|---|---:|"]
+        lines += [f"| {v} | {m:.1%} |" for v, m in sorted(matured.items())]
     lines += [
         "",
         "## Lift and gain by PD decile",
@@ -121,8 +140,14 @@ def run_evaluate(cfg: Config, dbutils: DBUtils) -> dict[str, Any]:
     model = mlflow.spark.load_model(f"runs:/{run_id}/model")
     factor = float(run.data.params["pd_odds_factor"])
     out = cfg.home / "reports" / "evaluation" / run_id
+    gold_version = upstream_version(dbutils, lake, GOLD_FEATURES, "split", "gold_version")
     report = evaluate_model(
-        model, splits.where("split = 'train'"), splits.where("split = 'test'"), factor, out
+        model,
+        splits.where("split = 'train'"),
+        splits.where("split = 'test'"),
+        factor,
+        out,
+        matured=matured_by_vintage(lake.read(GOLD_FEATURES, version=gold_version)),
     )
     with mlflow.start_run(run_id=run_id):
         mlflow.log_metrics({k: v for k, v in report.items() if isinstance(v, float) and np.isfinite(v)})

@@ -1,4 +1,4 @@
-"""Silver: typed, unit-normalised, de-duplicated loans with `default_flag` and vintage columns.
+"""Silver: typed, unit-normalised, de-duplicated loans with `default_flag` (pipeline/target.py) and vintage columns.
 
 Whatever form a value arrived in (` 10.49%`, `10.49`, `0.1049`; ` 36 months` or `36`; `Dec-2011`,
 `2011-12-01`), silver holds one unit: rates in percent, term in months, emp_length in years (0-10),
@@ -17,6 +17,7 @@ from pyspark.sql import Column, DataFrame, Window
 from pyspark.sql import functions as F
 
 from credit_risk.pipeline._upstream import upstream_version
+from credit_risk.pipeline.target import DEFAULTED, REPAID, with_default_flag
 from credit_risk.raw_schema import KAGGLE, MONTH_COLUMNS
 from credit_risk.runtime.errors import pipeline_task
 from credit_risk.tables import BRONZE_LOANS, SILVER_LOANS, SILVER_QUARANTINE, SILVER_WINSOR_BOUNDS
@@ -26,8 +27,6 @@ if TYPE_CHECKING:
     from credit_risk.runtime.dbutils import DBUtils
 
 POLICY_PREFIX = "Does not meet the credit policy. Status:"
-DEFAULTED = {"Charged Off", "Default"}
-REPAID = {"Fully Paid"}
 KNOWN_STATUSES = (
     DEFAULTED | REPAID | {"Current", "In Grace Period", "Late (16-30 days)", "Late (31-120 days)", "Issued"}
 )
@@ -133,9 +132,6 @@ def type_loans(bronze: DataFrame) -> DataFrame:
     return (
         out.withColumns(
             {
-                "default_flag": F.when(F.col("loan_status").isin(*DEFAULTED), 1)
-                .when(F.col("loan_status").isin(*REPAID), 0)
-                .cast("int"),
                 "issue_date": F.col("issue_d"),
                 "issue_year": F.year("issue_d"),
                 "issue_quarter": F.concat(
@@ -217,11 +213,21 @@ def winsorize(
 
 
 def build_silver(
-    bronze: DataFrame, train_end_year: int, lower: float = 0.01, upper: float = 0.99
+    bronze: DataFrame,
+    train_end_year: int,
+    lower: float = 0.01,
+    upper: float = 0.99,
+    target_definition: str = "performance_window",
+    performance_months: int = 24,
 ) -> tuple[DataFrame, DataFrame, dict[str, tuple[float, float]]]:
-    """(silver, quarantine, winsor bounds): the whole bronze -> silver step as DataFrames."""
+    """(silver, quarantine, winsor bounds): the whole bronze -> silver step as DataFrames.
+
+    `target_definition` and `performance_months`: how `default_flag` is set (pipeline/target.py).
+    """
     typed = type_loans(bronze).withColumn("_reason", quarantine_reason()).cache()
-    good = deduplicate(typed.where("_reason IS NULL"))
+    good = with_default_flag(
+        deduplicate(typed.where("_reason IS NULL")), target_definition, performance_months
+    )
     bounds = winsor_bounds(good.where(F.col("issue_year") <= train_end_year), WINSORIZED, lower, upper)
     silver = winsorize(good, WINSORIZED, bounds=bounds).drop(
         "_reason", "_raw_status", "_raw_issue_d", "_raw_int_rate", "_raw_loan_amnt"
@@ -252,7 +258,10 @@ def run_silver(cfg: Config, dbutils: DBUtils) -> dict[str, Any]:
     lake = get_lake(cfg)
     bronze_version = upstream_version(dbutils, lake, BRONZE_LOANS, "bronze_ingest", "bronze_version")
     silver, quarantine, bounds = build_silver(
-        lake.read(BRONZE_LOANS, version=bronze_version), cfg.train_end_year
+        lake.read(BRONZE_LOANS, version=bronze_version),
+        cfg.train_end_year,
+        target_definition=cfg.target_definition,
+        performance_months=cfg.performance_months,
     )
     meta = {"bronze_version": bronze_version}
     version = lake.write(silver, SILVER_LOANS, partition_by=["issue_year"], metadata=meta)

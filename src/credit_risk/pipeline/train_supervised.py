@@ -33,6 +33,7 @@ from credit_risk.model.export import export_pipeline
 from credit_risk.model.portable import PORTABLE_ARTIFACT
 from credit_risk.pipeline._upstream import upstream_version
 from credit_risk.pipeline.feature_stages import assembly_stages, fit_shared_stages, shared_stages
+from credit_risk.pipeline.target import describe_target
 from credit_risk.runtime.errors import doing, pipeline_task
 from credit_risk.runtime.tracking import spark_model_requirements, start_task_run
 from credit_risk.tables import GOLD_FEATURES, GOLD_SPLITS
@@ -49,9 +50,6 @@ log = logging.getLogger(__name__)
 Classifier = LogisticRegression | RandomForestClassifier | GBTClassifier | MultilayerPerceptronClassifier
 
 MODELS = ("logistic_regression", "random_forest", "gbt", "mlp")
-TARGET_DEFINITION = (
-    "default_flag = 1 for Charged Off / Default (incl. credit-policy variants), 0 for Fully Paid"
-)
 
 
 # Defaults sized for a 2-core machine. The job passes the bundle variables of the same names (databricks.yml),
@@ -204,7 +202,7 @@ def _train_and_log(
     tags = {
         "git_sha": lineage["git_sha"],
         "data_source": cfg.data_source,
-        "target_definition": TARGET_DEFINITION,
+        "target_definition": describe_target(cfg.target_definition, cfg.performance_months),
         "gold_version": str(lineage["gold_version"]),
         "splits_version": str(lineage["splits_version"]),
         **selected.tags(),

@@ -40,10 +40,12 @@ class Config:
     rows: int = 3000  # the variable default; the local target overlay (bundles/local.yml) asks for more
     seed: int = 42
     layout: str = "kaggle"
+    target_definition: str = "performance_window"  # performance_window | final_status (pipeline/target.py)
+    performance_months: int = 24
     split_kind: str = "temporal"  # temporal | stratified
-    train_end_year: int = 2017
-    valid_year: int = 2018
-    test_end: str = "2020Q1"
+    train_end_year: int = 2016
+    valid_year: int = 2017
+    test_end: str = "2018Q3"  # the last vintage quarter whose 24-month window has passed by Sep-2020
     min_vintage: int = 0
     test_frac: float = 0.2
     experiment_name: str = "/Shared/credit-risk"
