@@ -11,7 +11,9 @@ Models, all on the same origination features (what `screen` keeps of features.FE
   rate for a sub_grade unseen in training), and the pipeline's four models fitted by `fit_model` with the bundle's
   default hyper-parameters. The champion is the pipeline's: in B `train_all` (MLflow runs in a temp store) picks
   the best validation AUC; A has no validation year, so its champion is B's model type refitted on 2007-2008.
-Prints test AUC, KS and Brier per model. Usage: python bench/reference.py
+Prints test AUC, KS and Brier per model. With --segments it instead runs the segment k search (2..6, the
+default restarts) on A's training loans with three seeds and prints each method's k and scores.
+Usage: python bench/reference.py [--segments]
 """
 
 from __future__ import annotations
