@@ -166,6 +166,25 @@ def run_design(spark, tmp: Path, name: str, train_end: int, valid_year: int | No
     return rows, champion, float(y.mean())
 
 
+def segments_on_cohort(spark, tmp: Path, seeds: tuple[int, ...] = (1, 2, 3)) -> None:
+    """The segment k search on design A's training loans, per seed: k, scores and default rates by segment."""
+    from credit_risk.pipeline.segments import build_segments
+
+    train = cohort_gold(spark, tmp, 2008).where("issue_year <= 2008").cache()
+    n = train.count()
+    print(f"{n:,} training loans (2007-2008)", flush=True)
+    for seed in seeds:
+        built = build_segments(train, seed=seed)
+        for method, b in built.items():
+            rates = [round(r["default_rate"], 3) for r in b["profile"].orderBy("segment").collect()]
+            if method == "gmm":
+                shown = {k: round(v / n, 3) for k, v in b["scores"].items()}  # BIC per loan
+            else:
+                shown = {k: round(v, 4) for k, v in b["scores"].items()}  # silhouette
+            inputs = ",".join(b["features"].numeric)
+            print(f"seed {seed} {method} ({inputs}): k={b['k']} {shown} rates {rates}", flush=True)
+
+
 def main() -> int:
     if not COHORT.is_file():
         print(
@@ -176,6 +195,10 @@ def main() -> int:
 
     spark = get_spark()
     spark.conf.set("spark.sql.shuffle.partitions", "4")
+    if "--segments" in sys.argv[1:]:
+        with tempfile.TemporaryDirectory() as tmp:
+            segments_on_cohort(spark, Path(tmp))
+        return 0
     out = []
     with tempfile.TemporaryDirectory() as tmp:
         b_rows, champion, b_rate = run_design(spark, Path(tmp) / "b", *_args("B"), None)
