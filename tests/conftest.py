@@ -133,7 +133,7 @@ def _serving_registry_once(_trained_once, gold):
     cfg = dataclasses.replace(cfg, model_name=SERVING_MODEL)
     configure_mlflow(cfg)
     train = make_splits(gold, load_config()).where("split = 'train'")
-    segments = build_segments(train, seed=1, ks=range(3, 4))["kmeans"]
+    segments = build_segments(train, seed=1, ks=range(3, 4), restarts=1)["kmeans"]
     with (
         mlflow.start_run(run_name="train_segments"),
         mlflow.start_run(run_name="kmeans", nested=True, tags={"model_type": "segments_kmeans"}),

@@ -63,7 +63,7 @@ def test_real_bundle_is_valid_in_every_target():
 
 def test_model_settings_are_bundle_variables_with_the_code_defaults():
     """Hyper-parameters reach train_supervised as base_parameters from variables; the code's fallbacks agree."""
-    from credit_risk.pipeline.segments import SEGMENT_KS
+    from credit_risk.pipeline.segments import SEGMENT_KS, SEGMENT_RESTARTS
     from credit_risk.pipeline.train_supervised import HYPERPARAMETERS
 
     bundle = load_bundle(ROOT, "local")
@@ -77,6 +77,7 @@ def test_model_settings_are_bundle_variables_with_the_code_defaults():
         int(segments["notebook_task"]["base_parameters"][k]) for k in ("segment_k_min", "segment_k_max")
     )
     assert range(k_min, k_max + 1) == SEGMENT_KS
+    assert int(segments["notebook_task"]["base_parameters"]["segment_restarts"]) == SEGMENT_RESTARTS
 
 
 @pytest.mark.parametrize(

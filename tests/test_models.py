@@ -153,8 +153,8 @@ def test_segments_are_ordered_by_default_rate(gold):
     train = gold.where(f"{features.TARGET} IS NOT NULL")
     n = train.count()
     built = build_segments(
-        train, seed=1, ks=range(2, 4), sample_rows=n // 2
-    )  # fit on a sample, profile everyone
+        train, seed=1, ks=range(2, 4), sample_rows=n // 2, restarts=1
+    )  # fit on a sample, profile everyone (k stability across seeds and restarts: tests/test_segments.py)
     for method in ("kmeans", "gmm"):
         assert 0.3 * n < built[method]["fit_rows"] < 0.7 * n
         rows = built[method]["profile"].collect()
@@ -271,6 +271,6 @@ def test_a_feature_null_in_the_whole_training_split_is_left_out_with_its_reason(
         columns=["fico_mid", "initial_list_status"]
     )  # what the model does not use need not come
     np.testing.assert_allclose(portable.predict_pd(given), expected, atol=1e-6)
-    segments = build_segments(train, seed=1, ks=range(3, 4))
+    segments = build_segments(train, seed=1, ks=range(3, 4), restarts=1)
     assert "fico_mid" not in segments["kmeans"]["features"].numeric and segments["kmeans"]["k"] == 3
     train.unpersist()

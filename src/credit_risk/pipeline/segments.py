@@ -1,8 +1,19 @@
 """Risk segments: KMeans and GaussianMixture on standardised origination risk features.
 
-k is chosen by silhouette (KMeans) and by BIC (GaussianMixture) within a small range; clusters are then
-ordered by their observed default rate in training, so segment 1 is the lowest-risk group and the labels
-are monotone in risk. The profile (size, default rate, feature means) goes to `gold.risk_segments`.
+Clusters are ordered by their observed default rate in training, so segment 1 is the lowest-risk group and
+the labels are monotone in risk. The profile (size, default rate, feature means) goes to `gold.risk_segments`.
+
+Choosing k (`segment_k_min`..`segment_k_max`): each k is fitted `segment_restarts` times (seeds seed, seed+1,
+...) and keeps its best fit by the method's own objective (KMeans: lowest cost; GMM: highest likelihood among
+fits whose components all hold GMM_MIN_WEIGHT of the loans). Then the *smallest* k within a tolerance of the
+best is chosen, not the argmax: KMeans the smallest k whose silhouette is within KMEANS_SILHOUETTE_TOL (0.01)
+of the best, GMM the smallest whose BIC per loan is within GMM_BIC_TOL_PER_LOAN (0.05) of the lowest. Scores
+that differ by less than that move with the seed; k should not.
+
+The mixture sees only continuous inputs (GMM_MIN_DISTINCT), and fits on them with a little Gaussian jitter
+(GMM_JITTER = 0.2 standard deviations): MLlib's GMM has full covariances only, and ties (revol_util 0, a common
+income ratio) would let a component shrink onto identical rows with an unbounded likelihood, so BIC swung by
+hundreds of thousands between k. The jitter is a variance floor for the fit only; assignment uses the loans as they are.
 """
 
 from __future__ import annotations
@@ -16,6 +27,7 @@ from pyspark.ml import Pipeline, PipelineModel
 from pyspark.ml.clustering import GaussianMixture, GaussianMixtureModel, KMeans, KMeansModel
 from pyspark.ml.evaluation import ClusteringEvaluator
 from pyspark.ml.feature import Imputer, StandardScaler, VectorAssembler
+from pyspark.ml.functions import array_to_vector, vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
@@ -57,16 +69,36 @@ def _prep(df: DataFrame, inputs: list[str]) -> PipelineModel:
 SEGMENT_KS = range(2, 7)
 
 
-def choose_kmeans(data: DataFrame, ks: range, seed: int) -> tuple[KMeansModel, dict[int, float]]:
-    """The KMeans model with the best silhouette in `ks`, and every k's silhouette."""
+# The k rule's tolerances (module docstring): a score this close to the best is a tie, and ties go to fewer segments.
+KMEANS_SILHOUETTE_TOL = 0.01
+GMM_BIC_TOL_PER_LOAN = 0.05
+# Fits per k, each from its own seed; the bundle's segment_restarts defaults to this.
+SEGMENT_RESTARTS = 3
+
+
+def smallest_within(scores: dict[int, float], tolerance: float, higher_is_better: bool) -> int:
+    """The smallest k whose score is within `tolerance` of the best (NaN scores are never chosen)."""
+    usable = {k: v for k, v in scores.items() if not math.isnan(v)}
+    sign = 1 if higher_is_better else -1
+    best = max(sign * v for v in usable.values())
+    return min(k for k, v in usable.items() if sign * v >= best - tolerance)
+
+
+def choose_kmeans(
+    data: DataFrame, ks: range, seed: int, restarts: int = SEGMENT_RESTARTS
+) -> tuple[KMeansModel, dict[int, float]]:
+    """The KMeans model chosen by the k rule (module docstring), and every k's silhouette."""
     scores: dict[int, float] = {}
     models: dict[int, KMeansModel] = {}
     evaluator = ClusteringEvaluator(featuresCol="features", predictionCol="cluster", metricName="silhouette")
     for k in ks:
-        models[k] = KMeans(k=k, seed=seed, featuresCol="features", predictionCol="cluster").fit(data)
+        fits = [
+            KMeans(k=k, seed=seed + r, featuresCol="features", predictionCol="cluster").fit(data)
+            for r in range(restarts)
+        ]
+        models[k] = min(fits, key=lambda m: m.summary.trainingCost)
         scores[k] = evaluator.evaluate(models[k].transform(data))
-    best = max(scores, key=scores.__getitem__)
-    return models[best], scores
+    return models[smallest_within(scores, KMEANS_SILHOUETTE_TOL, higher_is_better=True)], scores
 
 
 # A mixture component must hold at least this share of the loans; a smaller one is a covariance collapsing
@@ -75,6 +107,20 @@ GMM_MIN_WEIGHT = 0.01
 # Inputs with fewer distinct values than this (a 36/60-month term, counts of recent inquiries) are left out
 # of the mixture: a Gaussian fitted to a few spikes has a near-zero variance and the same unbounded likelihood.
 GMM_MIN_DISTINCT = 20
+# Standard deviations of the jitter added to the standardised inputs of the mixture's fit (a variance floor).
+# 0.2, not less: FICO comes in 5-point bands (about 40 values, 0.15 sd apart); with 0.05 the lattice stayed and
+# EM found seed-dependent optima (k 3 or 4 for seeds 1/7/23 on the test data), with 0.2 every seed chose k 3.
+GMM_JITTER = 0.2
+# EM stops at a change in total log-likelihood under 0.01 or at this many iterations (50 often stopped short).
+GMM_MAX_ITER = 100
+
+
+def jittered(data: DataFrame, seed: int, scale: float = GMM_JITTER) -> DataFrame:
+    """`data` with N(0, scale^2) noise added to each coordinate of `features` (seeded, for the mixture's fit)."""
+    d = len(data.head(1)[0]["features"])
+    noise = F.array(*[F.randn(seed + i) for i in range(d)])
+    shifted = F.zip_with(vector_to_array(F.col("features")), noise, lambda x, e: x + F.lit(scale) * e)
+    return data.withColumn("features", array_to_vector(shifted))
 
 
 def continuous_inputs(df: DataFrame, inputs: list[str], min_distinct: int = GMM_MIN_DISTINCT) -> list[str]:
@@ -83,31 +129,36 @@ def continuous_inputs(df: DataFrame, inputs: list[str], min_distinct: int = GMM_
     return [c for c in inputs if counts and counts[0][c] >= min_distinct]
 
 
-def choose_gmm(data: DataFrame, ks: range, seed: int) -> tuple[GaussianMixtureModel, dict[int, float]]:
-    """The GaussianMixture with the lowest BIC in `ks` (full covariances: k*(d + d(d+1)/2) + k - 1 parameters).
+def choose_gmm(
+    data: DataFrame, ks: range, seed: int, restarts: int = SEGMENT_RESTARTS
+) -> tuple[GaussianMixtureModel, dict[int, float]]:
+    """The GaussianMixture chosen by the k rule (module docstring), and every k's BIC.
 
-    A fit with a component below GMM_MIN_WEIGHT scores NaN and is never chosen: its likelihood is a
-    collapsed covariance's, not structure in the data.
+    BIC counts full covariances: k*(d + d(d+1)/2) + k - 1 parameters. A fit with a component below
+    GMM_MIN_WEIGHT is never kept, and a k without another fit scores NaN: its likelihood is a collapsed
+    covariance's, not structure in the data. `data` should already be jittered (see `jittered`).
     """
     n, d = data.count(), len(data.head(1)[0]["features"])
     scores: dict[int, float] = {}
     models: dict[int, GaussianMixtureModel] = {}
     for k in ks:
-        models[k] = GaussianMixture(
-            k=k, seed=seed, featuresCol="features", predictionCol="cluster", maxIter=50
-        ).fit(data)
         params = k * (d + d * (d + 1) / 2) + k - 1
-        bic = -2 * models[k].summary.logLikelihood + params * math.log(n)
-        degenerate = min(models[k].weights) < GMM_MIN_WEIGHT or not math.isfinite(bic)
-        scores[k] = math.nan if degenerate else bic
-    usable = {k: v for k, v in scores.items() if not math.isnan(v)}
-    if not usable:
+        for r in range(restarts):
+            model = GaussianMixture(
+                k=k, seed=seed + r, featuresCol="features", predictionCol="cluster", maxIter=GMM_MAX_ITER
+            ).fit(data)
+            bic = -2 * model.summary.logLikelihood + params * math.log(n)
+            if min(model.weights) < GMM_MIN_WEIGHT or not math.isfinite(bic):
+                continue
+            if k not in models or bic < scores[k]:
+                models[k], scores[k] = model, bic
+        scores.setdefault(k, math.nan)
+    if not models:
         raise ValueError(
             f"every GaussianMixture for k in {list(ks)} has a component under {GMM_MIN_WEIGHT:.0%} of the "
-            f"loans (BIC {scores}): the segment inputs are too discrete for a mixture"
+            f"loans: the segment inputs are too discrete for a mixture"
         )
-    best = min(usable, key=usable.__getitem__)
-    return models[best], scores
+    return models[smallest_within(scores, GMM_BIC_TOL_PER_LOAN * n, higher_is_better=False)], scores
 
 
 def profile(assigned: DataFrame, method: str) -> tuple[DataFrame, dict[int, int]]:
@@ -154,7 +205,11 @@ def assign_segments(models: dict[str, tuple[PipelineModel, dict[int, int]]], loa
 
 
 def build_segments(
-    train: DataFrame, seed: int, ks: range = SEGMENT_KS, sample_rows: int = 200_000
+    train: DataFrame,
+    seed: int,
+    ks: range = SEGMENT_KS,
+    sample_rows: int = 200_000,
+    restarts: int = SEGMENT_RESTARTS,
 ) -> dict[str, Any]:
     """Fit both clusterings on the training loans; return models, scores and the ordered profiles.
 
@@ -172,9 +227,10 @@ def build_segments(
     out = {}
     for method, chooser in (("kmeans", choose_kmeans), ("gmm", choose_gmm)):
         prep = _prep(fit_on, inputs[method].numeric)
-        data = prep.transform(fit_on).cache()
+        data = prep.transform(fit_on)
+        data = (jittered(data, seed) if method == "gmm" else data).cache()
         fit_rows = data.count()
-        model, scores = chooser(data, ks, seed)
+        model, scores = chooser(data, ks, seed, restarts)
         table, order = profile(model.transform(prep.transform(train)), method)
         out[method] = {
             "model": PipelineModel(stages=[*prep.stages, model]),
@@ -205,7 +261,11 @@ def run_segments(cfg: Config, dbutils: DBUtils) -> dict[str, Any]:
     )
     with doing(f"fitting segments on {GOLD_SPLITS}@v{version}"):
         built = build_segments(
-            train, cfg.seed, ks, sample_rows=int(cfg.extra.get("segment_sample_rows", 200_000))
+            train,
+            cfg.seed,
+            ks,
+            sample_rows=int(cfg.extra.get("segment_sample_rows", 200_000)),
+            restarts=int(cfg.extra.get("segment_restarts", SEGMENT_RESTARTS)),
         )
     run_ids = {}
     with start_task_run("train_segments", {"splits_version": str(version)}):
@@ -225,6 +285,7 @@ def run_segments(cfg: Config, dbutils: DBUtils) -> dict[str, Any]:
                         "k": item["k"],
                         "features": ",".join(item["features"].numeric),
                         "fit_rows": item["fit_rows"],
+                        "restarts": int(cfg.extra.get("segment_restarts", SEGMENT_RESTARTS)),
                         "segment_of_cluster": str(item["order"]),
                     }
                 )
