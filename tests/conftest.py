@@ -81,7 +81,7 @@ def gold(spark, tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def _trained_once(gold, tmp_path_factory):
-    """The four models trained once (stratified split) in a sqlite MLflow store: shared by model, export and API tests."""
+    """The five models trained once (stratified split) in a sqlite MLflow store: shared by model, export and API tests."""
     import dataclasses
 
     from credit_risk.pipeline.split import make_splits

@@ -135,6 +135,10 @@ def _export_stage(stage: Any) -> dict[str, Any]:
             "layers": list(stage.getLayers()),
             "weights": stage.weights.toArray().tolist(),
         }
+    if kind == "SQLTransformer":  # only a scorecard's WoE mapping, which carries its bin table
+        from credit_risk.model.scorecard import export_woe_stage
+
+        return export_woe_stage(stage.getStatement())
     if kind == "KMeansModel":
         return {
             "kind": "kmeans",

@@ -139,7 +139,16 @@ class PortableModel:
         self.categories = {
             c: labels for s in indexers for c, labels in zip(s["inputs"], s["labels"], strict=True)
         }
-        self.model_kind = self.stages[-1]["kind"]
+        woe = [s for s in self.stages if s["kind"] == "woe"]  # a scorecard: WoE per bin, then LR
+        self.categories.update(
+            {
+                c: [x for cats in b["categories"] for x in cats]
+                for s in woe
+                if s["categorical"]
+                for c, b in s["bins"].items()
+            }
+        )
+        self.model_kind = "scorecard" if woe else self.stages[-1]["kind"]
 
     @classmethod
     def load(cls, path: str | Path) -> PortableModel:
@@ -192,6 +201,10 @@ class PortableModel:
             if stage["with_std"]:
                 x = np.where(std != 0, x / np.where(std != 0, std, 1.0), 0.0)
             cols[stage["output"]] = x
+        elif kind == "woe":
+            from credit_risk.model.scorecard import apply_woe
+
+            apply_woe(stage, cols, frame)
         else:
             raise ValueError(f"unknown stage kind {kind!r}")
 

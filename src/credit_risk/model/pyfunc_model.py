@@ -57,7 +57,7 @@ def input_columns(document: dict[str, Any]) -> dict[str, str]:
         kind = stage["kind"]
         names = stage.get("inputs") or ([stage["input"]] if "input" in stage else [])
         for name in names:
-            read(name, "string" if kind == "string_indexer" else "double")
+            read(name, "string" if kind == "string_indexer" or stage.get("categorical") else "double")
         produced.update(stage.get("outputs") or [])
         produced.update(o for o in (stage.get("output"),) if o)
     return out
@@ -76,6 +76,8 @@ def typical_row(document: dict[str, Any]) -> pd.DataFrame:
                     for c, labels in zip(stage["inputs"], stage["labels"], strict=True)
                 }
             )
+        if stage["kind"] == "woe" and stage["categorical"]:  # a scorecard: a category of its first bin
+            row.update({c: b["categories"][0][0] for c, b in stage["bins"].items() if b["categories"]})
     columns = input_columns(document)
     return pd.DataFrame([{c: row.get(c, 0.0) for c in columns}]).astype(
         {c: "float64" for c, t in columns.items() if t == "double"}

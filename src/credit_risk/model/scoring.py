@@ -53,7 +53,7 @@ def _input_columns(model: PortableModel) -> dict[str, np.ndarray]:
     """Which columns of the model's feature matrix each gold feature feeds (via imputer/indexer/one-hot)."""
     origin: dict[str, str] = {}
     for stage in model.stages:
-        if stage["kind"] in ("imputer", "string_indexer", "one_hot"):
+        if stage["kind"] in ("imputer", "string_indexer", "one_hot", "woe"):
             for i, o in zip(stage["inputs"], stage["outputs"], strict=True):
                 origin[o] = origin.get(i, i)
     assembler = next(s for s in model.stages if s["kind"] == "assembler")
@@ -105,9 +105,16 @@ class Scorer:
         self.groups = _input_columns(model)
         titles = model.categories.get("emp_title_clean", [])
         self.known_titles = [t for t in titles if t not in ("other", "missing")]
+        self.points = None  # a scorecard's reasons are its points below the best per characteristic
+        if model.model_kind == "scorecard":
+            from credit_risk.model.scorecard import points_table
+
+            self.points = points_table(model.document)
 
     def reason_codes(self, x: np.ndarray, pd_: np.ndarray, top: int = 3) -> list[list[dict[str, Any]]]:
         """Per row, the inputs that raised the PD most versus a typical applicant, with the PD each added."""
+        if self.points is not None:
+            return self.points.reasons(x, pd_, top)
         names = list(self.groups)
         n, g = len(x), len(names)
         variants = np.repeat(x[None, :, :], g, axis=0)  # (g, n, d)

@@ -46,10 +46,11 @@ if TYPE_CHECKING:
     from credit_risk.runtime.dbutils import DBUtils
 
 log = logging.getLogger(__name__)
-# The model stage `estimator` builds, one of the four MODELS.
+# The model stage `estimator` builds, one of the first four MODELS.
 Classifier = LogisticRegression | RandomForestClassifier | GBTClassifier | MultilayerPerceptronClassifier
 
-MODELS = ("logistic_regression", "random_forest", "gbt", "mlp")
+# The WoE scorecard is the fifth candidate, fitted by pipeline/scorecard.py.
+MODELS = ("logistic_regression", "random_forest", "gbt", "mlp", "scorecard")
 
 
 # Defaults sized for a 2-core machine. The job passes the bundle variables of the same names (databricks.yml),
@@ -63,6 +64,11 @@ HYPERPARAMETERS = {
     "gbt_max_depth": "4",
     "mlp_hidden": "16",
     "mlp_max_iter": "150",
+    "scorecard_sample_rows": "50000",
+    "scorecard_min_iv": "0.02",
+    "scorecard_max_corr": "0.8",
+    "scorecard_max_iter": "100",
+    "scorecard_reg_param": "0.001",
 }
 
 
@@ -141,6 +147,10 @@ def fit_model(
     """Fit one model's full pipeline on the `selected` features (screened on `train` if not given), reusing
     `shared` fitted stages if given; returns it, its PD odds factor and tags describing class balance."""
     selected = selected or screen(train)
+    if name == "scorecard":  # its own stages (WoE bins): the shared imputation and one-hot do not apply
+        from credit_risk.pipeline.scorecard import fit_scorecard
+
+        return fit_scorecard(train, {**HYPERPARAMETERS, **params}, seed, selected)
     scale = name in {"logistic_regression", "mlp"}
     first: list[PipelineStage] = [*shared] if shared is not None else shared_stages(selected)
     prep = Pipeline(stages=[*first, *assembly_stages(scale, one_hot=name != "mlp", selected=selected)]).fit(
