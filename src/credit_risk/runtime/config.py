@@ -53,6 +53,10 @@ class Config:
     decision_threshold: float = 0.2
     min_auc: float = 0.60
     max_ece: float = 0.20
+    refit: bool = True  # refit the selected model on train + valid (pipeline.refit)
+    calibration: str = (
+        "platt"  # platt | isotonic | none: the PD map fitted on validation (credit_risk.calibration)
+    )
     promotion_margin: float = 0.002
     leakage_auc: float = 0.90
     extra: dict[str, str] = field(default_factory=dict)
@@ -96,6 +100,13 @@ class Config:
 
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:
+    if kind is bool:  # widgets are strings: only true / false (any case), never bool("false") == True
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text not in ("true", "false"):
+            raise ValueError(f"{name} must be true or false, not {value!r}")
+        return text == "true"
     if kind is int:
         return int(value)
     if kind is float:
