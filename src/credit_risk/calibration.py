@@ -83,6 +83,9 @@ def fit_isotonic(y: np.ndarray, p: np.ndarray, w: np.ndarray | None = None) -> C
 
 def fit(method: str, y: np.ndarray, p: np.ndarray) -> Calibration:
     """The map `method` (platt | isotonic | none) fitted on outcomes `y` and PDs `p`."""
+    y, p = np.asarray(y, float), np.asarray(p, float)
+    if y.shape != p.shape or not (np.isin(y, (0.0, 1.0)).all() and np.isfinite(p).all()):
+        raise ValueError("calibration needs finished loans: outcomes 0 or 1 and a finite PD for each")
     if method == "platt":
         return fit_platt(y, p)
     if method == "isotonic":

@@ -6,6 +6,8 @@ model needs it), so the fitted pipeline can be exported for JVM-free serving. Th
 weights through `weightCol`; MultilayerPerceptronClassifier has none, so it trains on every loan with each
 default repeated until the classes balance. Both shift the PD level, so the score is mapped back with the
 standard prior correction (odds x `pd_odds_factor`), logged with each model and used wherever it scores.
+A calibration map fitted on each model's validation PDs (`credit_risk.calibration`, `calibration`) follows it;
+the model chosen by validation AUC is then refit on train + valid (`pipeline.refit`, `refit`).
 """
 
 from __future__ import annotations
