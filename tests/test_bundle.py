@@ -80,6 +80,23 @@ def test_model_settings_are_bundle_variables_with_the_code_defaults():
     assert int(segments["notebook_task"]["base_parameters"]["segment_restarts"]) == SEGMENT_RESTARTS
 
 
+def test_config_fields_are_bundle_variables_with_the_same_defaults():
+    """Every Config field is a bundle variable whose declared default is the field's (true/false for a bool)."""
+    from dataclasses import fields
+
+    from credit_risk.runtime.config import Config
+
+    declared = load_bundle(ROOT, "local").declared
+    for f in fields(Config):
+        if f.name == "extra":
+            continue
+        default, ours = declared[f.name].get("default"), getattr(Config, f.name)
+        if isinstance(ours, bool):
+            assert str(default).lower() == str(ours).lower(), f.name
+        else:
+            assert type(ours)(default) == ours, f.name
+
+
 @pytest.mark.parametrize(
     ("tasks", "message"),
     [

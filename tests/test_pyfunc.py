@@ -23,6 +23,7 @@ import pytest
 from net_helpers import free_port, jvm_free_env
 
 from credit_risk import features
+from credit_risk.calibration import run_calibration
 from credit_risk.model.portable import PORTABLE_ARTIFACT
 from credit_risk.model.pyfunc_model import input_columns, log_pyfunc
 from credit_risk.pipeline.train_supervised import MODELS, pd_column
@@ -34,7 +35,7 @@ def spark_pds(run: dict, rows) -> pd.Series:
     """Spark's PDs of the parity rows under a training run's Spark model, by loan id."""
     model = mlflow.spark.load_model(f"runs:/{run['run_id']}/model")
     return (
-        pd_column(model.transform(rows), run["odds_factor"])
+        pd_column(model.transform(rows), run["odds_factor"], calibration=run_calibration(run["run_id"]))
         .select(features.KEY, "pd")
         .toPandas()
         .set_index(features.KEY)["pd"]

@@ -8,7 +8,7 @@ public, so `export_pipeline()` writes them to one JSON document (logged with the
   Imputer (surrogates) -> StringIndexer (labels; unseen and null -> the extra index) -> OneHotEncoder
   (dropLast / keep) -> VectorAssembler -> StandardScaler -> LogisticRegression | RandomForest | GBT | MLP,
 
-then the PD prior correction of `train_supervised.pd_column`. A parity test holds it to Spark within 1e-6.
+then the PD prior correction and the calibration map of `train_supervised.pd_column`. A parity test holds it to Spark within 1e-6.
 Loading is `json.loads`: nothing is unpickled, so a model file cannot run code.
 """
 
@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+
+from credit_risk import calibration
 
 FORMAT = "credit-risk-portable/1"
 PORTABLE_ARTIFACT = "portable/model.json"  # beside the Spark model in every training run
@@ -122,6 +124,8 @@ class PortableModel:
         self.document = document
         self.stages = document["stages"]
         self.odds_factor = float(document["odds_factor"])
+        # the training run's calibration map (credit_risk.calibration); documents from before it have none
+        self.calibration = document.get("calibration") or {"method": "none"}
         self.info = document.get("info", {})
         for stage in self.stages:
             if "trees" in stage:
@@ -256,8 +260,12 @@ class PortableModel:
         corrected: np.ndarray = odds / (1 + odds)
         return corrected
 
+    def pd_from_probability(self, raw: np.ndarray) -> np.ndarray:
+        """The PD of the model stage's probabilities: prior-corrected, then calibrated (`pd_column` on Spark)."""
+        return calibration.apply(self.calibration, self.prior_corrected(raw))
+
     def predict_pd(self, frame: Frame) -> np.ndarray:
-        """Prior-corrected PD of every row (the same number `train_supervised.pd_column` gives on Spark)."""
+        """Calibrated PD of every row (the same number `train_supervised.pd_column` gives on Spark)."""
         if n_rows(frame) == 0:
             return np.zeros(0)
-        return self.prior_corrected(self.probability_from_matrix(self.features(frame)))
+        return self.pd_from_probability(self.probability_from_matrix(self.features(frame)))

@@ -176,6 +176,7 @@ def log_pyfunc(run_id: str, decision_threshold: float) -> ModelInfo:
             pip_requirements=requirements(),
             metadata={
                 "pd_odds_factor": document["odds_factor"],
+                "calibration": (document.get("calibration") or {"method": "none"})["method"],
                 "model_type": document.get("info", {}).get("model_type", "unknown"),
             },
         )

@@ -122,7 +122,7 @@ class Scorer:
             idx = self.groups[name]
             variants[j][:, idx] = self.reference[idx]
         raw = self.model.probability_from_matrix(variants.reshape(g * n, -1)).reshape(g, n)
-        effect = pd_[None, :] - self.model.prior_corrected(raw)  # PD this input's value added
+        effect = pd_[None, :] - self.model.pd_from_probability(raw)  # PD this input's value added
         out = []
         for i in range(n):
             order = np.argsort(-effect[:, i])[:top]
@@ -138,7 +138,7 @@ class Scorer:
     def score(self, frame: Frame, explain: bool = True) -> list[dict[str, Any]]:
         """Per loan: PD, decision, score and band, segment, reasons."""
         x = self.model.features(frame)
-        pd_ = self.model.prior_corrected(self.model.probability_from_matrix(x))
+        pd_ = self.model.pd_from_probability(self.model.probability_from_matrix(x))
         reasons = self.reason_codes(x, pd_) if explain else [None] * len(x)
         segments = self.segmenter.assign(frame) if self.segmenter else [None] * len(x)
         points = score_points(pd_)

@@ -30,9 +30,10 @@ def best_run(dbutils: DBUtils) -> Run:
     run_id = dbutils.jobs.taskValues.get(taskKey=TRAINING_TASK, key="best_run_id", debugValue="")
     if run_id:
         return mlflow.get_run(str(run_id))
+    # a refit carries its selection run's val_auc and starts after it: the later run wins the tie
     best = mlflow.search_runs(
         filter_string="tags.model_type != ''",
-        order_by=["metrics.val_auc DESC"],
+        order_by=["metrics.val_auc DESC", "attributes.start_time DESC"],
         max_results=1,
         output_format="list",
     )

@@ -20,6 +20,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from credit_risk import features
+from credit_risk.calibration import Calibration, run_calibration
 from credit_risk.pipeline._upstream import upstream_version
 from credit_risk.pipeline.register import CHAMPION, registered_name, spark_model_uri, training_run_id
 from credit_risk.pipeline.train_supervised import pd_column
@@ -40,6 +41,7 @@ def score_loans(
     model_version: int,
     threshold: float = 0.2,
     request_id: str = "batch",
+    calibration: Calibration | None = None,
 ) -> DataFrame:
     """One row per loan in the inference log's shape (the API's predictions), plus loan_id and issue_year.
 
@@ -56,7 +58,7 @@ def score_loans(
         "string": "string",
         "timestamp[us, tz=UTC]": "timestamp",
     }
-    scored = pd_column(model.transform(loans), odds_factor).withColumns(
+    scored = pd_column(model.transform(loans), odds_factor, calibration=calibration).withColumns(
         {
             "request_id": F.lit(request_id),
             "feature_hash": F.format_string("%016x", F.xxhash64(*features.FEATURES)),
@@ -99,6 +101,7 @@ def run_batch_score(cfg: Config, dbutils: DBUtils) -> dict[str, Any]:
         int(champion.version),
         threshold=cfg.decision_threshold,
         request_id=f"batch:{commit_metadata()['run_id'] or 'interactive'}",
+        calibration=run_calibration(training_run_id(champion)),
     )
     version = lake.merge(
         scores,

@@ -1,7 +1,7 @@
 """Evaluation of the best model on the test split: ranking, calibration, lift, vintages and stability.
 
 As the original `evaluate` step: load the model from MLflow and compute its AUC, then the rest (Gini, KS,
-Brier, calibration curve and ECE, lift and gain by decile, AUC per vintage, PSI of the score between train
+Brier, calibration curve and ECE before and after the run's calibration map, lift and gain by decile, AUC per vintage, PSI of the score between train
 and test). Plots (PNG) and a Markdown report are logged to the model's run and written under reports/.
 """
 
@@ -18,6 +18,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from credit_risk import features, metrics
+from credit_risk.calibration import Calibration, run_calibration
 from credit_risk.pipeline._upstream import best_run, upstream_version
 from credit_risk.pipeline.train_supervised import pd_column
 from credit_risk.runtime.errors import pipeline_task
@@ -28,9 +29,12 @@ if TYPE_CHECKING:
     from credit_risk.runtime.dbutils import DBUtils
 
 
-def score(model: PipelineModel, df: DataFrame, odds_factor: float) -> pd.DataFrame:
-    """Outcome, vintage and PD per loan, collected (a few columns of the split)."""
-    return pd_column(model.transform(df), odds_factor).select(features.TARGET, "issue_year", "pd").toPandas()
+def score(
+    model: PipelineModel, df: DataFrame, odds_factor: float, calibration: Calibration | None = None
+) -> pd.DataFrame:
+    """Outcome, vintage, PD and PD before calibration per loan, collected (a few columns of the split)."""
+    scored = pd_column(model.transform(df), odds_factor, calibration=calibration or {"method": "none"})
+    return scored.select(features.TARGET, "issue_year", "pd", "pd_uncalibrated").toPandas()
 
 
 def _plots(test: pd.DataFrame, out: Path) -> list[Path]:
@@ -40,10 +44,14 @@ def _plots(test: pd.DataFrame, out: Path) -> list[Path]:
     import matplotlib.pyplot as plt
 
     y, p = test[features.TARGET].to_numpy(float), test["pd"].to_numpy(float)
-    cal = metrics.calibration(y, p)
+    before = test["pd_uncalibrated"].to_numpy(float)
     fig, ax = plt.subplots(figsize=(5, 5))
-    ax.plot([0, max(p.max(), y.mean()) * 1.1], [0, max(p.max(), y.mean()) * 1.1], "k--", lw=1)
-    ax.plot([b["mean_pd"] for b in cal], [b["default_rate"] for b in cal], "o-")
+    top = max(p.max(), before.max(), y.mean()) * 1.1
+    ax.plot([0, top], [0, top], "k--", lw=1)
+    for pds, label in ((before, "before calibration"), (p, "calibrated")):
+        cal = metrics.calibration(y, pds)
+        ax.plot([b["mean_pd"] for b in cal], [b["default_rate"] for b in cal], "o-", label=label)
+    ax.legend()
     ax.set(xlabel="mean PD (decile)", ylabel="observed default rate", title="Calibration, test split")
     files = [out / "calibration.png"]
     fig.savefig(files[0], dpi=100, bbox_inches="tight")
@@ -71,16 +79,19 @@ def evaluate_model(
     test: DataFrame,
     odds_factor: float,
     out: Path,
+    calibration: Calibration | None = None,
     matured: dict[int, float] | None = None,
 ) -> dict[str, Any]:
-    """Metrics, tables, plots and a Markdown report for one model on the test split.
+    """Metrics, tables, plots and a Markdown report for one model on the test split (calibrated PDs; the ECE
+    before calibration beside them).
 
     `matured`: the share of loans with a known outcome per vintage (`matured_by_vintage`), for the report.
     """
     out.mkdir(parents=True, exist_ok=True)
-    tr, te = score(model, train, odds_factor), score(model, test, odds_factor)
+    tr, te = score(model, train, odds_factor, calibration), score(model, test, odds_factor, calibration)
     y, p = te[features.TARGET].to_numpy(float), te["pd"].to_numpy(float)
     summary = metrics.summary(y, p)
+    summary["ece_uncalibrated"] = metrics.ece(y, te["pd_uncalibrated"].to_numpy(float))
     by_vintage = {  # keys of the integer column issue_year
         int(cast(int, v)): metrics.auc(g[features.TARGET].to_numpy(float), g["pd"].to_numpy(float))
         for v, g in te.groupby("issue_year")
@@ -147,6 +158,7 @@ def run_evaluate(cfg: Config, dbutils: DBUtils) -> dict[str, Any]:
         splits.where("split = 'test'"),
         factor,
         out,
+        run_calibration(run_id),
         matured=matured_by_vintage(lake.read(GOLD_FEATURES, version=gold_version)),
     )
     with mlflow.start_run(run_id=run_id):
@@ -158,5 +170,6 @@ def run_evaluate(cfg: Config, dbutils: DBUtils) -> dict[str, Any]:
         "test_auc": round(report["test_auc"], 4),
         "test_ks": round(report["test_ks"], 4),
         "test_ece": round(report["test_ece"], 4),
+        "test_ece_uncalibrated": round(report["test_ece_uncalibrated"], 4),
         "report": str(out / "evaluation.md"),
     }

@@ -1,6 +1,6 @@
 """Registry: the best run becomes a model version, alias `challenger`; `champion` only through the gates.
 
-Gates: validation AUC at least `min_auc`, calibration error at most `max_ece`, an AUC above `leakage_auc`
+Gates: validation AUC at least `min_auc`, calibration error of the calibrated PD at most `max_ece`, an AUC above `leakage_auc`
 refused as suspicious (origination features do not predict default that well: something leaks), and a gain
 of at least `promotion_margin` over the current champion. A refused version keeps its reasons as tags.
 A run the `validate` task failed is not registered at all; a validated run's verdict tags are copied onto its
@@ -56,7 +56,9 @@ def spark_model_uri(version: ModelVersion) -> str:
 def gate(candidate: dict[str, float], champion: dict[str, float] | None, cfg: Config) -> list[str]:
     """Reasons to refuse promotion (empty: promote)."""
     reasons = []
-    auc, ece = candidate["val_auc"], candidate["val_ece"]
+    # the calibrated PD's validation ECE (cross-fitted: each loan's PD through a map fitted without it), which
+    # is what the version serves; runs from before calibration have only the raw PD's
+    auc, ece = candidate["val_auc"], candidate.get("val_ece_calibrated", candidate["val_ece"])
     if auc > cfg.leakage_auc:
         reasons.append(
             f"leakage alarm: validation AUC {auc:.4f} > {cfg.leakage_auc} is not credible on origination features"
@@ -124,6 +126,7 @@ def register_run(cfg: Config, run_id: str) -> dict[str, Any]:
         "previous_champion": int(current.version) if current is not None else None,
         "val_auc": candidate["val_auc"],
         "val_ece": candidate["val_ece"],
+        "val_ece_calibrated": candidate.get("val_ece_calibrated"),
     }
     result["model_card"] = str(log_model_card(cfg, run_id, result)["markdown"])
     return result

@@ -6,6 +6,8 @@ model needs it), so the fitted pipeline can be exported for JVM-free serving. Th
 weights through `weightCol`; MultilayerPerceptronClassifier has none, so it trains on every loan with each
 default repeated until the classes balance. Both shift the PD level, so the score is mapped back with the
 standard prior correction (odds x `pd_odds_factor`), logged with each model and used wherever it scores.
+A calibration map fitted on each model's validation PDs (`credit_risk.calibration`, `calibration`) follows it;
+the model chosen by validation AUC is then refit on train + valid (`pipeline.refit`, `refit`).
 """
 
 from __future__ import annotations
@@ -28,11 +30,14 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from credit_risk import features, metrics
+from credit_risk.calibration import CALIBRATION_ARTIFACT, Calibration, cross_fitted, spark_column
+from credit_risk.calibration import fit as fit_calibration
 from credit_risk.feature_screen import FeatureSet, screen
 from credit_risk.model.export import export_pipeline
 from credit_risk.model.portable import PORTABLE_ARTIFACT
 from credit_risk.pipeline._upstream import upstream_version
 from credit_risk.pipeline.feature_stages import assembly_stages, fit_shared_stages, shared_stages
+from credit_risk.pipeline.refit import refit_on_train_and_valid
 from credit_risk.pipeline.target import describe_target
 from credit_risk.runtime.errors import doing, pipeline_task
 from credit_risk.runtime.tracking import spark_model_requirements, start_task_run
@@ -40,6 +45,7 @@ from credit_risk.tables import GOLD_FEATURES, GOLD_SPLITS
 from credit_risk.weights import WEIGHT_COL, add_weight_column, compute_class_weights
 
 if TYPE_CHECKING:
+    import pandas as pd
     from pyspark.ml._typing import PipelineStage
 
     from credit_risk.runtime.config import Config
@@ -116,11 +122,19 @@ def estimator(name: str, params: dict[str, Any], n_features: int | None, seed: i
     raise ValueError(f"unknown model {name!r}: choose from {MODELS}")
 
 
-def pd_column(model_output: DataFrame, odds_factor: float, col: str = "pd") -> DataFrame:
-    """PD from the probability vector, prior-corrected for the class weighting or sampling used in training."""
+def pd_column(
+    model_output: DataFrame, odds_factor: float, col: str = "pd", calibration: Calibration | None = None
+) -> DataFrame:
+    """PD from the probability vector, prior-corrected for the class weighting or sampling used in training,
+    then through the run's `calibration` map if given (the PD before it kept as `<col>_uncalibrated`)."""
     raw = F.least(F.greatest(vector_to_array(F.col("probability"))[1], F.lit(1e-12)), F.lit(1 - 1e-12))
     odds = raw / (1 - raw) * F.lit(odds_factor)
-    return model_output.withColumn(col, odds / (1 + odds))
+    out = model_output.withColumn(col, odds / (1 + odds))
+    if calibration is None:
+        return out
+    uncalibrated = f"{col}_uncalibrated"
+    out = out.withColumnRenamed(col, uncalibrated)
+    return out.withColumn(col, spark_column(calibration, F.col(uncalibrated)))
 
 
 def _balanced_sample(train: DataFrame) -> tuple[DataFrame, float]:
@@ -203,8 +217,6 @@ def train_all(
 def _train_and_log(
     train: DataFrame, valid: DataFrame, cfg: Config, lineage: dict[str, Any], models: tuple[str, ...]
 ) -> dict[str, Any]:
-    from mlflow.models import infer_signature
-
     params = dict(cfg.extra)
     selected = screen(train)  # column drift: what is null or constant in these training rows is left out
     example = train.select(*selected.used).limit(5).toPandas()
@@ -229,31 +241,16 @@ def _train_and_log(
                 with doing(f"scoring the validation split with {name}"):
                     y, p = evaluate_pd(model, valid, factor)
                 scores = metrics.summary(y, p)
+                calibration = fit_calibration(cfg.calibration, y, p)
+                scores["ece_calibrated"] = metrics.ece(y, cross_fitted(cfg.calibration, y, p, seed=cfg.seed))
                 mlflow.set_tags(balance)
                 mlflow.log_params({"pd_odds_factor": factor, "n_train": train.count(), "n_valid": len(y)})
                 mlflow.log_metrics({f"val_{k}": v for k, v in scores.items()})
-                signature = infer_signature(example, np.zeros(len(example)))
-                mlflow.spark.log_model(
-                    model,
-                    "model",
-                    signature=signature,
-                    input_example=example,
-                    metadata={"pd_odds_factor": factor},
-                    pip_requirements=spark_model_requirements(),
-                )
-                mlflow.log_dict(
-                    export_pipeline(
-                        model,
-                        factor,
-                        model_type=name,
-                        features_used=selected.used,
-                        features_excluded=selected.excluded,
-                    ),
-                    PORTABLE_ARTIFACT,
-                )
+                log_fitted(model, factor, name, selected, example, calibration)
                 results[name] = {
                     "run_id": child.info.run_id,
                     "odds_factor": factor,
+                    "calibration": calibration,
                     **{f"val_{k}": v for k, v in scores.items()},
                 }
                 log.info(
@@ -264,13 +261,51 @@ def _train_and_log(
                     scores["ece"],
                 )
         best = max(results, key=lambda n: results[n]["val_auc"])
-        mlflow.set_tags({"best_model": best, "best_run_id": results[best]["run_id"]})
+        best_run_id = results[best]["run_id"]
+        refit = None
+        if (
+            cfg.refit
+        ):  # the champion's pipeline again, on train + valid (validation metrics: the selection fit's)
+            refit = refit_on_train_and_valid(best, results[best], train, valid, cfg, tags, selected, example)
+            best_run_id = refit["run_id"]
+        mlflow.set_tags(
+            {"best_model": best, "best_run_id": best_run_id, "selection_run_id": results[best]["run_id"]}
+        )
     return {
         "parent_run_id": parent.info.run_id,
         "best_model": best,
+        "best_run_id": best_run_id,
         "models": results,
+        "refit": refit,
         "features_excluded": selected.excluded,
     }
+
+
+def log_fitted(
+    model: PipelineModel,
+    factor: float,
+    name: str,
+    selected: FeatureSet,
+    example: pd.DataFrame,
+    calibration: Calibration,
+) -> None:
+    """The active run's Spark model, its portable export and its calibration map (what scoring needs)."""
+    from mlflow.models import infer_signature
+
+    mlflow.log_param("calibration", calibration["method"])
+    mlflow.log_dict(calibration, CALIBRATION_ARTIFACT)
+    mlflow.spark.log_model(
+        model,
+        "model",
+        signature=infer_signature(example, np.zeros(len(example))),
+        input_example=example,
+        metadata={"pd_odds_factor": factor, "calibration": calibration["method"]},
+        pip_requirements=spark_model_requirements(),
+    )
+    document = export_pipeline(
+        model, factor, model_type=name, features_used=selected.used, features_excluded=selected.excluded
+    )
+    mlflow.log_dict({**document, "calibration": calibration}, PORTABLE_ARTIFACT)
 
 
 @pipeline_task("train_supervised")
@@ -300,8 +335,7 @@ def run_train_supervised(cfg: Config, dbutils: DBUtils) -> dict[str, Any]:
         "splits": f"{GOLD_SPLITS}@v{splits_version}",
     }
     result = train_all(train, valid, cfg, lineage)
-    best = result["models"][result["best_model"]]
-    dbutils.jobs.taskValues.set(key="best_run_id", value=best["run_id"])
+    dbutils.jobs.taskValues.set(key="best_run_id", value=result["best_run_id"])
     dbutils.jobs.taskValues.set(key="best_model", value=result["best_model"])
     dbutils.jobs.taskValues.set(key="parent_run_id", value=result["parent_run_id"])
     return {

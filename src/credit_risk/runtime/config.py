@@ -54,7 +54,11 @@ class Config:
     registry_uri: str = ""
     decision_threshold: float = 0.2
     min_auc: float = 0.60
-    max_ece: float = 0.20
+    max_ece: float = 0.15  # of the calibrated PD, cross-fitted on validation (register.gate)
+    refit: bool = True  # refit the selected model on train + valid (pipeline.refit)
+    calibration: str = (
+        "platt"  # platt | isotonic | none: the PD map fitted on validation (credit_risk.calibration)
+    )
     promotion_margin: float = 0.002
     leakage_auc: float = 0.90
     # validation task (pipeline/validate.py): between evaluate and register
@@ -114,12 +118,13 @@ def _text(value: Any) -> str:
 
 
 def _coerce(name: str, kind: Any, value: Any) -> Any:
-    if kind is bool:  # widgets and job parameters are text: "true" / "false" as the bundle writes them
-        if str(value).strip().lower() in {"true", "1", "yes"}:
-            return True
-        if str(value).strip().lower() in {"false", "0", "no"}:
-            return False
-        raise ValueError(f"{name} must be true or false, not {value!r}")
+    if kind is bool:  # widgets are strings: only true / false (any case), never bool("false") == True
+        if isinstance(value, bool):
+            return value
+        text = str(value).strip().lower()
+        if text not in ("true", "false"):
+            raise ValueError(f"{name} must be true or false, not {value!r}")
+        return text == "true"
     if kind is int:
         return int(value)
     if kind is float:
