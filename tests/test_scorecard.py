@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 
 from credit_risk import features
+from credit_risk.calibration import run_calibration
 from credit_risk.model.portable import PORTABLE_ARTIFACT, PortableModel
 from credit_risk.model.scorecard import apply_woe, export_woe_stage, points_table, scaled_score, woe_statement
 from credit_risk.model.scoring import Scorer, score_points
@@ -116,7 +117,12 @@ def test_portable_scorecard_matches_spark_and_its_points_add_up_to_the_score(tra
     _, result = trained
     run = result["models"]["scorecard"]
     model = mlflow.spark.load_model(f"runs:/{run['run_id']}/model")
-    spark_pd = pd_column(model.transform(scoring_rows), 1.0).select(features.KEY, "pd").toPandas()
+    calibration = run_calibration(run["run_id"])
+    spark_pd = (
+        pd_column(model.transform(scoring_rows), 1.0, calibration=calibration)
+        .select(features.KEY, "pd", "pd_uncalibrated")
+        .toPandas()
+    )
     portable = PortableModel(mlflow.artifacts.load_dict(f"runs:/{run['run_id']}/{PORTABLE_ARTIFACT}"))
     assert portable.model_kind == "scorecard"
     frame = scoring_rows.toPandas().set_index(features.KEY).loc[spark_pd[features.KEY]].reset_index()
@@ -126,7 +132,9 @@ def test_portable_scorecard_matches_spark_and_its_points_add_up_to_the_score(tra
 
     points = points_table(portable.document)
     x = portable.features(frame)
-    assert points.points(x).sum(axis=1) == pytest.approx(score_points(ours), abs=1e-6)
+    # the points are the scorecard's own scale: the log-odds of its regression, before the calibration map
+    uncalibrated = spark_pd["pd_uncalibrated"].to_numpy()
+    assert points.points(x).sum(axis=1) == pytest.approx(score_points(uncalibrated), abs=1e-5)
     scorer = Scorer(portable, threshold=0.5)
     answers = scorer.score(frame.head(200))
     for answer, row in zip(answers, points.points(x[:200]), strict=True):
