@@ -472,7 +472,7 @@ def test_uvicorn_src_api_app_is_the_serving_app(monkeypatch, tmp_path):
         server.wait(timeout=30)
 
 
-def test_bare_pytest_nbmake_collects_the_eleven_notebooks():
+def test_bare_pytest_nbmake_collects_the_twelve_notebooks():
     import tomllib
 
     ini = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["pytest"]["ini_options"]
@@ -486,7 +486,7 @@ def test_bare_pytest_nbmake_collects_the_eleven_notebooks():
     )
     collected = sorted(line.split("::")[0] for line in done.stdout.splitlines() if line.endswith(".ipynb"))
     assert collected == sorted(f"notebooks/{p.name}" for p in (ROOT / "notebooks").glob("*.ipynb"))
-    assert len(collected) == 11, done.stdout[-2000:]
+    assert len(collected) == 12, done.stdout[-2000:]
 
 
 def test_make_notebook_starts_jupyterlab_on_localhost_over_the_notebooks():
