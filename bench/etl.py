@@ -51,15 +51,21 @@ def _peak_rss_gb() -> float:
     return max(own, children) / 1024**2
 
 
+def raw_export(rows: int) -> Path:
+    """The generated Kaggle-layout CSV of `rows` loans (seed 11), generated once under bench/out/."""
+    raw_dir = Path("bench/out") / f"raw_{rows}"
+    if not (raw_dir / "_COMPLETE").exists():
+        generate_exports(raw_dir, rows, 11, compress=False, progress=False)
+        (raw_dir / "_COMPLETE").write_text("")
+    (raw,) = sorted(raw_dir.glob("*.csv"))
+    return raw
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=1_000_000)
     args = parser.parse_args()
-    raw_dir = Path("bench/out") / f"raw_{args.rows}"
-    if not (raw_dir / "_COMPLETE").exists():
-        generate_exports(raw_dir, args.rows, 11, compress=False, progress=False)
-        (raw_dir / "_COMPLETE").write_text("")
-    (raw,) = sorted(raw_dir.glob("*.csv"))
+    raw = raw_export(args.rows)
     work = Path(tempfile.mkdtemp(prefix="bench-etl-"))
     spark = get_spark()
     lake = DeltaRsLake(spark, work / "lake", "bench")
