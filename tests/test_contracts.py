@@ -18,6 +18,8 @@ def layers(spark):
             "loan_status": "Charged Off" if i % 5 == 0 else "Fully Paid",
             "issue_d": f"Jan-{2013 + i % 5}",
             "int_rate": str(6 + i % 20),
+            # charged off 22 months after issue: a default within the 24-month performance window
+            **({"last_pymnt_d": f"Jun-{2014 + i % 5}"} if i % 5 == 0 else {}),
         }
         for i in range(40)
     ]
