@@ -103,7 +103,9 @@ def apply(calibration: Calibration | None, p: np.ndarray) -> np.ndarray:
         return p
     assert calibration is not None
     if method == "platt":
-        z = np.clip(calibration["slope"] * _logit(p) + calibration["intercept"], -700.0, 700.0)  # exp stays finite
+        z = np.clip(
+            calibration["slope"] * _logit(p) + calibration["intercept"], -700.0, 700.0
+        )  # exp stays finite
         out: np.ndarray = 1 / (1 + np.exp(-z))
         return out
     if method == "isotonic":

@@ -108,6 +108,9 @@ def _stability(f: CardFacts) -> list[str]:
             "Too few loans to judge: " + ", ".join(f"{k} ({n})" for k, n in drift["not_judged"].items()),
             "",
         ]
+    warnings = f.validation.get("verdict", {}).get("validation_warnings", "none")
+    if warnings != "none":
+        lines += [f"Warnings (inputs that moved; not blocking): {warnings}", ""]
     top = sorted(drift["feature_csi"].get("test", {}).items(), key=lambda kv: -(kv[1] or 0))[:10]
     return [*lines, "Largest feature CSI, training loans against the test split:", "",
             *_table(["feature", "CSI"], [[c, _num(v)] for c, v in top])]  # fmt: skip

@@ -45,6 +45,7 @@ class Verdict:
     mode: str  # enforced | dry_run | disabled
     failures: list[str] = field(default_factory=list)
     figures: dict[str, Any] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # named, never blocking: the moved inputs (feature CSI)
 
     @property
     def passed(self) -> bool:
@@ -62,17 +63,23 @@ class Verdict:
     def tags(self) -> dict[str, str]:
         tags = {"passed": str(self.passed).lower(), "mode": self.mode, "reason": self.reason}
         tags["failed_checks"] = str(len(self.failures))
+        tags["warnings"] = "; ".join(self.warnings) or "none"
         for key, value in self.figures.items():
             tags[key] = f"{value:.4f}" if isinstance(value, float) else str(value)
         return {TAG_PREFIX + k: v[:MAX_TAG_CHARS] for k, v in tags.items()}
 
 
-def scored(model: PipelineModel, df: DataFrame, odds_factor: float, columns: list[str]) -> pd.DataFrame:
-    """Outcome, vintage, PD and the given feature columns per loan, collected."""
+def scored(
+    model: PipelineModel, df: DataFrame, odds_factor: float, columns: list[str], run_id: str
+) -> pd.DataFrame:
+    """Outcome, vintage, PD (calibrated by training run `run_id`'s map, as served) and the given feature columns
+    per loan, collected."""
+    from credit_risk.calibration import run_calibration
     from credit_risk.pipeline.train_supervised import pd_column
 
     keep = [features.TARGET, "issue_year", "pd", *[c for c in columns if c in df.columns]]
-    return pd_column(model.transform(df), odds_factor).select(*dict.fromkeys(keep)).toPandas()
+    out = pd_column(model.transform(df), odds_factor, calibration=run_calibration(run_id))
+    return out.select(*dict.fromkeys(keep)).toPandas()
 
 
 def absolute_checks(test: pd.DataFrame, cfg: Config) -> tuple[dict[str, Any], list[str]]:
@@ -100,10 +107,15 @@ def champion_check(
 
 def stability(
     train: pd.DataFrame, test: pd.DataFrame, columns: list[str], cfg: Config
-) -> tuple[dict[str, Any], list[str]]:
+) -> tuple[dict[str, Any], list[str], list[str]]:
     """PSI of the PD and CSI of each feature, train against the whole test split and each vintage in it; a sample
-    under `validation_min_segment_rows` loans is not judged (its indexes are mostly sampling noise)."""
-    limit, failures = cfg.validation_max_score_psi, []
+    under `validation_min_segment_rows` loans is not judged (its indexes are mostly sampling noise).
+
+    (figures, failures, warnings): a moved score fails; a moved input is a warning that explains it. An input
+    can move far without moving the PD (a bureau field that older vintages lack: on the real 2007-2009 cohort,
+    pub_rec_bankruptcies has a CSI of 12.7 while the score's PSI is 0.08), and the score is what is judged.
+    """
+    limit, failures, warnings = cfg.validation_max_score_psi, [], []
     candidates = {"test": test} | {f"vintage {v}": g for v, g in test.groupby("issue_year")}
     groups = {k: g for k, g in candidates.items() if len(g) >= cfg.validation_min_segment_rows}
     psi = {
@@ -120,9 +132,9 @@ def stability(
         moved = {c: v for c, v in by_feature.items() if v > cfg.validation_max_feature_csi}
         if moved:
             listed = ", ".join(f"{c} {v:.3f}" for c, v in sorted(moved.items(), key=lambda kv: -kv[1]))
-            failures.append(f"feature CSI train vs {name} > {cfg.validation_max_feature_csi}: {listed}")
+            warnings.append(f"feature CSI train vs {name} > {cfg.validation_max_feature_csi}: {listed}")
     skipped = {k: len(g) for k, g in candidates.items() if k not in groups}
-    return {"score_psi": psi, "feature_csi": csi, "not_judged": skipped}, failures
+    return {"score_psi": psi, "feature_csi": csi, "not_judged": skipped}, failures, warnings
 
 
 def segment_performance(test: pd.DataFrame, cfg: Config) -> tuple[list[dict[str, Any]], list[str]]:
@@ -185,8 +197,9 @@ def _champion_test_auc(cfg: Config, test: DataFrame, run_id: str) -> tuple[str |
     if version.run_id == run_id:
         return str(version.version), None
     model = mlflow.spark.load_model(spark_model_uri(version))
-    factor = float(mlflow.get_run(training_run_id(version)).data.params["pd_odds_factor"])
-    champion = scored(model, test, factor, [])
+    trained_by = training_run_id(version)
+    factor = float(mlflow.get_run(trained_by).data.params["pd_odds_factor"])
+    champion = scored(model, test, factor, [], trained_by)
     return str(version.version), metrics.auc(
         champion[features.TARGET].to_numpy(float), champion["pd"].to_numpy(float)
     )
@@ -208,11 +221,12 @@ def validate_run(cfg: Config, run_id: str, splits: DataFrame) -> tuple[Verdict, 
     if n_train > STABILITY_SAMPLE_ROWS:
         train_rows = train_rows.sample(fraction=STABILITY_SAMPLE_ROWS / n_train, seed=cfg.seed)
     test_rows = splits.where("split = 'test'")
-    train, test = scored(model, train_rows, factor, columns), scored(model, test_rows, factor, columns)
+    train = scored(model, train_rows, factor, columns, run_id)
+    test = scored(model, test_rows, factor, columns, run_id)
     figures, failures = absolute_checks(test, cfg)
     champion, champion_auc = _champion_test_auc(cfg, test_rows, run_id)
     failures += champion_check(figures["test_auc"], champion_auc, champion, cfg)
-    drift, moved = stability(train, test, [c for c in used if c in test.columns], cfg)
+    drift, moved, warnings = stability(train, test, [c for c in used if c in test.columns], cfg)
     segments, disparities = segment_performance(test, cfg)
     failures += moved + disparities
     worst = max(drift["feature_csi"].get("test", {}).items(), key=lambda kv: kv[1], default=("none", 0.0))
@@ -238,7 +252,7 @@ def validate_run(cfg: Config, run_id: str, splits: DataFrame) -> tuple[Verdict, 
         },
         "thresholds": {f.name: getattr(cfg, f.name) for f in _validation_fields()},
     }
-    verdict = Verdict("dry_run" if cfg.validation_dry_run else "enforced", failures, figures)
+    verdict = Verdict("dry_run" if cfg.validation_dry_run else "enforced", failures, figures, warnings)
     return verdict, {**report, "verdict": verdict.tags()}
 
 
