@@ -7,6 +7,7 @@ and test). Plots (PNG) and a Markdown report are logged to the model's run and w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -30,11 +31,16 @@ if TYPE_CHECKING:
 
 
 def score(
-    model: PipelineModel, df: DataFrame, odds_factor: float, calibration: Calibration | None = None
+    model: PipelineModel,
+    df: DataFrame,
+    odds_factor: float,
+    calibration: Calibration | None = None,
+    columns: Sequence[str] = (),
 ) -> pd.DataFrame:
-    """Outcome, vintage, PD and PD before calibration per loan, collected (a few columns of the split)."""
+    """Outcome, vintage, PD and PD before calibration per loan, plus those of `columns` the split has, collected."""
     scored = pd_column(model.transform(df), odds_factor, calibration=calibration or {"method": "none"})
-    return scored.select(features.TARGET, "issue_year", "pd", "pd_uncalibrated").toPandas()
+    keep = [features.TARGET, "issue_year", "pd", "pd_uncalibrated", *[c for c in columns if c in df.columns]]
+    return scored.select(*dict.fromkeys(keep)).toPandas()
 
 
 def _plots(test: pd.DataFrame, out: Path) -> list[Path]:

@@ -18,12 +18,13 @@ import numpy as np
 import pandas as pd
 
 from credit_risk import features, metrics
+from credit_risk.calibration import run_calibration
 from credit_risk.pipeline._upstream import best_run, upstream_version
+from credit_risk.pipeline.evaluate import score
 from credit_risk.runtime.errors import pipeline_task
 from credit_risk.tables import GOLD_SPLITS
 
 if TYPE_CHECKING:
-    from pyspark.ml import PipelineModel
     from pyspark.sql import DataFrame
 
     from credit_risk.runtime.config import Config
@@ -67,19 +68,6 @@ class Verdict:
         for key, value in self.figures.items():
             tags[key] = f"{value:.4f}" if isinstance(value, float) else str(value)
         return {TAG_PREFIX + k: v[:MAX_TAG_CHARS] for k, v in tags.items()}
-
-
-def scored(
-    model: PipelineModel, df: DataFrame, odds_factor: float, columns: list[str], run_id: str
-) -> pd.DataFrame:
-    """Outcome, vintage, PD (calibrated by training run `run_id`'s map, as served) and the given feature columns
-    per loan, collected."""
-    from credit_risk.calibration import run_calibration
-    from credit_risk.pipeline.train_supervised import pd_column
-
-    keep = [features.TARGET, "issue_year", "pd", *[c for c in columns if c in df.columns]]
-    out = pd_column(model.transform(df), odds_factor, calibration=run_calibration(run_id))
-    return out.select(*dict.fromkeys(keep)).toPandas()
 
 
 def absolute_checks(test: pd.DataFrame, cfg: Config) -> tuple[dict[str, Any], list[str]]:
@@ -199,7 +187,7 @@ def _champion_test_auc(cfg: Config, test: DataFrame, run_id: str) -> tuple[str |
     model = mlflow.spark.load_model(spark_model_uri(version))
     trained_by = training_run_id(version)
     factor = float(mlflow.get_run(trained_by).data.params["pd_odds_factor"])
-    champion = scored(model, test, factor, [], trained_by)
+    champion = score(model, test, factor, run_calibration(trained_by))
     return str(version.version), metrics.auc(
         champion[features.TARGET].to_numpy(float), champion["pd"].to_numpy(float)
     )
@@ -221,8 +209,9 @@ def validate_run(cfg: Config, run_id: str, splits: DataFrame) -> tuple[Verdict, 
     if n_train > STABILITY_SAMPLE_ROWS:
         train_rows = train_rows.sample(fraction=STABILITY_SAMPLE_ROWS / n_train, seed=cfg.seed)
     test_rows = splits.where("split = 'test'")
-    train = scored(model, train_rows, factor, columns, run_id)
-    test = scored(model, test_rows, factor, columns, run_id)
+    calibration = run_calibration(run_id)  # PDs as served
+    train = score(model, train_rows, factor, calibration, columns)
+    test = score(model, test_rows, factor, calibration, columns)
     figures, failures = absolute_checks(test, cfg)
     champion, champion_auc = _champion_test_auc(cfg, test_rows, run_id)
     failures += champion_check(figures["test_auc"], champion_auc, champion, cfg)
