@@ -34,6 +34,7 @@ lint: $(STAMP)  ## ruff (lint and format check) and mypy (its configuration: [to
 	$(BIN)/ruff check $(LINTED)
 	$(BIN)/ruff format --check $(LINTED)
 	$(BIN)/mypy
+	MYPYPATH=src $(BIN)/mypy --explicit-package-bases -p src.agents -p src.utils -m src.api  # the design's doors
 
 # The test lanes' JVMs compile with C1 only: a test JVM lives seconds to minutes, too short for the C2
 # compiler's CPU to pay back, and on 2 cores busy with the lanes the wall time follows the CPU (bench/jvm.py

@@ -11,9 +11,14 @@ import contextlib
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from credit_risk.bundle.loader import Bundle
+    from credit_risk.local.runner import TaskResult
+    from credit_risk.runtime.config import Config
 
 ROOT = Path(__file__).resolve().parents[2]  # the repository: databricks.yml and the notebooks
 JOB = "credit_risk_pipeline"
@@ -63,7 +68,7 @@ def variables(pairs: list[str]) -> dict[str, str]:
         raise StepError(str(exc)) from exc
 
 
-def load_bundle(overrides: dict[str, str]) -> Any:
+def load_bundle(overrides: dict[str, str]) -> Bundle:
     """The bundle resolved for the local target with the overrides, validated as `bundle run` validates it."""
     from credit_risk.bundle.loader import BundleError
     from credit_risk.bundle.validate import validate_bundle
@@ -74,40 +79,40 @@ def load_bundle(overrides: dict[str, str]) -> Any:
         raise StepError(str(exc)) from exc
 
 
-def config(bundle: Any) -> Any:
+def config(bundle: Bundle) -> Config:
     """The typed configuration the tasks build from the same variables."""
     from credit_risk.runtime.config import load_config
 
     return load_config({k: v for k, v in bundle.variables.items() if isinstance(v, str | int | float)})
 
 
-def home(bundle: Any) -> Path:
+def home(bundle: Bundle) -> Path:
     from credit_risk.runtime.context import HOME_ENV
 
     return Path(os.environ.get(HOME_ENV) or bundle.root).absolute()
 
 
-def run_dir(bundle: Any) -> Path:
+def run_dir(bundle: Bundle) -> Path:
     return home(bundle) / "runs" / JOB / RUN_ID
 
 
-def task_values(bundle: Any, task: str) -> dict[str, Any]:
+def task_values(bundle: Bundle, task: str) -> dict[str, Any]:
     f = run_dir(bundle) / "task_values" / f"{task}.json"
     return json.loads(f.read_text()) if f.exists() else {}
 
 
-def table_exists(cfg: Any, name: str) -> bool:
+def table_exists(cfg: Config, name: str) -> bool:
     """A Delta table of the local lake (`schema.table`), by its transaction log: no Spark needed to ask."""
     schema, table = name.split(".")
     return (cfg.lake_path / cfg.catalog / f"{cfg.schema_prefix}{schema}" / table / "_delta_log").is_dir()
 
 
-def require_table(cfg: Any, name: str, step: str) -> None:
+def require_table(cfg: Config, name: str, step: str) -> None:
     if not table_exists(cfg, name):
         raise StepError(f"no {name}: run `python -m src.agents.{step}` first")
 
 
-def require_value(bundle: Any, task: str, key: str, what: str) -> Any:
+def require_value(bundle: Bundle, task: str, key: str, what: str) -> Any:
     value = task_values(bundle, task).get(key)
     if value in (None, ""):
         raise StepError(f"no {what}: run `python -m src.agents.{STEP_OF_TASK[task]}` first")
@@ -127,7 +132,7 @@ def one_kernel() -> Iterator[None]:
             kernel.close()
 
 
-def run_tasks(bundle: Any, tasks: list[str]) -> list[Any]:
+def run_tasks(bundle: Bundle, tasks: list[str]) -> list[TaskResult]:
     """Each task with `LocalJobRunner.run(job, only=task)` in one kernel; stops at the first that fails."""
     from credit_risk.local.kernel import SharedKernel
     from credit_risk.local.runner import LocalJobRunner
@@ -155,7 +160,7 @@ def run_tasks(bundle: Any, tasks: list[str]) -> list[Any]:
     return results
 
 
-def report(bundle: Any, tasks: list[str], tables: list[str], files: list[Path]) -> None:
+def report(bundle: Bundle, tasks: list[str], tables: list[str], files: list[Path]) -> None:
     """What the step wrote: each task's published values, the tables with their folders, the files."""
     cfg = config(bundle)
     for task in tasks:
@@ -170,7 +175,7 @@ def report(bundle: Any, tasks: list[str], tables: list[str], files: list[Path]) 
         print(f"file   {path}")
 
 
-def main_of(step: str, doc: str, body: Any, argv: list[str] | None) -> int:
+def main_of(step: str, doc: str, body: Callable[[Bundle], None], argv: list[str] | None) -> int:
     """Parse, run `body(bundle)`, turn a `StepError` into one line on stderr and exit status 2."""
     try:
         args = parse_args(step, argv, doc)

@@ -10,14 +10,17 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from src.agents import _run
+
+if TYPE_CHECKING:
+    from credit_risk.runtime.config import Config
 
 LINEAGE_TAGS = ("gold_version", "splits_version", "git_sha", "data_source", "features_used")
 
 
-def export_champion(cfg: Any, out: Path) -> dict[str, Any]:
+def export_champion(cfg: Config, out: Path) -> dict[str, Any]:
     """Download the registry champion's portable export into `out` and write its metadata beside it."""
     import mlflow
     from mlflow import MlflowClient
@@ -36,6 +39,8 @@ def export_champion(cfg: Any, out: Path) -> dict[str, Any]:
             f"model {name} has no {CHAMPION} in {cfg.mlflow_registry_uri}: no version passed "
             "the promotion gates (see the version's refusal_reasons tag)"
         ) from exc
+    if not version.run_id:
+        raise _run.StepError(f"model {name} version {version.version} has no training run to export from")
     run = client.get_run(version.run_id)
     tags = dict(run.data.tags)
     parent = tags.get("mlflow.parentRunId")
