@@ -44,20 +44,21 @@ TEST_JVM := -XX:TieredStopAtLevel=1
 # (every job run passes the bundle's own settings instead), joined into CREDIT_RISK_EXTRA's name=value,...
 NOTEBOOK_SETTINGS := $(shell sed -e 's/\#.*//' -e 's/[[:space:]]//g' -e '/^$$/d' tests/small_models.env | paste -sd, -)
 
-# The whole job on real data (two runs, each its own process): the 2007-2009 cohort follows the notebooks in their
-# lane; the batch of every shared extract runs in the other-mode lane (below).
+# The whole job on real data (two runs, each its own process): the 2007-2009 cohort (also the job test of a
+# configured catalog and of secrets never written) follows the notebooks in their lane; the batch of every shared
+# extract runs in the other-mode lane (below).
 REAL_DATA_JOB := tests/reliability/test_real_data_job.py
-NOTEBOOK_LANE_TESTS := $(REAL_DATA_JOB)::test_the_job_runs_end_to_end_on_the_real_2007_2009_cohort
-# The processes lane: crashes, faults, the whole-job test, ingestion, contracts, the data tasks under a configured
-# catalog and JupyterLab running a task notebook (each its own Spark session or kernel, none of the shared models).
+NOTEBOOK_LANE_TESTS := $(REAL_DATA_JOB)::test_the_job_runs_end_to_end_on_the_real_2007_2009_cohort \
+	$(REAL_DATA_JOB)::test_the_cohort_job_lands_under_its_catalog_and_never_writes_the_secrets
+# The processes lane: crashes, faults, ingestion, contracts, the data tasks under a configured catalog and
+# JupyterLab running a task notebook (each its own Spark session or kernel, none of the shared models).
 PROCESS_TESTS := tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py \
-	tests/reliability/test_pipeline_job.py tests/test_bronze.py tests/test_contracts.py \
-	tests/test_config_locations.py tests/test_jupyterlab.py
+	tests/test_bronze.py tests/test_contracts.py tests/test_config_locations.py tests/test_jupyterlab.py
 
 # Delta modes: the lanes above run in the default mode (delta-spark where .venv/delta-jars holds the jars);
 # a fourth lane runs these in the other mode, delta-rs (scripts/test_lanes.sh, OTHER_LAKE_MODE): the lake, crash
 # and fault tests again, and, in that mode only, two whole runs of the job's tasks (the default mode has the
-# whole-job test, the notebooks and the cohort run): the original design's seven steps (bronze to register,
+# notebooks and the cohort run): the original design's seven steps (bronze to register,
 # through the runner's kernel) and the whole job on every shared extract (the CLI, every task).
 OTHER_MODE_TESTS := tests/test_lake.py tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py
 OTHER_MODE_ONLY_TESTS := tests/test_original_design.py \

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # `make test`'s pytest runs, as four lanes side by side on the 2 cores (each waits on JVMs, kernels and
 # subprocesses as much as on the CPU): the notebooks under nbmake, the tests that drive their own Spark
-# processes (crashes, faults, a whole job run; $PROCESS_TESTS), the rest of the tests, shown live, and the
+# processes (crashes, faults, ingestion; $PROCESS_TESTS), the rest of the tests, shown live, and the
 # other Delta mode's lane ($OTHER_MODE_TESTS, then $OTHER_MODE_ONLY_TESTS). The notebooks lane then runs
 # $NOTEBOOK_LANE_TESTS (the whole job on real data). The lists hold paths or node ids (path::test).
 # Every lane gets its own project home (where a crashed JVM leaves its report) and log. The logs of the two

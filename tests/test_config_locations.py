@@ -2,7 +2,7 @@
 
 The data tasks (bronze, silver, gold, split) run for real on a few hundred generated loans; the training tasks are checked more cheaply (they
 open the configured lake and MLflow store before any fit). The whole job with `--var catalog=...` runs in
-tests/reliability/test_pipeline_job.py.
+tests/reliability/test_real_data_job.py (the cohort job).
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def test_data_tasks_write_under_the_configured_catalog_prefix_and_lake_root(
         ("silver_clean", run_silver),
         ("gold_features", run_gold),
         ("split", run_split),
-    ):  # validate_contracts only reads: the whole-job test runs it
+    ):  # validate_contracts only reads: the cohort job test runs it
         monkeypatch.setenv(TASK_ENV, key)
         task(cfg, dbutils)
     lake = cfg.lake_path

@@ -3,7 +3,7 @@
 
 The step test runs the job's tasks through the real runner (a notebook kernel with its own JVM): make test runs
 this file in the other Delta mode's lane only (OTHER_MODE_ONLY_TESTS), as that mode's run of the tasks from bronze
-to register; the default mode runs them in the whole-job test, the notebooks and the cohort job.
+to register; the default mode runs them in the notebooks and the cohort job.
 """
 
 from __future__ import annotations

@@ -6,6 +6,9 @@ characters), with the README's real-data example split; and every extract of ../
 report written, and the API scoring loans of that data as the batch scoring did. make test runs the cohort job in the
 default Delta mode and the batch of every extract in the other (the Makefile's NOTEBOOK_LANE_TESTS and
 OTHER_MODE_ONLY_TESTS).
+The cohort run is also the whole-job test of the job's environment: it runs with a non-default catalog and schema
+prefix (every table must land under them) and with tokens in the environment and in .env, which nothing it printed
+or wrote may contain.
 """
 
 from __future__ import annotations
@@ -33,11 +36,31 @@ pytestmark = [
 ]
 
 
-def _run_job(home: Path, data_source: Path, split: dict[str, str]) -> subprocess.CompletedProcess:
-    return run_pipeline_job(home, {"data_source": str(data_source), **split, **SMALL_MODELS})
+SECRET = "tok-9f8e7d6c5b4a-never-log-me"
+# The cohort job's lake location: not the default catalog, with a schema prefix.
+COHORT_LOCATION = {"catalog": "job_cat", "schema_prefix": "ci_"}
 
 
-def _check_run(home: Path, done: subprocess.CompletedProcess) -> dict:
+def _run_job(
+    home: Path, data_source: Path, split: dict[str, str], env: dict[str, str] | None = None, **variables: str
+) -> subprocess.CompletedProcess:
+    return run_pipeline_job(
+        home, {"data_source": str(data_source), **split, **SMALL_MODELS, **variables}, env
+    )
+
+
+@pytest.fixture(scope="module")
+def cohort_run(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The job on the cohort, once for this module's tests, with secrets in its environment and its .env."""
+    home = tmp_path_factory.mktemp("cohort")
+    (home / ".env").write_text(f"KAGGLE_KEY={SECRET}-kaggle\nDATABRICKS_TOKEN={SECRET}-dbx\n")
+    env = {"API_TOKEN": SECRET, "KAGGLE_USERNAME": "someone"}
+    return home, _run_job(home, COHORT, COHORT_SPLIT, env, **COHORT_LOCATION)
+
+
+def _check_run(
+    home: Path, done: subprocess.CompletedProcess, catalog: str = "credit_risk", schema_prefix: str = ""
+) -> dict:
     """Every task succeeded; the champion, its evaluation report and the API agree with the batch scores."""
     import mlflow
     import numpy as np
@@ -67,9 +90,9 @@ def _check_run(home: Path, done: subprocess.CompletedProcess) -> dict:
     )
     assert [field["name"] for field in signature] == used  # the signature names the features this model uses
 
-    lake = home / "lakehouse" / "credit_risk"
-    gold = DeltaTable(str(lake / "gold" / "loan_features")).to_pandas()
-    scores = DeltaTable(str(lake / "gold" / "loan_scores")).to_pandas()
+    gold_schema = home / "lakehouse" / catalog / f"{schema_prefix}gold"
+    gold = DeltaTable(str(gold_schema / "loan_features")).to_pandas()
+    scores = DeltaTable(str(gold_schema / "loan_scores")).to_pandas()
     loans = gold[(gold["dti_invalid"] == 0) & gold["issue_year"].eq(gold["issue_year"].max())].head(25)
     expected = scores.set_index("loan_id").loc[loans["loan_id"], "pd"].to_numpy()
     settings = ServeSettings(reload_seconds=0, inference_log=str(home / "inference_log"))
@@ -81,9 +104,8 @@ def _check_run(home: Path, done: subprocess.CompletedProcess) -> dict:
     return {"used": used, "excluded": excluded, "metrics": run.data.metrics}
 
 
-def test_the_job_runs_end_to_end_on_the_real_2007_2009_cohort(tmp_path):
-    done = _run_job(tmp_path, COHORT, COHORT_SPLIT)
-    result = _check_run(tmp_path, done)
+def test_the_job_runs_end_to_end_on_the_real_2007_2009_cohort(cohort_run):
+    result = _check_run(*cohort_run, **COHORT_LOCATION)
     assert "fico_mid" not in result["used"] and "fico_mid" in result["excluded"]  # this export has no FICO
     assert "tot_cur_bal" in result["excluded"]  # a bureau field LendingClub added in 2012
     assert {"int_rate", "sub_grade", "annual_inc", "dti"} <= set(result["used"])
@@ -100,3 +122,31 @@ def test_the_job_runs_end_to_end_on_every_shared_extract_in_one_batch(tmp_path):
         log["batch_id"].nunique() == 1 and len(log) == 7 and (log["data_lines"] == log["bronze_rows"]).all()
     )
     assert "fico_mid" in result["used"]  # most of these loans have FICO: the feature stays
+
+
+def test_the_cohort_job_lands_under_its_catalog_and_never_writes_the_secrets(cohort_run):
+    """Every table under the run's catalog and prefix (`--var catalog=job_cat --var schema_prefix=ci_`), none under
+    the default catalog; no token of the environment or .env in the run's output or in any file it produced
+    (executed notebooks, task logs and values, Delta logs and data, the MLflow store and artifacts, reports)."""
+    from deltalake import DeltaTable
+
+    home, done = cohort_run
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    assert SECRET not in done.stdout and SECRET not in done.stderr, "a secret leaked into the run's output"
+    lake = home / "lakehouse"
+    tables = {str(log.parent.relative_to(lake)) for log in lake.rglob("_delta_log")}
+    for table in (
+        "bronze/loans_raw",
+        "silver/loans",
+        "gold/loan_features",
+        "gold/loan_splits",
+        "gold/loan_scores",
+    ):
+        schema, name = table.split("/")
+        assert DeltaTable(str(lake / "job_cat" / f"ci_{schema}" / name)).version() >= 0, table
+    assert tables and all(t.startswith("job_cat/ci_") for t in tables), tables
+    assert not (lake / "credit_risk").exists()
+    produced = [p for p in home.rglob("*") if p.is_file() and p.name != ".env"]
+    assert any(p.suffix == ".ipynb" for p in produced) and any("_delta_log" in str(p) for p in produced)
+    for path in produced:
+        assert SECRET.encode() not in path.read_bytes(), f"a secret leaked into {path}"

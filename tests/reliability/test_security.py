@@ -1,5 +1,5 @@
 """Models load without unpickling; .env is never committed (a whole job run's outputs are searched for secrets in
-test_pipeline_job.py)."""
+test_real_data_job.py)."""
 
 from __future__ import annotations
 
