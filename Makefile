@@ -50,9 +50,10 @@ NOTEBOOK_SETTINGS := $(shell sed -e 's/\#.*//' -e 's/[[:space:]]//g' -e '/^$$/d'
 REAL_DATA_JOB := tests/reliability/test_real_data_job.py
 NOTEBOOK_LANE_TESTS := $(REAL_DATA_JOB)::test_the_job_runs_end_to_end_on_the_real_2007_2009_cohort \
 	$(REAL_DATA_JOB)::test_the_cohort_job_lands_under_its_catalog_and_never_writes_the_secrets
-# The processes lane: crashes, faults, ingestion, contracts, the data tasks under a configured catalog and
-# JupyterLab running a task notebook (each its own Spark session or kernel, none of the shared models).
-PROCESS_TESTS := tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py \
+# The processes lane: crashes, faults, the lake (its cross-engine test starts a process in the other mode),
+# ingestion, contracts, the data tasks under a configured catalog and JupyterLab running a task notebook (each its
+# own Spark session or kernel, none of the shared models).
+PROCESS_TESTS := tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py tests/test_lake.py \
 	tests/test_bronze.py tests/test_contracts.py tests/test_config_locations.py tests/test_jupyterlab.py
 
 # Delta modes: the lanes above run in the default mode (delta-spark where .venv/delta-jars holds the jars);
