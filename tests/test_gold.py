@@ -24,7 +24,11 @@ def silver(spark):
             "issue_d": "Jan-2016",
             "earliest_cr_line": "Jan-2006",
         },
-        {"emp_title": "SR TEACHER", "issue_d": "Jan-2015"},
+        {
+            "emp_title": "SR TEACHER",
+            "issue_d": "Jan-2015",
+            "desc": "  Borrower added on 04/15/10 > Car loan<br>",
+        },
         {"emp_title": "Pilot", "issue_d": "Jan-2015"},
         {"emp_title": None, "issue_d": "Jan-2019", "tot_cur_bal": None, "loan_status": "Current"},
         {"issue_d": ""},
@@ -35,7 +39,25 @@ def silver(spark):
 
 def test_columns_are_exactly_the_allow_list(silver):
     gold = build_features(silver, ["sr teacher"])
-    assert gold.columns == [features.KEY, *features.VINTAGE, features.TARGET, *features.FEATURES]
+    assert gold.columns == [
+        features.KEY,
+        *features.VINTAGE,
+        features.TARGET,
+        *features.FEATURES,
+        *features.TEXT,
+    ]
+
+
+def test_application_text_is_stripped_of_markup_and_never_null(silver):
+    """The text models read: LendingClub's date stamps and <br> gone, empty where the borrower wrote nothing."""
+    rows = build_features(silver, []).select(*features.TEXT).collect()
+    assert "Car loan" in [r["desc"] for r in rows]
+    assert all(
+        r[c] is not None and "<br>" not in r[c] and "Borrower added" not in r[c]
+        for r in rows
+        for c in features.TEXT
+    )
+    assert "sr teacher" in [r["emp_title"].lower() for r in rows]
 
 
 def test_no_post_origination_column_reaches_gold(silver):

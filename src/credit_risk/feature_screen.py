@@ -30,20 +30,28 @@ class FeatureSet:
     flags: list[str]
     categorical: list[str]
     excluded: dict[str, str] = field(default_factory=dict)
+    text: list[str] = field(default_factory=list)  # free-text fields read as hashed n-grams (`text_features`)
 
     @property
     def used(self) -> list[str]:
+        """The tabular inputs (stability and drift are measured on these)."""
         return [*self.numeric, *self.flags, *self.categorical]
+
+    @property
+    def inputs(self) -> list[str]:
+        """Every column the model reads: the tabular inputs, then the text fields."""
+        return [*self.used, *self.text]
 
     def tags(self) -> dict[str, str]:
         """MLflow tags naming the features used and those left out (JSON: feature -> reason)."""
         return {
             "features_used": ",".join(self.used),
             "features_excluded": json.dumps(self.excluded, sort_keys=True),
+            "text_features_used": ",".join(self.text),
         }
 
     def to_dict(self) -> dict[str, object]:
-        return {key: getattr(self, key) for key in ("numeric", "flags", "categorical", "excluded")}
+        return {key: getattr(self, key) for key in ("numeric", "flags", "categorical", "text", "excluded")}
 
 
 ALL_FEATURES = FeatureSet(list(features.NUMERIC), list(features.MISSING_FLAGS), list(features.CATEGORICAL))
@@ -54,9 +62,11 @@ def screen(
     numeric: Sequence[str] = features.NUMERIC,
     flags: Sequence[str] = features.MISSING_FLAGS,
     categorical: Sequence[str] = features.CATEGORICAL,
+    text: Sequence[str] = (),
 ) -> FeatureSet:
-    """Drop every input that is entirely null or constant in `df` (one aggregate pass), logging the reason."""
-    columns = [*numeric, *flags, *categorical]
+    """Drop every input that is entirely null or constant in `df` (one aggregate pass), logging the reason;
+    `text` fields (wanted only with `text_features`) are screened alike: one that is always empty goes."""
+    columns = [*numeric, *flags, *categorical, *text]
     stats = df.agg(
         F.count(F.lit(1)).alias("_rows"),
         *[
@@ -86,4 +96,5 @@ def screen(
         [c for c in flags if c in keep],
         [c for c in categorical if c in keep],
         excluded,
+        [c for c in text if c in keep],
     )

@@ -64,6 +64,10 @@ CATEGORICAL = [
 
 FEATURES = NUMERIC + MISSING_FLAGS + CATEGORICAL
 
+# Free text the borrower wrote on the application (desc until 2013), as gold carries it: markup stripped, empty
+# when missing. Models read it only as hashed word n-grams, and only when `text_features` is set.
+TEXT = ["desc", "title", "emp_title"]
+
 # Raw columns known only after origination: they describe the outcome and would leak it.
 # fmt: off
 POST_ORIGINATION = [
@@ -94,4 +98,4 @@ def check_allow_list(columns: list[str]) -> None:
         raise ValueError(f"post-origination columns would leak the outcome: {leaking}")
 
 
-check_allow_list(FEATURES)
+check_allow_list(FEATURES + TEXT)

@@ -93,6 +93,39 @@ def _export_stage(stage: Any) -> dict[str, Any]:
             "drop_last": stage.getDropLast(),
             "handle_invalid": stage.getHandleInvalid(),
         }
+    if kind == "RegexTokenizer":
+        return {
+            "kind": "tokenizer",
+            "input": stage.getInputCol(),
+            "output": stage.getOutputCol(),
+            "pattern": stage.getPattern(),
+            "gaps": stage.getGaps(),
+            "min_token_length": stage.getMinTokenLength(),
+            "to_lowercase": stage.getToLowercase(),
+        }
+    if kind == "NGram":
+        return {
+            "kind": "ngram",
+            "input": stage.getInputCol(),
+            "output": stage.getOutputCol(),
+            "n": stage.getN(),
+        }
+    if kind == "HashingTF":
+        return {
+            "kind": "hashing_tf",
+            "input": stage.getInputCol(),
+            "output": stage.getOutputCol(),
+            "num_features": stage.getNumFeatures(),
+            "binary": stage.getBinary(),
+        }
+    if kind == "IDFModel":
+        return {
+            "kind": "idf",
+            "input": stage.getInputCol(),
+            "output": stage.getOutputCol(),
+            "num_features": stage.idf.size,
+            "idf": stage.idf.toArray().tolist(),
+        }
     if kind == "VectorAssembler":
         return {"kind": "assembler", "inputs": stage.getInputCols(), "output": stage.getOutputCol()}
     if kind == "StandardScalerModel":

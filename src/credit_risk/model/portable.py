@@ -6,7 +6,8 @@ public, so `export_pipeline()` writes them to one JSON document (logged with the
 `PortableModel` replays every stage the way Spark computes it, in float64:
 
   Imputer (surrogates) -> StringIndexer (labels; unseen and null -> the extra index) -> OneHotEncoder
-  (dropLast / keep) -> VectorAssembler -> StandardScaler -> LogisticRegression | RandomForest | GBT | MLP,
+  (dropLast / keep) -> [RegexTokenizer -> NGram -> HashingTF -> IDF, per text field] -> VectorAssembler
+  -> StandardScaler -> LogisticRegression | RandomForest | GBT | MLP,
 
 then the PD prior correction and the calibration map of `train_supervised.pd_column`. A parity test holds it to Spark within 1e-6.
 Loading is `json.loads`: nothing is unpickled, so a model file cannot run code.
@@ -23,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from credit_risk import calibration
+from credit_risk.model.text import TEXT_KINDS, apply_text
 
 FORMAT = "credit-risk-portable/1"
 PORTABLE_ARTIFACT = "portable/model.json"  # beside the Spark model in every training run
@@ -140,6 +142,7 @@ class PortableModel:
         self.numeric_inputs = first["inputs"] if first["kind"] == "imputer" else []
         indexers = [s for s in self.stages if s["kind"] == "string_indexer"]
         self.categorical_inputs = indexers[0]["inputs"] if indexers else []
+        self.text_inputs = [s["input"] for s in self.stages if s["kind"] == "tokenizer"]
         self.categories = {
             c: labels for s in indexers for c, labels in zip(s["inputs"], s["labels"], strict=True)
         }
@@ -209,6 +212,11 @@ class PortableModel:
             from credit_risk.model.scorecard import apply_woe
 
             apply_woe(stage, cols, frame)
+        elif kind in TEXT_KINDS:  # hashed word n-grams of a text field (credit_risk.model.text)
+            if kind == "tokenizer" and stage["input"] not in frame:
+                raise ValueError(f"this model reads the text field {stage['input']!r}: the input lacks it")
+            texts = _labels(frame, stage["input"]) if kind == "tokenizer" else None
+            apply_text(stage, cols, texts)
         else:
             raise ValueError(f"unknown stage kind {kind!r}")
 

@@ -44,7 +44,7 @@ def input_columns(document: dict[str, Any]) -> dict[str, str]:
     """Columns the exported pipeline reads, in order, with their MLflow type (double or string).
 
     A column is an input when a stage reads it and no earlier stage produced it: the imputer's numbers,
-    the indexer's categories (strings), the flags the assembler takes as they are.
+    the indexer's categories and the tokenizer's text (strings), the flags the assembler takes as they are.
     """
     produced: set[str] = set()
     out: dict[str, str] = {}
@@ -57,7 +57,8 @@ def input_columns(document: dict[str, Any]) -> dict[str, str]:
         kind = stage["kind"]
         names = stage.get("inputs") or ([stage["input"]] if "input" in stage else [])
         for name in names:
-            read(name, "string" if kind == "string_indexer" or stage.get("categorical") else "double")
+            text = kind in ("string_indexer", "tokenizer") or stage.get("categorical")
+            read(name, "string" if text else "double")
         produced.update(stage.get("outputs") or [])
         produced.update(o for o in (stage.get("output"),) if o)
     return out
@@ -78,6 +79,8 @@ def typical_row(document: dict[str, Any]) -> pd.DataFrame:
             )
         if stage["kind"] == "woe" and stage["categorical"]:  # a scorecard: a category of its first bin
             row.update({c: b["categories"][0][0] for c, b in stage["bins"].items() if b["categories"]})
+        if stage["kind"] == "tokenizer":  # a text field: no words
+            row[stage["input"]] = ""
     columns = input_columns(document)
     return pd.DataFrame([{c: row.get(c, 0.0) for c in columns}]).astype(
         {c: "float64" for c, t in columns.items() if t == "double"}

@@ -39,39 +39,43 @@ def score_band(pd_: float) -> str:
 
 
 def _reference_row(model: PortableModel) -> pd.DataFrame:
-    """A typical applicant: training medians, most frequent categories, no missing-value flags."""
+    """A typical applicant: training medians, most frequent categories, no missing-value flags, no text."""
     row: dict[str, Any] = {c: 0.0 for c in features.MISSING_FLAGS}
     imputer = next((s for s in model.stages if s["kind"] == "imputer"), None)
     if imputer:
         row.update(dict(zip(imputer["inputs"], imputer["surrogates"], strict=True)))
     for column, labels in model.categories.items():
         row[column] = labels[0] if labels else None
-    return pd.DataFrame([{c: row.get(c) for c in features.FEATURES}])
+    row.update({c: "" for c in model.text_inputs})  # no words: the text adds nothing of its own
+    return pd.DataFrame([{c: row.get(c) for c in [*features.FEATURES, *model.text_inputs]}])
 
 
 def _input_columns(model: PortableModel) -> dict[str, np.ndarray]:
-    """Which columns of the model's feature matrix each gold feature feeds (via imputer/indexer/one-hot)."""
-    origin: dict[str, str] = {}
-    for stage in model.stages:
-        if stage["kind"] in ("imputer", "string_indexer", "one_hot", "woe"):
+    """Which columns of the model's feature matrix each gold feature feeds, following every stage's outputs
+    (imputer, indexer, one-hot, text, assemblers and scalers) back to the gold column it came from."""
+    slots: dict[str, list[str]] = {}  # stage output -> the gold feature behind each of its columns
+    for stage in model.stages[:-1]:
+        kind = stage["kind"]
+        if kind == "one_hot":
+            for i, o, size in zip(stage["inputs"], stage["outputs"], stage["category_sizes"], strict=True):
+                slots[o] = slots.get(i, [i]) * one_hot_width(stage, size)
+        elif kind in ("imputer", "string_indexer", "woe"):
             for i, o in zip(stage["inputs"], stage["outputs"], strict=True):
-                origin[o] = origin.get(i, i)
-    assembler = next(s for s in model.stages if s["kind"] == "assembler")
+                slots[o] = slots.get(i, [i])
+        elif kind in ("tokenizer", "ngram", "hashing_tf", "idf"):
+            width = stage.get("num_features", 1)
+            slots[stage["output"]] = [slots.get(stage["input"], [stage["input"]])[0]] * width
+        elif kind == "assembler":
+            slots[stage["output"]] = [o for c in stage["inputs"] for o in slots.get(c, [c])]
+        elif kind == "scaler":
+            slots[stage["output"]] = slots[stage["input"]]
+    origin = slots[model.stages[-1]["input"]]
     probe = model.features(_reference_row(model))
-    widths = {
-        o: one_hot_width(stage, size)
-        for stage in model.stages
-        if stage["kind"] == "one_hot"
-        for o, size in zip(stage["outputs"], stage["category_sizes"], strict=True)
-    }
-    offset = 0
+    if len(origin) != probe.shape[1]:
+        raise ValueError(f"feature matrix has {probe.shape[1]} columns, the stages account for {len(origin)}")
     out: dict[str, list[int]] = {}
-    for name in assembler["inputs"]:
-        width = widths.get(name, 1)
-        out.setdefault(origin.get(name, name), []).extend(range(offset, offset + width))
-        offset += width
-    if offset != probe.shape[1]:
-        raise ValueError(f"feature matrix has {probe.shape[1]} columns, the assembler accounts for {offset}")
+    for position, name in enumerate(origin):
+        out.setdefault(name, []).append(position)
     return {k: np.asarray(v) for k, v in out.items()}
 
 

@@ -47,7 +47,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 BRONZE_METADATA = ["_rescued", "line_number", "source_file", "source_sha256", "batch_id", "ingested_at"]
-GOLD_COLUMNS = [features.KEY, *features.VINTAGE, features.TARGET, *features.FEATURES]
+GOLD_COLUMNS = [features.KEY, *features.VINTAGE, features.TARGET, *features.FEATURES, *features.TEXT]
 # Bureau attributes LendingClub reports from 2012 on: almost always present from 2013.
 ERA_FIELDS = ["tot_cur_bal", "total_rev_hi_lim", "mo_sin_old_rev_tl_op"]
 

@@ -45,6 +45,15 @@ def top_titles(silver: DataFrame, train_end_year: int, k: int = TOP_K_TITLES) ->
     return [r["t"] for r in counts.collect()]
 
 
+def application_text(col: str) -> Column:
+    """A free-text field as models read it: LendingClub's `Borrower added on 04/15/10 >` stamps and `<br>`
+    markup replaced by spaces, trimmed, empty (never null) when missing."""
+    stripped = F.regexp_replace(
+        F.col(col).cast("string"), r"Borrower added on \d\d/\d\d/\d\d >|<br\s*/?>", " "
+    )
+    return F.coalesce(F.trim(stripped), F.lit(""))
+
+
 def build_features(silver: DataFrame, titles: list[str]) -> DataFrame:
     """Silver -> gold columns (key, vintage, target, allow-listed features); rows need an issue date."""
     num = lambda c: F.col(c).cast("double")  # noqa: E731
@@ -75,6 +84,8 @@ def build_features(silver: DataFrame, titles: list[str]) -> DataFrame:
         columns.append(derived[c].alias(c))
     for c in features.CATEGORICAL:
         columns.append((derived[c] if c in derived else F.trim(F.col(c))).cast("string").alias(c))
+    for c in features.TEXT:
+        columns.append(application_text(c).alias(c))
     gold = silver.where(F.col("issue_date").isNotNull()).select(
         F.col(features.KEY),
         *[F.col(c) for c in features.VINTAGE],

@@ -19,12 +19,6 @@ import mlflow
 import numpy as np
 from mlflow.data.spark_dataset import from_spark
 from pyspark.ml import Pipeline, PipelineModel, Transformer
-from pyspark.ml.classification import (
-    GBTClassifier,
-    LogisticRegression,
-    MultilayerPerceptronClassifier,
-    RandomForestClassifier,
-)
 from pyspark.ml.functions import vector_to_array
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -32,11 +26,20 @@ from pyspark.sql import functions as F
 from credit_risk import features, metrics
 from credit_risk.calibration import CALIBRATION_ARTIFACT, Calibration, cross_fitted, spark_column
 from credit_risk.calibration import fit as fit_calibration
-from credit_risk.feature_screen import FeatureSet, screen
+from credit_risk.feature_screen import FeatureSet
 from credit_risk.model.export import export_pipeline
 from credit_risk.model.portable import PORTABLE_ARTIFACT
 from credit_risk.pipeline._upstream import upstream_version
-from credit_risk.pipeline.feature_stages import assembly_stages, fit_shared_stages, shared_stages
+from credit_risk.pipeline.estimators import HYPERPARAMETERS as HYPERPARAMETERS
+from credit_risk.pipeline.estimators import MODELS as MODELS
+from credit_risk.pipeline.estimators import TEXT_MODELS, estimator, screen_inputs
+from credit_risk.pipeline.feature_stages import (
+    assembly_stages,
+    fit_shared_stages,
+    shared_stages,
+    text_outputs,
+    text_stages,
+)
 from credit_risk.pipeline.refit import refit_on_train_and_valid
 from credit_risk.pipeline.target import describe_target
 from credit_risk.runtime.errors import doing, pipeline_task
@@ -52,74 +55,6 @@ if TYPE_CHECKING:
     from credit_risk.runtime.dbutils import DBUtils
 
 log = logging.getLogger(__name__)
-# The model stage `estimator` builds, one of the first four MODELS.
-Classifier = LogisticRegression | RandomForestClassifier | GBTClassifier | MultilayerPerceptronClassifier
-
-# The WoE scorecard is the fifth candidate, fitted by pipeline/scorecard.py.
-MODELS = ("logistic_regression", "random_forest", "gbt", "mlp", "scorecard")
-
-
-# Defaults sized for a 2-core machine. The job passes the bundle variables of the same names (databricks.yml),
-# whose defaults a test keeps equal to these; these serve direct calls (tests, an interactive session).
-HYPERPARAMETERS = {
-    "lr_max_iter": "100",
-    "lr_reg_param": "0.01",
-    "rf_num_trees": "40",
-    "rf_max_depth": "6",
-    "gbt_max_iter": "30",
-    "gbt_max_depth": "4",
-    "mlp_hidden": "16",
-    "mlp_max_iter": "150",
-    "scorecard_sample_rows": "50000",
-    "scorecard_min_iv": "0.02",
-    "scorecard_max_corr": "0.8",
-    "scorecard_max_iter": "100",
-    "scorecard_reg_param": "0.001",
-}
-
-
-def estimator(name: str, params: dict[str, Any], n_features: int | None, seed: int) -> Classifier:
-    """The model stage with its hyper-parameters: `params` over HYPERPARAMETERS (`n_features`: the MLP's input size)."""
-    common: dict[str, Any] = {"featuresCol": "features", "labelCol": features.TARGET}
-    params = {**HYPERPARAMETERS, **params}
-    if name == "logistic_regression":
-        return LogisticRegression(
-            **common,
-            weightCol=WEIGHT_COL,
-            maxIter=int(params["lr_max_iter"]),
-            regParam=float(params["lr_reg_param"]),
-            elasticNetParam=0.0,
-        )
-    if name == "random_forest":
-        return RandomForestClassifier(
-            **common,
-            weightCol=WEIGHT_COL,
-            numTrees=int(params["rf_num_trees"]),
-            maxDepth=int(params["rf_max_depth"]),
-            subsamplingRate=0.8,
-            seed=seed,
-        )
-    if name == "gbt":
-        return GBTClassifier(
-            **common,
-            weightCol=WEIGHT_COL,
-            maxIter=int(params["gbt_max_iter"]),
-            maxDepth=int(params["gbt_max_depth"]),
-            stepSize=0.1,
-            seed=seed,
-        )
-    if name == "mlp":
-        if not n_features:
-            raise ValueError("the MLP needs n_features, the size of its input vector")
-        hidden = [int(h) for h in str(params["mlp_hidden"]).split(",") if h]
-        return MultilayerPerceptronClassifier(
-            **common,
-            layers=[n_features, *hidden, 2],
-            maxIter=int(params["mlp_max_iter"]),
-            seed=seed,
-            blockSize=128,
-        )
-    raise ValueError(f"unknown model {name!r}: choose from {MODELS}")
 
 
 def pd_column(
@@ -160,16 +95,19 @@ def fit_model(
 ) -> tuple[PipelineModel, float, dict[str, str]]:
     """Fit one model's full pipeline on the `selected` features (screened on `train` if not given), reusing
     `shared` fitted stages if given; returns it, its PD odds factor and tags describing class balance."""
-    selected = selected or screen(train)
+    selected = selected or screen_inputs(train, params)
     if name == "scorecard":  # its own stages (WoE bins): the shared imputation and one-hot do not apply
         from credit_risk.pipeline.scorecard import fit_scorecard
 
         return fit_scorecard(train, {**HYPERPARAMETERS, **params}, seed, selected)
     scale = name in {"logistic_regression", "mlp"}
     first: list[PipelineStage] = [*shared] if shared is not None else shared_stages(selected)
-    prep = Pipeline(stages=[*first, *assembly_stages(scale, one_hot=name != "mlp", selected=selected)]).fit(
-        train
-    )
+    settings = {**HYPERPARAMETERS, **params}
+    buckets, orders = int(settings["text_features"]), int(settings["text_ngrams"])
+    text = selected.text if name in TEXT_MODELS and buckets > 0 else []
+    first += text_stages(text, buckets, orders)
+    assembly = assembly_stages(scale, name != "mlp", selected, text_outputs(text, orders))
+    prep = Pipeline(stages=[*first, *assembly]).fit(train)
     n_features = None  # only the MLP's input layer needs the vector size (a Spark job to read it off a row)
     if name == "mlp":
         n_features = prep.transform(train.limit(1)).head(1)[0]["features"].size
@@ -218,8 +156,9 @@ def _train_and_log(
     train: DataFrame, valid: DataFrame, cfg: Config, lineage: dict[str, Any], models: tuple[str, ...]
 ) -> dict[str, Any]:
     params = dict(cfg.extra)
-    selected = screen(train)  # column drift: what is null or constant in these training rows is left out
-    example = train.select(*selected.used).limit(5).toPandas()
+    # column drift: what is null or constant in these training rows is left out
+    selected = screen_inputs(train, params)
+    example = train.select(*selected.inputs).limit(5).toPandas()
     results: dict[str, Any] = {}
     tags = {
         "git_sha": lineage["git_sha"],

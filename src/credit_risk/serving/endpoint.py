@@ -179,11 +179,12 @@ def check_local(cfg: Config, name: str) -> dict[str, Any]:
         )
         .to_pandas()
     )
+    text = loaded.scorer.model.text_inputs  # the text fields a text-feature model reads
     gold = (
         table(GOLD_FEATURES)
         .to_pyarrow_dataset()
         .to_table(
-            columns=[features.KEY, *features.FEATURES],
+            columns=[features.KEY, *features.FEATURES, *text],
             filter=pc.field(features.KEY).isin(scores[features.KEY].tolist()),
         )
     )
@@ -196,7 +197,7 @@ def check_local(cfg: Config, name: str) -> dict[str, Any]:
     columns = [c.name for c in served.metadata.get_input_schema().inputs]
     diffs = {}
     for label, ours in (
-        ("API scorer", loaded.scorer.model.predict_pd(joined[features.FEATURES])),
+        ("API scorer", loaded.scorer.model.predict_pd(joined[[*features.FEATURES, *text]])),
         ("registered pyfunc", served.predict(joined[columns])["pd"].to_numpy()),
     ):
         diffs[label] = float(np.abs(ours - joined["pd"].to_numpy()).max())
