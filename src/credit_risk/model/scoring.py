@@ -17,6 +17,7 @@ import pandas as pd
 
 from credit_risk import features
 from credit_risk.model.portable import Frame, PortableModel, one_hot_width
+from credit_risk.model.text import TEXT_KINDS
 
 BAND_EDGES = (0.05, 0.10, 0.15, 0.20, 0.30)  # PD upper bounds of bands A..E; F above
 BANDS = "ABCDEF"
@@ -62,7 +63,7 @@ def _input_columns(model: PortableModel) -> dict[str, np.ndarray]:
         elif kind in ("imputer", "string_indexer", "woe"):
             for i, o in zip(stage["inputs"], stage["outputs"], strict=True):
                 slots[o] = slots.get(i, [i])
-        elif kind in ("tokenizer", "ngram", "hashing_tf", "idf"):
+        elif kind in TEXT_KINDS:
             width = stage.get("num_features", 1)
             slots[stage["output"]] = [slots.get(stage["input"], [stage["input"]])[0]] * width
         elif kind == "assembler":
