@@ -24,6 +24,7 @@ test: lint $(DELTA_JARS) system-deps databricks-cli  ## lint, then every test an
 	@# OpenBLAS threads would only spin.
 	OPENBLAS_NUM_THREADS=1 JDK_JAVA_OPTIONS="$(TEST_JVM)" PYTHON_BIN=$(BIN)/python PROCESS_TESTS="$(PROCESS_TESTS)" \
 		NOTEBOOK_SETTINGS="$(NOTEBOOK_SETTINGS)" NOTEBOOK_LANE_TESTS="$(NOTEBOOK_LANE_TESTS)" \
+		CONNECT_NOTEBOOKS="$(CONNECT_NOTEBOOKS)" \
 		OTHER_MODE_TESTS="$(OTHER_MODE_TESTS)" OTHER_MODE_ONLY_TESTS="$(OTHER_MODE_ONLY_TESTS)" \
 		OTHER_MODE_DESELECT="$(OTHER_MODE_DESELECT)" \
 		DATABRICKS_CLI="$(DATABRICKS_CLI)" \
@@ -38,18 +39,23 @@ lint: $(STAMP)  ## ruff (lint and format check) and mypy (its configuration: [to
 
 # The test lanes' JVMs compile with C1 only: a test JVM lives seconds to minutes, too short for the C2
 # compiler's CPU to pay back, and on 2 cores busy with the lanes the wall time follows the CPU (bench/jvm.py
-# compares the two settings).
-TEST_JVM := -XX:TieredStopAtLevel=1
+# compares the settings). C1 alone reserves a 48 MB code cache, which a lane's Spark fills within a minute; the JVM
+# then stops compiling for good ("CodeCache is full. Compiler has been disabled") and interprets all new code.
+TEST_JVM := -XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m
 # The notebooks under nbmake run on 3,000 generated loans (scripts/test_lanes.sh) with the small models of tests/small_models.env
 # (every job run passes the bundle's own settings instead), joined into CREDIT_RISK_EXTRA's name=value,...
 NOTEBOOK_SETTINGS := $(shell sed -e 's/\#.*//' -e 's/[[:space:]]//g' -e '/^$$/d' tests/small_models.env | paste -sd, -)
+# The data notebooks (bronze to split: no MLlib) run first in their lane, their kernels sharing one warm Spark
+# Connect server instead of starting a JVM each (scripts/test_lanes.sh); the others need a JVM of their own.
+CONNECT_NOTEBOOKS := $(sort $(wildcard notebooks/0[1-5]_*.ipynb))
 
-# The whole job on real data (two runs, each its own process): the 2007-2009 cohort (also the job test of a
-# configured catalog and of secrets never written) follows the notebooks in their lane; the batch of every shared
-# extract runs in the other-mode lane (below).
+# The whole job on real data (two runs, each its own process): the 2007-2009 cohort (also the job test of the refit, of a
+# configured catalog and of secrets never written) follows the notebooks in their lane, and so does the segment
+# stability test (to even out the lanes); the batch of every shared extract runs in the other-mode lane (below).
 REAL_DATA_JOB := tests/reliability/test_real_data_job.py
 NOTEBOOK_LANE_TESTS := $(REAL_DATA_JOB)::test_the_job_runs_end_to_end_on_the_real_2007_2009_cohort \
-	$(REAL_DATA_JOB)::test_the_cohort_job_lands_under_its_catalog_and_never_writes_the_secrets
+	$(REAL_DATA_JOB)::test_the_cohort_job_lands_under_its_catalog_and_never_writes_the_secrets \
+	$(REAL_DATA_JOB)::test_the_cohort_champion_is_the_refit_of_its_selection_run tests/test_segments.py
 # The processes lane: crashes, faults, the lake (its cross-engine test starts a process in the other mode),
 # ingestion, contracts, the data tasks under a configured catalog and JupyterLab running a task notebook (each its
 # own Spark session or kernel, none of the shared models).

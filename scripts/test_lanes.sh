@@ -3,15 +3,20 @@
 # subprocesses as much as on the CPU): the notebooks under nbmake, the tests that drive their own Spark
 # processes (crashes, faults, ingestion; $PROCESS_TESTS), the rest of the tests, shown live, and the
 # other Delta mode's lane ($OTHER_MODE_TESTS, then $OTHER_MODE_ONLY_TESTS). The notebooks lane then runs
-# $NOTEBOOK_LANE_TESTS (the whole job on real data). The lists hold paths or node ids (path::test).
+# $NOTEBOOK_LANE_TESTS (the whole job on real data, the segment stability test). The lists hold paths or node ids
+# (path::test).
 # Every lane gets its own project home (where a crashed JVM leaves its report) and log. The logs of the two
 # background lanes follow the live one; then, for each lane that failed, its error lines and last lines again,
 # at the very end, where a CI log that is cut in the middle still shows why. The homes are removed when every
 # lane passed, kept otherwise.
-# Called by `make test` with PYTHON_BIN, PROCESS_TESTS, NOTEBOOK_SETTINGS, NOTEBOOK_LANE_TESTS, OTHER_MODE_TESTS and
-# OTHER_MODE_ONLY_TESTS set.
+# The notebooks lane runs the data notebooks ($CONNECT_NOTEBOOKS) first, their kernels sharing one Spark Connect
+# server (scripts/with_spark_connect.py), then the other notebooks, each kernel with its own JVM, as MLflow's
+# pyspark.ml autolog and Spark model loading need one.
+# Called by `make test` with PYTHON_BIN, PROCESS_TESTS, NOTEBOOK_SETTINGS, CONNECT_NOTEBOOKS, NOTEBOOK_LANE_TESTS,
+# OTHER_MODE_TESTS and OTHER_MODE_ONLY_TESTS set.
 set -u
 : "${PYTHON_BIN:?} ${PROCESS_TESTS:?} ${NOTEBOOK_SETTINGS:?} ${NOTEBOOK_LANE_TESTS:?} ${OTHER_MODE_TESTS:?}"
+: "${CONNECT_NOTEBOOKS:?}"
 : "${OTHER_MODE_ONLY_TESTS:?}"
 # Delta modes (CREDIT_RISK_LAKE_MODE) of the lanes: the three lanes run in the default one, `auto` (delta-spark
 # where the jars are installed); a fourth lane runs on delta-rs $OTHER_MODE_TESTS (lake, crash, fault tests, which
@@ -24,13 +29,23 @@ OTHER_LAKE_MODE=${OTHER_LAKE_MODE:-delta-rs}
 work=$(mktemp -d)
 touch "$work/tests.log"
 
-lane() {  # a lane name, then its pytest arguments: its output goes to $work/<name>.log
+lane() {  # a lane name, then its pytest arguments: its output goes to (the end of) $work/<name>.log
   local name=$1
   shift
   mkdir -p "$work/$name"
-  # a JVM that crashes leaves its report in the lane's home, where why() looks
+  # a JVM that crashes leaves its report in the lane's home, where why() looks; LANE_WRAP: a command to run pytest in
+  # shellcheck disable=SC2086  # LANE_WRAP is a command and its arguments, split on purpose
   JDK_JAVA_OPTIONS="${JDK_JAVA_OPTIONS:-} -XX:ErrorFile=$work/$name/hs_err_%p.log" \
-    CREDIT_RISK_HOME="$work/$name" "$PYTHON_BIN" -m pytest "$@" >"$work/$name.log" 2>&1
+    CREDIT_RISK_HOME="$work/$name" ${LANE_WRAP:-} "$PYTHON_BIN" -m pytest "$@" >>"$work/$name.log" 2>&1
+}
+
+notebooks_lane() {  # the data notebooks ($CONNECT_NOTEBOOKS) over one Spark Connect server, then the others
+  local skip=()
+  for nb in $CONNECT_NOTEBOOKS; do skip+=("--ignore=$nb"); done
+  # shellcheck disable=SC2086  # CONNECT_NOTEBOOKS and NOTEBOOK_LANE_TESTS are lists of paths, split on purpose
+  LANE_WRAP="$PYTHON_BIN scripts/with_spark_connect.py --" lane notebooks --nbmake --nbmake-timeout=900 \
+    $CONNECT_NOTEBOOKS --durations=5 &&
+    lane notebooks --nbmake --nbmake-timeout=900 notebooks "${skip[@]}" $NOTEBOOK_LANE_TESTS --durations=5
 }
 
 why() {  # a failed lane: pytest's internal errors, failures and error lines, then the log's end
@@ -46,12 +61,10 @@ why() {  # a failed lane: pytest's internal errors, failures and error lines, th
   tail -8 "$log"
 }
 
-# shellcheck disable=SC2086  # NOTEBOOK_LANE_TESTS and PROCESS_TESTS are lists of paths, split on purpose
 # The notebooks' widgets default to the local target's variables (30,000 generated loans); the lane sets the
 # loan count as a user would, through the environment, to the generator's 3,000.
 CREDIT_RISK_LAKE_MODE=$NOTEBOOKS_LAKE_MODE CREDIT_RISK_ROWS=${NOTEBOOK_ROWS:-3000} CREDIT_RISK_EXTRA="$NOTEBOOK_SETTINGS" \
-  lane notebooks --nbmake \
-  --nbmake-timeout=900 notebooks $NOTEBOOK_LANE_TESTS --durations=5 &
+  notebooks_lane &
 notebooks_pid=$!
 # shellcheck disable=SC2086
 CREDIT_RISK_LAKE_MODE=$PROCESSES_LAKE_MODE lane processes $PROCESS_TESTS --durations=5 &

@@ -93,6 +93,7 @@ def _trained_once(gold, tmp_path_factory):
         experiment_name="models-test",
         tracking_uri=f"sqlite:///{tmp_path_factory.mktemp('mlf') / 'mlflow.db'}",
         extra=dict(SHARED_MODELS),
+        refit=False,  # the refit is the job's (tests/reliability/test_real_data_job.py checks the cohort's)
     )
     from credit_risk.runtime.tracking import configure_mlflow
 

@@ -1,10 +1,12 @@
-"""Calibration maps (Platt, isotonic as MLlib's), their Spark/numpy parity, and the refit of the selected model."""
+"""Calibration maps (Platt, isotonic as MLlib's), their Spark/numpy parity, and the refit setting.
+
+The refit itself is checked on the cohort job's run (tests/reliability/test_real_data_job.py).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 
-import mlflow
 import numpy as np
 import pytest
 
@@ -93,25 +95,6 @@ def test_portable_scoring_with_an_isotonic_map_matches_spark(name, trained, gold
     diff = np.abs(spark_pd["pd"].to_numpy() - np.array([ours[k] for k in spark_pd.index]))
     assert diff.max() <= 1e-6 and spark_pd["pd"].std() > 0.01
     assert not np.allclose(spark_pd["pd"], spark_pd["pd_uncalibrated"])  # the map did something
-
-
-def test_the_selected_model_is_refit_on_train_and_valid_and_published(trained):
-    """The shared fixture's train_all runs with the default refit=true: a `<model>_refit` child run, tagged with
-    its selection run, carrying that run's validation metrics and calibration map, is the best run."""
-    _, result = trained
-    best, refit = result["best_model"], result["refit"]
-    selection = result["models"][best]
-    assert refit is not None and result["best_run_id"] == refit["run_id"] != selection["run_id"]
-    run = mlflow.get_run(refit["run_id"])
-    assert run.info.run_name == f"{best}_refit" and run.data.tags["refit_of"] == selection["run_id"]
-    assert run.data.tags["mlflow.parentRunId"] == result["parent_run_id"]
-    assert mlflow.get_run(result["parent_run_id"]).data.tags["best_run_id"] == refit["run_id"]
-    selection_run = mlflow.get_run(selection["run_id"])  # both fits stay on record
-    n_train, n_valid = (int(selection_run.data.params[k]) for k in ("n_train", "n_valid"))
-    assert int(run.data.params["n_train"]) == n_train + n_valid
-    for key in ("val_auc", "val_ece", "val_ece_calibrated"):
-        assert run.data.metrics[key] == pytest.approx(selection_run.data.metrics[key])
-    assert calibration.run_calibration(refit["run_id"]) == calibration.run_calibration(selection["run_id"])
 
 
 def test_refit_is_a_strict_boolean_setting():

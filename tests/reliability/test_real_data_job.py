@@ -150,3 +150,34 @@ def test_the_cohort_job_lands_under_its_catalog_and_never_writes_the_secrets(coh
     assert any(p.suffix == ".ipynb" for p in produced) and any("_delta_log" in str(p) for p in produced)
     for path in produced:
         assert SECRET.encode() not in path.read_bytes(), f"a secret leaked into {path}"
+
+
+def test_the_cohort_champion_is_the_refit_of_its_selection_run(cohort_run):
+    """refit=true (the bundle's default): the registered champion is `<model>_refit`, fitted on train + valid in a
+    child run of train_supervised, tagged with its selection run and carrying that run's validation metrics and
+    calibration map; the selection fit stays on record beside it."""
+    import mlflow
+    from mlflow import MlflowClient
+
+    from credit_risk import calibration
+
+    home, done = cohort_run
+    assert done.returncode == 0, f"{done.stdout[-3000:]}\n{done.stderr[-3000:]}"
+    store = f"sqlite:///{home / 'mlflow.db'}"
+    mlflow.set_tracking_uri(store)
+    mlflow.set_registry_uri(store)
+    client = MlflowClient(store, store)
+    refit = client.get_run(client.get_model_version_by_alias("credit_risk_pd", "champion").run_id)
+    selection = client.get_run(refit.data.tags["refit_of"])
+    name = selection.data.tags["model_type"]
+    assert refit.info.run_name == f"{name}_refit" and refit.data.tags["model_type"] == name
+    parent = client.get_run(refit.data.tags["mlflow.parentRunId"])
+    assert selection.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert parent.data.tags["best_run_id"] == refit.info.run_id
+    assert parent.data.tags["selection_run_id"] == selection.info.run_id
+    n_train, n_valid = (int(selection.data.params[k]) for k in ("n_train", "n_valid"))
+    assert int(refit.data.params["n_train"]) == n_train + n_valid
+    for key in ("val_auc", "val_ece", "val_ece_calibrated"):
+        assert refit.data.metrics[key] == pytest.approx(selection.data.metrics[key])
+    mapped = calibration.run_calibration(refit.info.run_id)
+    assert mapped["method"] != "none" and mapped == calibration.run_calibration(selection.info.run_id)
