@@ -7,6 +7,7 @@ loan id, not by a random draw). The result is one Delta table, `gold.loan_splits
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from pyspark.sql import DataFrame, Window
@@ -20,6 +21,36 @@ from credit_risk.tables import GOLD_FEATURES, GOLD_SPLITS
 if TYPE_CHECKING:
     from credit_risk.runtime.config import Config
     from credit_risk.runtime.dbutils import DBUtils
+
+
+def forward_folds(valid: DataFrame, folds: int) -> list[DataFrame]:
+    """The validation loans cut into `folds` consecutive blocks by issue month, each close to an equal share.
+
+    The blocks of a time-ordered (expanding-window) selection: fold j is scored on block j by a fit on train and
+    blocks 1..j-1, so the last folds judge each model nearer the amount of data its refit will have. A month is
+    never cut; with fewer months than folds there are fewer blocks.
+    """
+    if folds < 1:
+        raise ValueError(f"selection_folds must be at least 1, not {folds}")
+    month = F.date_trunc("month", F.col("issue_date"))
+    counts = sorted((r[0], r[1]) for r in valid.groupBy(month).count().collect())
+    total, seen = sum(n for _, n in counts), 0
+    cuts: list[datetime] = []  # the first month of blocks 2..k
+    for start, n in counts:
+        if seen >= total * (len(cuts) + 1) / folds:
+            cuts.append(start)
+        seen += n
+    starts: list[datetime | None] = [None, *cuts]
+    ends: list[datetime | None] = [*cuts, None]
+    blocks = []
+    for start, end in zip(starts, ends, strict=True):
+        in_block = F.lit(True)
+        if start is not None:
+            in_block &= month >= F.lit(start)
+        if end is not None:
+            in_block &= month < F.lit(end)
+        blocks.append(valid.where(in_block))
+    return blocks
 
 
 def modelling_population(gold: DataFrame, min_vintage: int = 0) -> DataFrame:
