@@ -56,7 +56,7 @@ class Config:
     min_auc: float = 0.60
     max_ece: float = 0.15  # of the calibrated PD, cross-fitted on validation (register.gate)
     refit: bool = True  # refit the selected model on train + valid (pipeline.refit)
-    selection_folds: int = 2  # time-ordered folds of the validation vintage that choose the model (split.forward_folds)
+    selection_folds: int = 2  # time-ordered folds choosing the model (split.forward_folds)
     calibration: str = (
         "platt"  # platt | isotonic | none: the PD map fitted on validation (credit_risk.calibration)
     )
