@@ -50,17 +50,19 @@ NOTEBOOK_SETTINGS := $(shell sed -e 's/\#.*//' -e 's/[[:space:]]//g' -e '/^$$/d'
 CONNECT_NOTEBOOKS := $(sort $(wildcard notebooks/0[1-5]_*.ipynb))
 
 # The whole job on real data (two runs, each its own process): the 2007-2009 cohort (also the job test of the refit, of a
-# configured catalog and of secrets never written) follows the notebooks in their lane, and so does the segment
-# stability test (to even out the lanes); the batch of every shared extract runs in the other-mode lane (below).
+# configured catalog and of secrets never written) follows the notebooks in their lane, and so do the ingestion tests
+# (to even out the lanes); the batch of every shared extract runs in the other-mode lane (below).
 REAL_DATA_JOB := tests/reliability/test_real_data_job.py
 NOTEBOOK_LANE_TESTS := $(REAL_DATA_JOB)::test_the_job_runs_end_to_end_on_the_real_2007_2009_cohort \
 	$(REAL_DATA_JOB)::test_the_cohort_job_lands_under_its_catalog_and_never_writes_the_secrets \
-	$(REAL_DATA_JOB)::test_the_cohort_champion_is_the_refit_of_its_selection_run tests/test_segments.py
+	$(REAL_DATA_JOB)::test_the_cohort_champion_is_the_refit_of_its_selection_run tests/test_bronze.py
 # The processes lane: crashes, faults, the lake (its cross-engine test starts a process in the other mode),
-# ingestion, contracts, the data tasks under a configured catalog and JupyterLab running a task notebook (each its
-# own Spark session or kernel, none of the shared models).
+# contracts, the data tasks under a configured catalog, JupyterLab running a task notebook (each its own Spark
+# session or kernel, none of the shared models), and the segment and selection tests (on the 5,000 generated loans
+# of the gold fixture, none of the shared models).
 PROCESS_TESTS := tests/reliability/test_crash_recovery.py tests/reliability/test_faults.py tests/test_lake.py \
-	tests/test_bronze.py tests/test_contracts.py tests/test_config_locations.py tests/test_jupyterlab.py
+	tests/test_contracts.py tests/test_config_locations.py tests/test_jupyterlab.py tests/test_segments.py \
+	tests/test_selection.py
 
 # Delta modes: the lanes above run in the default mode (delta-spark where .venv/delta-jars holds the jars);
 # a fourth lane runs these in the other mode, delta-rs (scripts/test_lanes.sh, OTHER_LAKE_MODE): the lake, crash

@@ -3,7 +3,7 @@
 # subprocesses as much as on the CPU): the notebooks under nbmake, the tests that drive their own Spark
 # processes (crashes, faults, ingestion; $PROCESS_TESTS), the rest of the tests, shown live, and the
 # other Delta mode's lane ($OTHER_MODE_TESTS, then $OTHER_MODE_ONLY_TESTS). The notebooks lane then runs
-# $NOTEBOOK_LANE_TESTS (the whole job on real data, the segment stability test). The lists hold paths or node ids
+# $NOTEBOOK_LANE_TESTS (the whole job on real data, the ingestion tests). The lists hold paths or node ids
 # (path::test).
 # Every lane gets its own project home (where a crashed JVM leaves its report) and log. The logs of the two
 # background lanes follow the live one; then, for each lane that failed, its error lines and last lines again,
@@ -62,9 +62,10 @@ why() {  # a failed lane: pytest's internal errors, failures and error lines, th
 }
 
 # The notebooks' widgets default to the local target's variables (30,000 generated loans); the lane sets the
-# loan count as a user would, through the environment, to the generator's 3,000.
-CREDIT_RISK_LAKE_MODE=$NOTEBOOKS_LAKE_MODE CREDIT_RISK_ROWS=${NOTEBOOK_ROWS:-3000} CREDIT_RISK_EXTRA="$NOTEBOOK_SETTINGS" \
-  notebooks_lane &
+# loan count as a user would, through the environment, to the generator's 3,000, and one fit per candidate
+# (the time-ordered folds of selection_folds have their own test, tests/test_selection.py).
+CREDIT_RISK_LAKE_MODE=$NOTEBOOKS_LAKE_MODE CREDIT_RISK_ROWS=${NOTEBOOK_ROWS:-3000} CREDIT_RISK_SELECTION_FOLDS=1 \
+  CREDIT_RISK_EXTRA="$NOTEBOOK_SETTINGS" notebooks_lane &
 notebooks_pid=$!
 # shellcheck disable=SC2086
 CREDIT_RISK_LAKE_MODE=$PROCESSES_LAKE_MODE lane processes $PROCESS_TESTS --durations=5 &

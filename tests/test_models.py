@@ -13,7 +13,7 @@ from pyspark.sql import functions as F
 from credit_risk import features, metrics
 from credit_risk.pipeline.register import gate, register_run, spark_model_uri
 from credit_risk.pipeline.segments import GMM_MIN_WEIGHT, build_segments
-from credit_risk.pipeline.split import forward_folds, make_splits, stratified_split, temporal_split
+from credit_risk.pipeline.split import make_splits, stratified_split, temporal_split
 from credit_risk.pipeline.train_supervised import MODELS
 from credit_risk.runtime.config import load_config
 from credit_risk.tables import GOLD_SCORES
@@ -80,54 +80,6 @@ def test_splits_are_deterministic_disjoint_and_final_outcomes_only(gold):
     assert rates[0] == pytest.approx(rates[1], abs=0.02)
     with pytest.raises(ValueError, match="valid_year"):
         temporal_split(gold, 2018, 2018, "2020Q1")
-
-
-def test_time_ordered_folds_cut_the_validation_vintage_by_month_and_choose_on_their_mean(gold, tmp_path):
-    """selection_folds=k: the validation loans in k consecutive month blocks of near-equal size; each model's fold j
-    is fitted on train and blocks 1..j-1 (its own nested run) and scored on block j; the mean chooses."""
-    from credit_risk.pipeline.train_supervised import train_all
-    from credit_risk.runtime.tracking import configure_mlflow
-
-    cfg = load_config()
-    splits = make_splits(gold, cfg)
-    valid = splits.where("split = 'valid'")
-    month = F.date_trunc("month", "issue_date")
-    blocks = forward_folds(valid, 3)
-    spans = [b.agg(F.min(month), F.max(month), F.count(F.lit(1))).first() for b in blocks]
-    n = valid.count()
-    assert len(blocks) == 3 and sum(s[2] for s in spans) == n
-    assert all(earlier[1] < later[0] for earlier, later in zip(spans, spans[1:], strict=False))
-    assert all(abs(s[2] - n / 3) < n / 6 for s in spans), spans  # near-equal, whole months
-    assert [b.count() for b in forward_folds(valid, 1)] == [n]
-    with pytest.raises(ValueError, match="selection_folds must be at least 1"):
-        forward_folds(valid, 0)
-
-    cfg = dataclasses.replace(
-        cfg,
-        selection_folds=2,
-        refit=False,
-        experiment_name="folds-test",
-        tracking_uri=f"sqlite:///{tmp_path / 'mlflow.db'}",
-        extra={"lr_max_iter": "20", "rf_num_trees": "5"},
-    )
-    configure_mlflow(cfg)
-    lineage = {"git_sha": "test", "gold_version": 0, "splits_version": 0, "dataset": None}
-    models = ("logistic_regression", "random_forest")
-    result = train_all(splits.where("split = 'train'"), valid, cfg, lineage, models)
-    for name in models:
-        scores = result["models"][name]
-        assert scores["val_auc_forward"] == pytest.approx(
-            (scores["val_auc_fold1"] + scores["val_auc_fold2"]) / 2
-        )
-        (fold_run,) = mlflow.search_runs(
-            filter_string=f"tags.mlflow.parentRunId = '{scores['run_id']}'", output_format="list"
-        )
-        assert fold_run.info.run_name == f"{name}_fold2"
-        assert fold_run.data.metrics["fold_auc"] == pytest.approx(scores["val_auc_fold2"])
-        assert "model_type" not in fold_run.data.tags  # a fold fit is never a candidate
-    assert result["best_model"] == max(models, key=lambda m: result["models"][m]["val_auc_forward"])
-    parent = mlflow.get_run(result["parent_run_id"])
-    assert parent.data.tags["selection"] == "val_auc_forward (2 time-ordered folds)"
 
 
 def test_four_models_rank_better_than_chance(trained):
