@@ -94,7 +94,7 @@ def _trained_once(gold, tmp_path_factory):
         tracking_uri=f"sqlite:///{tmp_path_factory.mktemp('mlf') / 'mlflow.db'}",
         extra=dict(SHARED_MODELS),
         refit=False,  # the refit is the job's (tests/reliability/test_real_data_job.py checks the cohort's)
-        selection_folds=1,  # one fit per model: the time-ordered folds are test_models'
+        selection_folds=1,  # one fit per model: the time-ordered folds are tests/test_selection.py's
     )
     from credit_risk.runtime.tracking import configure_mlflow
 

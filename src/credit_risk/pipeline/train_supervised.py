@@ -177,9 +177,9 @@ def _train_and_log(
         # a stratified split's validation loans are not a later period: the fit on train alone scores them
         time_ordered = cfg.selection_folds > 1 and cfg.split_kind == "temporal"
         blocks = forward_folds(valid, cfg.selection_folds) if time_ordered else []
-        choose_on = "val_auc_forward" if len(blocks) > 1 else "val_auc"
+        choose_on = "val_auc_forward" if len(blocks) > 1 else "val_auc"  # one month in valid: one block
         mlflow.set_tag(
-            "selection", f"{choose_on} ({len(blocks)} time-ordered folds)" if blocks else choose_on
+            "selection", f"{choose_on} ({len(blocks)} time-ordered folds)" if len(blocks) > 1 else choose_on
         )
         for name in models:
             with mlflow.start_run(run_name=name, nested=True, tags={**tags, "model_type": name}) as child:
