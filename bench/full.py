@@ -109,7 +109,8 @@ def main() -> int:
         "|---|---|---:|---:|---:|---|",
     ]
     for r in run.results:
-        rate = f"{rows / r.seconds:,.0f}" if r.seconds > 0 and r.status == "SUCCESS" else ""
+        # a condition task takes no time: no rate for it
+        rate = f"{rows / r.seconds:,.0f}" if r.seconds >= 0.5 and r.status == "SUCCESS" else ""
         peak = sampler.peaks.get(r.task_key, 0) / 2**30
         lines.append(
             f"| {r.task_key} | {r.status} | {r.seconds:.1f} | {rate} | {peak:.1f} | {r.error[:120]} |"
