@@ -162,7 +162,7 @@ audit: $(STAMP)  ## dependency review: pip-audit (needs PyPI's vulnerability API
 	-$(BIN)/pip-audit --strict -r requirements.txt -r requirements-serve.txt
 	$(BIN)/python scripts/review_pins.py requirements.txt requirements-serve.txt
 
-bench-full: $(STAMP)  ## the whole job on 2.9M generated loans -> bench/RESULTS.md (about an hour; not in CI)
+bench-full: $(STAMP)  ## the whole job on 2.9M generated loans -> bench/RESULTS.md (about 30 minutes; not in CI)
 	$(BIN)/python bench/full.py
 
 clean:  ## remove what runs wrote: lake, MLflow store, run folders, generated data, exported models
